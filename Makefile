@@ -1,0 +1,39 @@
+# probe — the two set-up commands are `make demo` and `make test`; each installs what it needs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch is installed first so that no dependency pulls a CUDA build; TORCH= skips it.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: install proto proto-check serve demo test bench lint
+
+$(VENV)/.installed: client/pyproject.toml models/pyproject.toml server/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(if $(TORCH),$(PY) -m pip install -q "$(TORCH)")
+	$(PY) -m pip install -q -e "client[dev,plot]" -e models -e server
+	touch $@
+
+install: $(VENV)/.installed
+
+proto: install
+	$(PY) proto/generate.py
+
+proto-check: install
+	$(PY) proto/generate.py --check
+
+serve: install
+	$(VENV)/bin/probe-server serve
+
+demo: install
+	$(PY) -m probe_server.demo
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/run.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

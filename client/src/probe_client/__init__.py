@@ -1,0 +1,28 @@
+"""probe_client: a thin client of the probe server (grpcio, protobuf, numpy; no torch)."""
+
+from probe_client.client import API_VERSION, ProbeClient
+from probe_client.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ProbeError,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    VersionMismatch,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "API_VERSION",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "NotFound",
+    "ProbeClient",
+    "ProbeError",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+    "VersionMismatch",
+]

@@ -1,0 +1,143 @@
+from probe_client._proto.probe.v1 import tensor_pb2 as _tensor_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class FactQuery(_message.Message):
+    __slots__ = ("subject", "relation")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    RELATION_FIELD_NUMBER: _ClassVar[int]
+    subject: int
+    relation: int
+    def __init__(self, subject: _Optional[int] = ..., relation: _Optional[int] = ...) -> None: ...
+
+class QueryFactsRequest(_message.Message):
+    __slots__ = ("checkpoint_id", "queries", "all_facts", "top_k", "noise_seed")
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    ALL_FACTS_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    NOISE_SEED_FIELD_NUMBER: _ClassVar[int]
+    checkpoint_id: str
+    queries: _containers.RepeatedCompositeFieldContainer[FactQuery]
+    all_facts: bool
+    top_k: int
+    noise_seed: int
+    def __init__(self, checkpoint_id: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[FactQuery, _Mapping]]] = ..., all_facts: _Optional[bool] = ..., top_k: _Optional[int] = ..., noise_seed: _Optional[int] = ...) -> None: ...
+
+class FactAnswer(_message.Message):
+    __slots__ = ("subject", "relation", "answers", "probabilities", "stored_answer", "recalled")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    RELATION_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    STORED_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    RECALLED_FIELD_NUMBER: _ClassVar[int]
+    subject: int
+    relation: int
+    answers: _containers.RepeatedScalarFieldContainer[int]
+    probabilities: _containers.RepeatedScalarFieldContainer[float]
+    stored_answer: int
+    recalled: bool
+    def __init__(self, subject: _Optional[int] = ..., relation: _Optional[int] = ..., answers: _Optional[_Iterable[int]] = ..., probabilities: _Optional[_Iterable[float]] = ..., stored_answer: _Optional[int] = ..., recalled: _Optional[bool] = ...) -> None: ...
+
+class QueryFactsResponse(_message.Message):
+    __slots__ = ("answers", "accuracy", "backend")
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[FactAnswer]
+    accuracy: float
+    backend: str
+    def __init__(self, answers: _Optional[_Iterable[_Union[FactAnswer, _Mapping]]] = ..., accuracy: _Optional[float] = ..., backend: _Optional[str] = ...) -> None: ...
+
+class ExtractAttentionRequest(_message.Message):
+    __slots__ = ("checkpoint_id", "hooks", "tokens", "num_sequences", "seed", "average_over_batch")
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    HOOKS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    NUM_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_OVER_BATCH_FIELD_NUMBER: _ClassVar[int]
+    checkpoint_id: str
+    hooks: _containers.RepeatedScalarFieldContainer[str]
+    tokens: _tensor_pb2.Tensor
+    num_sequences: int
+    seed: int
+    average_over_batch: bool
+    def __init__(self, checkpoint_id: _Optional[str] = ..., hooks: _Optional[_Iterable[str]] = ..., tokens: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., num_sequences: _Optional[int] = ..., seed: _Optional[int] = ..., average_over_batch: _Optional[bool] = ...) -> None: ...
+
+class ExtractAttentionResponse(_message.Message):
+    __slots__ = ("attention", "tokens", "query_positions")
+    ATTENTION_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    attention: _containers.RepeatedCompositeFieldContainer[_tensor_pb2.NamedTensor]
+    tokens: _tensor_pb2.Tensor
+    query_positions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, attention: _Optional[_Iterable[_Union[_tensor_pb2.NamedTensor, _Mapping]]] = ..., tokens: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., query_positions: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class MeasureSharpnessRequest(_message.Message):
+    __slots__ = ("checkpoint_id", "top_k", "num_examples", "seed", "max_iterations", "tolerance")
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    checkpoint_id: str
+    top_k: int
+    num_examples: int
+    seed: int
+    max_iterations: int
+    tolerance: float
+    def __init__(self, checkpoint_id: _Optional[str] = ..., top_k: _Optional[int] = ..., num_examples: _Optional[int] = ..., seed: _Optional[int] = ..., max_iterations: _Optional[int] = ..., tolerance: _Optional[float] = ...) -> None: ...
+
+class MeasureSharpnessResponse(_message.Message):
+    __slots__ = ("eigenvalues", "residuals", "iterations", "hvp_count", "num_parameters", "num_examples", "method")
+    EIGENVALUES_FIELD_NUMBER: _ClassVar[int]
+    RESIDUALS_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    HVP_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NUM_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    eigenvalues: _containers.RepeatedScalarFieldContainer[float]
+    residuals: _containers.RepeatedScalarFieldContainer[float]
+    iterations: int
+    hvp_count: int
+    num_parameters: int
+    num_examples: int
+    method: str
+    def __init__(self, eigenvalues: _Optional[_Iterable[float]] = ..., residuals: _Optional[_Iterable[float]] = ..., iterations: _Optional[int] = ..., hvp_count: _Optional[int] = ..., num_parameters: _Optional[int] = ..., num_examples: _Optional[int] = ..., method: _Optional[str] = ...) -> None: ...
+
+class EvaluateRequest(_message.Message):
+    __slots__ = ("checkpoint_id", "num_sequences", "seed")
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    NUM_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    checkpoint_id: str
+    num_sequences: int
+    seed: int
+    def __init__(self, checkpoint_id: _Optional[str] = ..., num_sequences: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class EvaluateResponse(_message.Message):
+    __slots__ = ("accuracy", "test_loss", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    TEST_LOSS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    accuracy: float
+    test_loss: float
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, accuracy: _Optional[float] = ..., test_loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...

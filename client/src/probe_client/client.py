@@ -1,0 +1,320 @@
+"""ProbeClient: one typed method per RPC of probe.v1, returning plain Python and numpy."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, BinaryIO
+
+import grpc
+import numpy as np
+from google.protobuf import struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from probe_client._proto.probe.v1 import (
+    checkpoints_pb2,
+    checkpoints_pb2_grpc,
+    info_pb2,
+    info_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+    probes_pb2,
+    probes_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
+from probe_client.errors import ProbeError, VersionMismatch, from_rpc_error
+from probe_client.limits import channel_options
+from probe_client.tensors import from_tensor, to_tensor
+from probe_client.types import (
+    Attention,
+    Checkpoint,
+    Evaluation,
+    FactAnswer,
+    FactQueryResult,
+    Family,
+    Job,
+    JobEvent,
+    ServerInfo,
+    Sharpness,
+    state_value,
+)
+
+API_VERSION = "probe.v1"
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+def default_address() -> str:
+    return os.environ.get("PROBE_SERVER", DEFAULT_ADDRESS)
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._metadata = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        return _Details(details, [*list(details.metadata or []), self._metadata])
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        return continuation(self._with_token(details), request)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, base: grpc.ClientCallDetails, metadata: list[tuple[str, str]]) -> None:
+        self.method = base.method
+        self.timeout = base.timeout
+        self.metadata = metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = getattr(base, "wait_for_ready", None)
+        self.compression = getattr(base, "compression", None)
+
+
+def _struct(values: dict[str, Any] | None) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    if values:
+        message.update(values)
+    return message
+
+
+class ProbeClient:
+    """A connection to a probe server.
+
+    ``token`` (or ``PROBE_TOKEN``) is sent as ``authorization: Bearer``.
+    Every method raises a :class:`ProbeError` subclass on failure.
+    """
+
+    def __init__(self, address: str | None = None, token: str | None = None, timeout: float | None = 60.0) -> None:
+        self.address = address or default_address()
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(self.address, options=channel_options())
+        token = token if token is not None else os.environ.get("PROBE_TOKEN")
+        channel = grpc.intercept_channel(self._channel, _BearerToken(token)) if token else self._channel
+        self._jobs = jobs_pb2_grpc.JobServiceStub(channel)
+        self._checkpoints = checkpoints_pb2_grpc.CheckpointServiceStub(channel)
+        self._probes = probes_pb2_grpc.ProbeServiceStub(channel)
+        self._registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        self._info = info_pb2_grpc.InfoServiceStub(channel)
+        self._health_channel = channel
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "ProbeClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
+        try:
+            return method(request, timeout=timeout if timeout is not None else self.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    # server
+
+    def server_info(self) -> ServerInfo:
+        return ServerInfo.from_proto(self._call(self._info.GetServerInfo, info_pb2.GetServerInfoRequest()))
+
+    def check_version(self) -> ServerInfo:
+        """Server info, after checking that the server speaks this client's API."""
+        info = self.server_info()
+        if info.api_version != API_VERSION:
+            raise VersionMismatch(
+                f"server speaks {info.api_version}, this client speaks {API_VERSION}; upgrade the older side"
+            )
+        return info
+
+    def health(self, service: str = "") -> str:
+        stub = health_pb2_grpc.HealthStub(self._health_channel)
+        response = self._call(stub.Check, health_pb2.HealthCheckRequest(service=service))
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+    def families(self) -> list[Family]:
+        response = self._call(self._registry.ListFamilies, registry_pb2.ListFamiliesRequest())
+        return [Family.from_proto(f) for f in response.families]
+
+    # jobs
+
+    def submit_job(
+        self,
+        family: str,
+        config: dict[str, Any] | None = None,
+        *,
+        steps: int = 0,
+        seed: int = 0,
+        checkpoint_every: int = 0,
+        log_every: int = 0,
+    ) -> Job:
+        request = jobs_pb2.SubmitJobRequest(
+            family=family,
+            config=_struct(config),
+            steps=steps,
+            seed=seed,
+            checkpoint_every=checkpoint_every,
+            log_every=log_every,
+        )
+        return Job.from_proto(self._call(self._jobs.SubmitJob, request).job)
+
+    def get_job(self, job_id: str) -> Job:
+        return Job.from_proto(self._call(self._jobs.GetJob, jobs_pb2.GetJobRequest(job_id=job_id)).job)
+
+    def list_jobs(
+        self, *, states: Sequence[str] = (), family: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[Job], str]:
+        """One page of jobs, newest first, and the token of the next page ('' at the end)."""
+        request = jobs_pb2.ListJobsRequest(
+            page_size=page_size, page_token=page_token, states=[state_value(s) for s in states], family=family
+        )
+        response = self._call(self._jobs.ListJobs, request)
+        return [Job.from_proto(j) for j in response.jobs], response.next_page_token
+
+    def cancel_job(self, job_id: str) -> Job:
+        return Job.from_proto(self._call(self._jobs.CancelJob, jobs_pb2.CancelJobRequest(job_id=job_id)).job)
+
+    def resume_job(self, job_id: str) -> Job:
+        return Job.from_proto(self._call(self._jobs.ResumeJob, jobs_pb2.ResumeJobRequest(job_id=job_id)).job)
+
+    def watch_job(self, job_id: str, *, from_step: int = 0, after_seq: int = 0) -> Iterator[JobEvent]:
+        """Events in order until the job ends; reconnect with ``after_seq`` to miss nothing."""
+        request = jobs_pb2.WatchJobRequest(job_id=job_id, from_step=from_step, after_seq=after_seq)
+        try:
+            for event in self._jobs.WatchJob(request):
+                yield JobEvent.from_proto(event)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def wait(self, job_id: str) -> Job:
+        """Block until the job reaches a final state, then return it."""
+        last_seq = 0
+        while True:
+            try:
+                for event in self.watch_job(job_id, after_seq=last_seq):
+                    last_seq = event.seq
+                break
+            except ProbeError as error:
+                if error.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+        return self.get_job(job_id)
+
+    # checkpoints
+
+    def list_checkpoints(
+        self, *, job_id: str = "", family: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[Checkpoint], str]:
+        request = checkpoints_pb2.ListCheckpointsRequest(
+            job_id=job_id, family=family, page_size=page_size, page_token=page_token
+        )
+        response = self._call(self._checkpoints.ListCheckpoints, request)
+        return [Checkpoint.from_proto(c) for c in response.checkpoints], response.next_page_token
+
+    def get_checkpoint(self, checkpoint_id: str) -> Checkpoint:
+        request = checkpoints_pb2.GetCheckpointRequest(checkpoint_id=checkpoint_id)
+        return Checkpoint.from_proto(self._call(self._checkpoints.GetCheckpoint, request).checkpoint)
+
+    def delete_checkpoint(self, checkpoint_id: str) -> None:
+        request = checkpoints_pb2.DeleteCheckpointRequest(checkpoint_id=checkpoint_id)
+        self._call(self._checkpoints.DeleteCheckpoint, request)
+
+    def export_onnx(self, checkpoint_id: str, out: BinaryIO) -> int:
+        """Write the checkpoint's ONNX graph to ``out``; returns the bytes written."""
+        request = checkpoints_pb2.ExportCheckpointRequest(
+            checkpoint_id=checkpoint_id, format=checkpoints_pb2.EXPORT_FORMAT_ONNX
+        )
+        written = 0
+        try:
+            for chunk in self._checkpoints.ExportCheckpoint(request, timeout=self.timeout):
+                out.write(chunk.data)
+                written += len(chunk.data)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        return written
+
+    # probes
+
+    def query_facts(
+        self,
+        checkpoint_id: str,
+        pairs: Sequence[tuple[int, int]] = (),
+        *,
+        all_facts: bool = False,
+        top_k: int = 1,
+        noise_seed: int = 0,
+    ) -> FactQueryResult:
+        request = probes_pb2.QueryFactsRequest(
+            checkpoint_id=checkpoint_id,
+            queries=[probes_pb2.FactQuery(subject=s, relation=r) for s, r in pairs],
+            all_facts=all_facts,
+            top_k=top_k,
+            noise_seed=noise_seed,
+        )
+        response = self._call(self._probes.QueryFacts, request)
+        answers = [
+            FactAnswer(a.subject, a.relation, list(a.answers), list(a.probabilities), a.stored_answer, a.recalled)
+            for a in response.answers
+        ]
+        return FactQueryResult(answers, response.accuracy, response.backend)
+
+    def extract_attention(
+        self,
+        checkpoint_id: str,
+        *,
+        tokens: np.ndarray | None = None,
+        num_sequences: int = 0,
+        seed: int = 0,
+        hooks: Sequence[str] = (),
+        average_over_batch: bool = False,
+    ) -> Attention:
+        request = probes_pb2.ExtractAttentionRequest(
+            checkpoint_id=checkpoint_id,
+            hooks=list(hooks),
+            num_sequences=num_sequences,
+            seed=seed,
+            average_over_batch=average_over_batch,
+        )
+        if tokens is not None:
+            request.tokens.CopyFrom(to_tensor(np.asarray(tokens, dtype=np.int64)))
+        response = self._call(self._probes.ExtractAttention, request)
+        patterns = {t.name: from_tensor(t.tensor) for t in response.attention}
+        return Attention(patterns, from_tensor(response.tokens), list(response.query_positions))
+
+    def measure_sharpness(
+        self,
+        checkpoint_id: str,
+        *,
+        top_k: int = 1,
+        num_examples: int = 0,
+        seed: int = 0,
+        max_iterations: int = 0,
+        tolerance: float = 0.0,
+    ) -> Sharpness:
+        request = probes_pb2.MeasureSharpnessRequest(
+            checkpoint_id=checkpoint_id,
+            top_k=top_k,
+            num_examples=num_examples,
+            seed=seed,
+            max_iterations=max_iterations,
+            tolerance=tolerance,
+        )
+        r = self._call(self._probes.MeasureSharpness, request, timeout=max(self.timeout or 0, 600))
+        return Sharpness(
+            list(r.eigenvalues),
+            list(r.residuals),
+            r.iterations,
+            r.hvp_count,
+            r.num_parameters,
+            r.num_examples,
+            r.method,
+        )
+
+    def evaluate(self, checkpoint_id: str, *, num_sequences: int = 0, seed: int = 0) -> Evaluation:
+        request = probes_pb2.EvaluateRequest(checkpoint_id=checkpoint_id, num_sequences=num_sequences, seed=seed)
+        r = self._call(self._probes.Evaluate, request)
+        return Evaluation(r.accuracy, r.test_loss, dict(r.metrics))

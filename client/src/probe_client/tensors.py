@@ -1,0 +1,37 @@
+"""numpy arrays to and from the wire's ``Tensor {dtype, shape, data}``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from probe_client._proto.probe.v1 import tensor_pb2
+
+ALLOWED_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+
+
+class TensorFormatError(ValueError):
+    """The bytes do not describe a tensor of the stated dtype and shape."""
+
+
+def to_tensor(array: np.ndarray) -> tensor_pb2.Tensor:
+    array = np.asarray(array)
+    if array.dtype.name not in ALLOWED_DTYPES:
+        raise TensorFormatError(f"dtype {array.dtype.name} is not supported; use one of {', '.join(ALLOWED_DTYPES)}")
+    little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+    return tensor_pb2.Tensor(
+        dtype=array.dtype.name, shape=list(array.shape), data=np.ascontiguousarray(little).tobytes()
+    )
+
+
+def from_tensor(tensor: tensor_pb2.Tensor) -> np.ndarray:
+    if tensor.dtype not in ALLOWED_DTYPES:
+        raise TensorFormatError(f"dtype {tensor.dtype!r} is not supported; use one of {', '.join(ALLOWED_DTYPES)}")
+    if any(d < 0 for d in tensor.shape):
+        raise TensorFormatError(f"shape {list(tensor.shape)} has a negative dimension")
+    dtype = np.dtype(tensor.dtype).newbyteorder("<")
+    count = int(np.prod(tensor.shape, dtype=np.int64)) if tensor.shape else 1
+    if count * dtype.itemsize != len(tensor.data):
+        raise TensorFormatError(
+            f"{len(tensor.data)} bytes cannot hold a {tensor.dtype} tensor of shape {list(tensor.shape)}"
+        )
+    return np.frombuffer(tensor.data, dtype=dtype).reshape(tuple(tensor.shape)).astype(dtype.newbyteorder("="))

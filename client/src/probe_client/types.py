@@ -1,0 +1,234 @@
+"""Plain Python results of ProbeClient calls, converted from the wire messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from google.protobuf import json_format, timestamp_pb2
+
+from probe_client._proto.probe.v1 import checkpoints_pb2, info_pb2, jobs_pb2, registry_pb2
+
+FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
+
+
+def state_name(value: int) -> str:
+    return jobs_pb2.JobState.Name(value).removeprefix("JOB_STATE_")
+
+
+def state_value(name: str) -> int:
+    try:
+        return jobs_pb2.JobState.Value("JOB_STATE_" + name.upper())
+    except ValueError:
+        known = [n.removeprefix("JOB_STATE_") for n in jobs_pb2.JobState.keys()[1:]]
+        raise ValueError(f"unknown job state {name!r}; known: {', '.join(known)}") from None
+
+
+def _time(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
+    return ts.ToDatetime().replace(tzinfo=None) if present else None
+
+
+@dataclass
+class JobEvent:
+    job_id: str
+    seq: int
+    kind: str  # STATE, PROGRESS or CHECKPOINT
+    state: str
+    step: int
+    loss: float
+    metrics: dict[str, float]
+    checkpoint_id: str
+    message: str
+    time: datetime | None
+
+    @classmethod
+    def from_proto(cls, e: jobs_pb2.JobEvent) -> "JobEvent":
+        return cls(
+            job_id=e.job_id,
+            seq=e.seq,
+            kind=jobs_pb2.JobEventKind.Name(e.kind).removeprefix("JOB_EVENT_KIND_"),
+            state=state_name(e.state),
+            step=e.step,
+            loss=e.loss,
+            metrics=dict(e.metrics),
+            checkpoint_id=e.checkpoint_id,
+            message=e.message,
+            time=_time(e.time, e.HasField("time")),
+        )
+
+
+@dataclass
+class Job:
+    job_id: str
+    family: str
+    config: dict[str, Any]
+    seed: int
+    steps: int
+    checkpoint_every: int
+    log_every: int
+    state: str
+    step: int
+    loss: float
+    metrics: dict[str, float]
+    checkpoint_id: str
+    error: str
+    last_event: JobEvent | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    runs: int
+    peak_memory_bytes: int
+
+    @property
+    def done(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @classmethod
+    def from_proto(cls, j: jobs_pb2.Job) -> "Job":
+        return cls(
+            job_id=j.job_id,
+            family=j.family,
+            config=json_format.MessageToDict(j.config),
+            seed=j.seed,
+            steps=j.steps,
+            checkpoint_every=j.checkpoint_every,
+            log_every=j.log_every,
+            state=state_name(j.state),
+            step=j.step,
+            loss=j.loss,
+            metrics=dict(j.metrics),
+            checkpoint_id=j.checkpoint_id,
+            error=j.error,
+            last_event=JobEvent.from_proto(j.last_event) if j.HasField("last_event") else None,
+            created_at=_time(j.created_at, j.HasField("created_at")),
+            started_at=_time(j.started_at, j.HasField("started_at")),
+            finished_at=_time(j.finished_at, j.HasField("finished_at")),
+            runs=j.runs,
+            peak_memory_bytes=j.peak_memory_bytes,
+        )
+
+
+@dataclass
+class Checkpoint:
+    checkpoint_id: str
+    job_id: str
+    family: str
+    step: int
+    config: dict[str, Any]
+    seed: int
+    metrics: dict[str, float]
+    created_at: datetime | None
+    size_bytes: int
+    code_version: str
+
+    @classmethod
+    def from_proto(cls, c: checkpoints_pb2.Checkpoint) -> "Checkpoint":
+        return cls(
+            checkpoint_id=c.checkpoint_id,
+            job_id=c.job_id,
+            family=c.family,
+            step=c.step,
+            config=json_format.MessageToDict(c.config),
+            seed=c.seed,
+            metrics=dict(c.metrics),
+            created_at=_time(c.created_at, c.HasField("created_at")),
+            size_bytes=c.size_bytes,
+            code_version=c.code_version,
+        )
+
+
+@dataclass
+class ConfigField:
+    name: str
+    type: str
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Family:
+    name: str
+    description: str
+    paper: str
+    default_steps: int
+    config: list[ConfigField]
+
+    @classmethod
+    def from_proto(cls, f: registry_pb2.Family) -> "Family":
+        fields = [
+            ConfigField(
+                name=c.name,
+                type=c.type,
+                default=json_format.MessageToDict(c.default_value),
+                help=c.help,
+                min=c.min if c.HasField("min") else None,
+                max=c.max if c.HasField("max") else None,
+                choices=list(c.choices),
+            )
+            for c in f.config
+        ]
+        for spec in fields:  # Value carries numbers as doubles
+            if spec.type == "int" and isinstance(spec.default, float):
+                spec.default = int(spec.default)
+        return cls(f.name, f.description, f.paper, f.default_steps, fields)
+
+
+@dataclass
+class FactAnswer:
+    subject: int
+    relation: int
+    answers: list[int]
+    probabilities: list[float]
+    stored_answer: int
+    recalled: bool
+
+
+@dataclass
+class FactQueryResult:
+    answers: list[FactAnswer]
+    accuracy: float
+    backend: str
+
+
+@dataclass
+class Attention:
+    patterns: dict[str, np.ndarray]  # name -> [batch, head, query_pos, key_pos]
+    tokens: np.ndarray
+    query_positions: list[int]
+
+
+@dataclass
+class Sharpness:
+    eigenvalues: list[float]
+    residuals: list[float]
+    iterations: int
+    hvp_count: int
+    num_parameters: int
+    num_examples: int
+    method: str
+
+
+@dataclass
+class Evaluation:
+    accuracy: float
+    test_loss: float
+    metrics: dict[str, float]
+
+
+@dataclass
+class ServerInfo:
+    package_version: str
+    api_version: str
+    device: str
+    slots: int
+    limits: dict[str, int]
+
+    @classmethod
+    def from_proto(cls, r: info_pb2.GetServerInfoResponse) -> "ServerInfo":
+        limits = json_format.MessageToDict(r.limits, preserving_proto_field_name=True)
+        return cls(r.package_version, r.api_version, r.device, r.slots, {k: int(v) for k, v in limits.items()})

@@ -1,0 +1,136 @@
+"""Typed, bounded family configs: the one definition the server and CLI derive from.
+
+A family's config is a frozen dataclass whose fields are declared with
+:func:`param`. The schema (name, type, default, bounds, choices, help) is read
+off the dataclass, so the proto, the server's validation and the CLI's
+``--set key=value`` parsing never restate a field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from probe_models.errors import ConfigError
+
+_SCALAR_TYPES = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """Declare a config field with its bounds and one line of help."""
+    return dataclasses.field(
+        default=default,
+        metadata={"help": help, "min": min, "max": max, "choices": choices},
+    )
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One config key as clients see it."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+def schema(config_cls: type) -> list[FieldSpec]:
+    """The config schema of a family, in declaration order."""
+    specs = []
+    for f in dataclasses.fields(config_cls):
+        py_type = _field_type(config_cls, f)
+        specs.append(
+            FieldSpec(
+                name=f.name,
+                type=_SCALAR_TYPES[py_type],
+                default=f.default,
+                help=f.metadata["help"],
+                min=f.metadata["min"],
+                max=f.metadata["max"],
+                choices=f.metadata["choices"],
+            )
+        )
+    return specs
+
+
+def _field_type(config_cls: type, f: dataclasses.Field) -> type:
+    annotation = (
+        f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "str": str}.get(f.type)
+    )
+    if annotation not in _SCALAR_TYPES:
+        raise TypeError(f"{config_cls.__name__}.{f.name}: config fields must be int, float, bool or str")
+    return annotation
+
+
+def _coerce(spec: FieldSpec, value: Any) -> Any:
+    """Convert a JSON-ish value to the field's type, refusing lossy or odd conversions."""
+    key = spec.name
+    if spec.type == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        raise ConfigError(key, f"must be a boolean, got {value!r}")
+    if spec.type == "str":
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, got {value!r}")
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(key, f"must be a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(key, f"must be a number, got {value!r}") from None
+    if not isinstance(value, (int, float)):
+        raise ConfigError(key, f"must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(key, f"must be finite, got {value!r}")
+    if spec.type == "int":
+        if float(value) != int(value):
+            raise ConfigError(key, f"must be an integer, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _check_bounds(spec: FieldSpec, value: Any) -> None:
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(spec.name, f"must be one of {', '.join(spec.choices)}; got {value!r}")
+    if spec.min is not None and value < spec.min:
+        raise ConfigError(spec.name, f"must be >= {spec.min:g}; got {value!r}")
+    if spec.max is not None and value > spec.max:
+        raise ConfigError(spec.name, f"must be <= {spec.max:g}; got {value!r}")
+
+
+def parse_config(config_cls: type, values: dict[str, Any]) -> Any:
+    """Build a validated config from overrides; unknown keys and bad values raise ConfigError."""
+    specs = {s.name: s for s in schema(config_cls)}
+    unknown = sorted(set(values) - set(specs))
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown config key; known keys: {', '.join(specs)}")
+    parsed = {}
+    for name, spec in specs.items():
+        value = _coerce(spec, values[name]) if name in values else spec.default
+        _check_bounds(spec, value)
+        parsed[name] = value
+    config = config_cls(**parsed)
+    check = getattr(config, "check", None)
+    if check is not None:
+        check()
+    return config
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)

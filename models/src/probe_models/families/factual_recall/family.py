@@ -1,0 +1,209 @@
+"""The factual-recall family: training with the paper's recipe, and its probes.
+
+Training (PAPERS.md §1): cross-entropy on fresh online batches; AdamW (wd 0)
+with the learning-rate ladder 1e-3, 3e-3, 1e-2 tried in turn until the fact
+accuracy reaches 99%; plain GD for the sequential-learning model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from probe_models.errors import InvalidInput, UnsupportedProbe
+from probe_models.families.factual_recall.config import LADDER_LRS, FactualRecallConfig
+from probe_models.families.factual_recall.networks import PATTERN, SCORES, build_network, paper_parameter_count
+from probe_models.families.factual_recall.task import FactTask
+from probe_models.family import Evaluation, Family, LoadedModel, SharpnessObjective, TrainingRun
+from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
+from probe_models.seeding import derive_seed, generator
+
+EVAL_CHUNK = 8192
+
+
+def _make_optimizer(config: FactualRecallConfig, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "gd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay)
+
+
+@torch.no_grad()
+def fact_accuracy(model: torch.nn.Module, task: FactTask, gen: torch.Generator) -> tuple[float, float]:
+    """Accuracy and mean loss over every fact, one query sequence each."""
+    batch = task.all_facts(gen)
+    correct, loss_sum = 0, 0.0
+    for start in range(0, batch.targets.shape[0], EVAL_CHUNK):
+        logits = model(batch.inputs[start : start + EVAL_CHUNK])
+        targets = batch.targets[start : start + EVAL_CHUNK]
+        correct += int((logits.argmax(dim=-1) == targets).sum())
+        loss_sum += float(F.cross_entropy(logits, targets, reduction="sum"))
+    n = batch.targets.shape[0]
+    return correct / n, loss_sum / n
+
+
+class FactualRecallRun(TrainingRun):
+    def __init__(self, config: FactualRecallConfig, seed: int, steps: int) -> None:
+        self.config, self.seed, self.steps = config, seed, steps
+        self.task = FactTask(config, seed)
+        self._done = False
+        self._start_attempt(0)
+
+    def _start_attempt(self, attempt: int) -> None:
+        self.attempt = attempt
+        self.lr = LADDER_LRS[attempt] if self.config.lr_ladder else self.config.lr
+        self.model = build_network(self.config, self.seed, derive_seed(self.seed, "init", attempt))
+        self.optimizer = _make_optimizer(self.config, self.model, self.lr)
+
+    @property
+    def max_steps(self) -> int:
+        return self.steps * len(LADDER_LRS) if self.config.lr_ladder else self.steps
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    def train_step(self, step: int) -> dict[str, float]:
+        batch = self.task.training_batch(step)
+        self.model.train()
+        loss = F.cross_entropy(self.model(batch.inputs), batch.targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        metrics = {"loss": float(loss.detach()), "lr": self.lr, "attempt": float(self.attempt)}
+        if self.config.lr_ladder and (step + 1) % self.steps == 0:
+            accuracy = self.evaluate()["fact_accuracy"]
+            if accuracy >= self.config.target_accuracy or self.attempt + 1 == len(LADDER_LRS):
+                self._done = True
+            else:
+                self._start_attempt(self.attempt + 1)
+        return metrics
+
+    def evaluate(self) -> dict[str, float]:
+        self.model.eval()
+        accuracy, loss = fact_accuracy(self.model, self.task, generator(self.seed, "eval"))
+        return {"fact_accuracy": accuracy, "fact_loss": loss}
+
+    def optimizer_state(self) -> dict[str, torch.Tensor]:
+        return flatten_optimizer_state(self.optimizer)
+
+    def restore(self, step: int, weights: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor]) -> None:
+        attempt = min(step // self.steps, len(LADDER_LRS) - 1) if self.config.lr_ladder else 0
+        self._start_attempt(attempt)
+        self.model.load_state_dict(weights)
+        load_optimizer_state(self.optimizer, optimizer)
+
+
+class FactualRecall(Family):
+    name = "factual-recall"
+    description = "Factual recall with associative memories and a one-layer transformer"
+    paper = "Nichani, Lee, Bietti (2024). Understanding Factual Recall in Transformers via Associative Memories"
+    config_cls = FactualRecallConfig
+    default_steps = 1000
+
+    def new_run(self, config: FactualRecallConfig, seed: int, steps: int) -> FactualRecallRun:
+        return FactualRecallRun(config, seed, steps)
+
+    def load(self, config: FactualRecallConfig, seed: int, weights: dict[str, torch.Tensor]) -> LoadedModel:
+        module = build_network(config, seed, derive_seed(seed, "init", 0))
+        module.load_state_dict(weights)
+        module.eval()
+        return LoadedModel(self, config, seed, module)
+
+    def parameter_count(self, config: FactualRecallConfig) -> int:
+        d, m, answers = config.d_model, config.mlp_width, config.num_answers
+        if config.model == "linear-attention":
+            return config.vocab_size * (config.vocab_size + answers)
+        frozen_inputs = config.num_facts if config.model in ("linear-am", "mlp-am") else config.vocab_size
+        frozen = (frozen_inputs + answers) * d
+        mlp = 2 * m * d + m if m > 0 else 0
+        if config.model == "linear-am":
+            return frozen + d * d
+        if config.model == "mlp-am":
+            return frozen + mlp
+        return frozen + 4 * config.num_heads * config.head_dim * d + mlp
+
+    @torch.no_grad()
+    def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
+        task = FactTask(model.config, model.seed)
+        accuracy, fact_loss = fact_accuracy(model.module, task, generator(eval_seed, "eval-facts"))
+        gen = generator(eval_seed, "eval-test")
+        loss_sum, correct = 0.0, 0
+        for start in range(0, num_sequences, EVAL_CHUNK):
+            batch = task.sample(min(EVAL_CHUNK, num_sequences - start), gen)
+            logits = model.module(batch.inputs)
+            loss_sum += float(F.cross_entropy(logits, batch.targets, reduction="sum"))
+            correct += int((logits.argmax(-1) == batch.targets).sum())
+        metrics = {
+            "fact_accuracy": accuracy,
+            "fact_loss": fact_loss,
+            "test_accuracy": correct / num_sequences,
+            "num_facts": float(model.config.num_facts),
+            "log_answers_per_relation": float(np.log(model.config.answers_per_relation)),
+            "paper_parameters": float(paper_parameter_count(model.config)),
+            "trainable_parameters": float(sum(p.numel() for p in model.module.parameters() if p.requires_grad)),
+        }
+        return Evaluation(accuracy=accuracy, loss=loss_sum / num_sequences, metrics=metrics)
+
+    def serving_module(self, model: LoadedModel) -> tuple[torch.nn.Module, torch.Tensor]:
+        task = FactTask(model.config, model.seed)
+        example = task.sample(2, generator(0, "example")).inputs
+        return model.module, example
+
+    def fact_count(self, model: LoadedModel) -> tuple[int, int]:
+        return model.config.num_subjects, model.config.num_relations
+
+    def fact_inputs(
+        self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray, noise_seed: int
+    ) -> np.ndarray:
+        task = FactTask(model.config, model.seed)
+        inputs = task.inputs_for(
+            torch.from_numpy(subjects), torch.from_numpy(relations), generator(noise_seed, "query")
+        )
+        return inputs.numpy()
+
+    def stored_answers(self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray) -> np.ndarray:
+        task = FactTask(model.config, model.seed)
+        return task.answers(torch.from_numpy(subjects), torch.from_numpy(relations)).numpy()
+
+    def _require_attention(self, model: LoadedModel) -> None:
+        if not hasattr(model.module, "attention"):
+            raise UnsupportedProbe(
+                f"model {model.config.model!r} has no attention; use transformer or linear-attention"
+            )
+
+    def attention_hooks(self, model: LoadedModel) -> list[str]:
+        self._require_attention(model)
+        return [PATTERN, SCORES]
+
+    def sample_sequences(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
+        self._require_attention(model)
+        return FactTask(model.config, model.seed).sample(num_sequences, generator(seed, "attention")).inputs
+
+    def check_tokens(self, model: LoadedModel, tokens: torch.Tensor) -> None:
+        self._require_attention(model)
+        vocab = model.config.vocab_size
+        if tokens.ndim != 2 or tokens.shape[1] < 2:
+            raise InvalidInput(f"tokens must be shaped [batch, seq_len >= 2], got {list(tokens.shape)}")
+        if int(tokens.min()) < 0 or int(tokens.max()) >= vocab:
+            raise InvalidInput(f"token ids must lie in [0, {vocab - 1}] (vocab size {vocab})")
+
+    @torch.no_grad()
+    def run_with_attention(self, model: LoadedModel, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        self._require_attention(model)
+        return model.module.attention(tokens)
+
+    def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
+        return [seq_len - 1]  # only the last token (EOS) queries
+
+    def sharpness_objective(self, model: LoadedModel, num_examples: int, seed: int) -> SharpnessObjective:
+        task = FactTask(model.config, model.seed)
+        batch = task.sample(num_examples, generator(seed, "sharpness"))
+        module = model.module
+        params = [p for p in module.parameters() if p.requires_grad]
+
+        def loss() -> torch.Tensor:
+            return F.cross_entropy(module(batch.inputs), batch.targets)
+
+        return SharpnessObjective(params=params, loss=loss, num_examples=num_examples)

@@ -1,0 +1,148 @@
+"""Networks of the factual-recall family (PAPERS.md §1).
+
+- :class:`LinearAM`: logits ``u_y^T W e_x`` with frozen unit-norm embeddings.
+- :class:`MLPAM`: logits ``u_y^T W2 ReLU(W1 e_x + b1)``.
+- :class:`FactTransformer`: one attention layer in which only the EOS token
+  queries, then ``out = h + W2 ReLU(W1 h + b1)``; token embedding and
+  unembedding are N(0, 1/d) and frozen, with no positional embedding.
+  Parameters counted as in the paper's plots: ``4·H·d_h·d + 2·m·d``.
+- :class:`LinearAttentionRecall`: one-hot tokens and linear attention,
+  ``logits = Σ_t (x_T^T A x_t) x_t^T V`` — the model of the sequential-learning
+  dynamics, whose loss plateaus near log D.
+
+Every network maps ``inputs`` (token ids, or item ids of shape (B, 1) for the
+memories) to logits over the answers; the transformers can also return their
+attention, named as TransformerLens does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from probe_models.families.factual_recall.config import FactualRecallConfig
+from probe_models.seeding import generator
+
+PATTERN = "blocks.0.attn.hook_pattern"
+SCORES = "blocks.0.attn.hook_attn_scores"
+
+
+def _unit_gaussian(rows: int, dim: int, gen: torch.Generator) -> torch.Tensor:
+    x = torch.randn(rows, dim, generator=gen)
+    return x / x.norm(dim=1, keepdim=True)
+
+
+class LinearAM(nn.Module):
+    def __init__(self, num_items: int, num_answers: int, dim: int, seed: int) -> None:
+        super().__init__()
+        self.register_buffer("item_embedding", _unit_gaussian(num_items, dim, generator(seed, "embed-in")))
+        self.register_buffer("answer_embedding", _unit_gaussian(num_answers, dim, generator(seed, "embed-out")))
+        self.W = nn.Parameter(torch.zeros(dim, dim))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        e = self.item_embedding[inputs[:, 0]]  # (B, d)
+        return (e @ self.W.T) @ self.answer_embedding.T  # (B, answers)
+
+
+class MLPAM(nn.Module):
+    def __init__(self, num_items: int, num_answers: int, dim: int, width: int, seed: int) -> None:
+        super().__init__()
+        self.register_buffer("item_embedding", _unit_gaussian(num_items, dim, generator(seed, "embed-in")))
+        self.register_buffer("answer_embedding", _unit_gaussian(num_answers, dim, generator(seed, "embed-out")))
+        self.W1 = nn.Linear(dim, width)
+        self.W2 = nn.Linear(width, dim, bias=False)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        e = self.item_embedding[inputs[:, 0]]
+        return self.W2(F.relu(self.W1(e))) @ self.answer_embedding.T
+
+
+class FactTransformer(nn.Module):
+    def __init__(self, config: FactualRecallConfig, seed: int) -> None:
+        super().__init__()
+        d, H, dh = config.d_model, config.num_heads, config.head_dim
+        self.num_heads, self.head_dim = H, dh
+        self.register_buffer(
+            "token_embedding", torch.randn(config.vocab_size, d, generator=generator(seed, "embed-in")) / math.sqrt(d)
+        )
+        self.register_buffer(
+            "unembedding", torch.randn(config.num_answers, d, generator=generator(seed, "embed-out")) / math.sqrt(d)
+        )
+        self.W_Q = nn.Linear(d, H * dh, bias=False)
+        self.W_K = nn.Linear(d, H * dh, bias=False)
+        self.W_V = nn.Linear(d, H * dh, bias=False)
+        self.W_O = nn.Linear(H * dh, d, bias=False)
+        self.mlp = None
+        if config.mlp_width > 0:
+            self.mlp = nn.Sequential(
+                nn.Linear(d, config.mlp_width), nn.ReLU(), nn.Linear(config.mlp_width, d, bias=False)
+            )
+
+    def attend(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The attention output h and the EOS query's scores and pattern, each (B, H, 1, T)."""
+        B, T = inputs.shape
+        x = self.token_embedding[inputs]  # (B, T, d)
+        q = self.W_Q(x[:, -1]).view(B, self.num_heads, 1, self.head_dim)  # (B, H, 1, dh)
+        k = self.W_K(x).view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, T, dh)
+        v = self.W_V(x).view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, T, dh)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # (B, H, 1, T)
+        pattern = scores.softmax(dim=-1)
+        heads = (pattern @ v).reshape(B, self.num_heads * self.head_dim)  # (B, H*dh)
+        return self.W_O(heads), scores, pattern
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        h, _, _ = self.attend(inputs)
+        out = h + self.mlp(h) if self.mlp is not None else h
+        return out @ self.unembedding.T  # (B, answers)
+
+    def attention(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        _, scores, pattern = self.attend(inputs)
+        return {PATTERN: pattern, SCORES: scores}
+
+
+class LinearAttentionRecall(nn.Module):
+    def __init__(self, config: FactualRecallConfig) -> None:
+        super().__init__()
+        V = config.vocab_size
+        self.A = nn.Parameter(torch.full((V, V), config.init_scale))
+        self.V = nn.Parameter(torch.full((V, config.num_answers), config.init_scale))
+
+    def scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """x_T^T A x_t for every t, shaped (B, 1, 1, T): one head, the last token queries."""
+        return self.A[inputs[:, -1:], inputs][:, None, None, :]
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        weights = self.scores(inputs)[:, 0, 0]  # (B, T)
+        return (weights.unsqueeze(-1) * self.V[inputs]).sum(dim=1)  # (B, answers)
+
+    def attention(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        scores = self.scores(inputs)
+        return {PATTERN: scores, SCORES: scores}  # linear attention: no softmax between the two
+
+
+def build_network(config: FactualRecallConfig, seed: int, init_seed: int) -> nn.Module:
+    """The network of ``config.model``; frozen embeddings come from ``seed``, trained weights from ``init_seed``."""
+    with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG untouched
+        torch.manual_seed(init_seed)
+        if config.model == "linear-am":
+            return LinearAM(config.num_facts, config.num_answers, config.d_model, seed)
+        if config.model == "mlp-am":
+            return MLPAM(config.num_facts, config.num_answers, config.d_model, config.mlp_width, seed)
+        if config.model == "linear-attention":
+            return LinearAttentionRecall(config)
+        return FactTransformer(config, seed)
+
+
+def paper_parameter_count(config: FactualRecallConfig) -> int:
+    """The parameter count of the paper's capacity plots for ``config.model``."""
+    d = config.d_model
+    if config.model == "linear-am":
+        return d * d
+    if config.model == "mlp-am":
+        return config.mlp_width * d
+    if config.model == "linear-attention":
+        return config.vocab_size * (config.vocab_size + config.num_answers)
+    return 4 * config.num_heads * config.head_dim * d + 2 * config.mlp_width * d

@@ -1,0 +1,155 @@
+"""What every family declares: its config, how it trains, and which probes apply.
+
+A family is stateless; the state of training lives in a :class:`TrainingRun`,
+and a trained model travels as a :class:`LoadedModel` (module plus the config
+and seed that define its task). Probes a family does not support raise
+:class:`UnsupportedProbe`, which the server reports as FAILED_PRECONDITION.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from probe_models.errors import UnsupportedProbe
+
+
+@dataclass
+class LoadedModel:
+    """A trained network together with what it needs to be probed."""
+
+    family: "Family"
+    config: Any
+    seed: int
+    module: torch.nn.Module
+
+
+@dataclass
+class Evaluation:
+    accuracy: float
+    loss: float
+    metrics: dict[str, float]
+
+
+@dataclass
+class FactAnswers:
+    """Top-k answers for a batch of (subject, relation) queries."""
+
+    answers: np.ndarray  # (B, k) answer ids
+    probabilities: np.ndarray  # (B, k)
+    stored: np.ndarray  # (B,) the fact table's answer
+
+
+@dataclass
+class SharpnessObjective:
+    """A scalar loss over the trainable parameters at a checkpoint."""
+
+    params: list[torch.nn.Parameter]
+    loss: Callable[[], torch.Tensor]
+    num_examples: int
+
+
+class TrainingRun(ABC):
+    """One training job's mutable state; steps are numbered globally from 0.
+
+    The data of step t must depend only on (seed, t), so a run restored from a
+    checkpoint at step t continues exactly as the uninterrupted run would.
+    """
+
+    model: torch.nn.Module
+    steps: int
+
+    @abstractmethod
+    def train_step(self, step: int) -> dict[str, float]:
+        """Run step ``step``; return at least ``loss``."""
+
+    @abstractmethod
+    def evaluate(self) -> dict[str, float]:
+        """Cheap held-out metrics, reported with progress events."""
+
+    @property
+    def max_steps(self) -> int:
+        """Upper bound on the number of steps (a run may finish earlier)."""
+        return self.steps
+
+    @property
+    def finished(self) -> bool:
+        return False
+
+    @abstractmethod
+    def optimizer_state(self) -> dict[str, torch.Tensor]:
+        """Optimizer tensors needed to resume, flat names to tensors."""
+
+    @abstractmethod
+    def restore(self, step: int, weights: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor]) -> None:
+        """Put the run in the state it had after ``step`` steps."""
+
+
+class Family(ABC):
+    """A studied model with its task, declared once."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    paper: ClassVar[str]
+    config_cls: ClassVar[type]
+    default_steps: ClassVar[int]
+
+    @abstractmethod
+    def new_run(self, config: Any, seed: int, steps: int) -> TrainingRun:
+        """A fresh run: task, model and optimizer made from ``seed``."""
+
+    @abstractmethod
+    def parameter_count(self, config: Any) -> int:
+        """Parameters and frozen buffers the model would hold, computed without building it."""
+
+    @abstractmethod
+    def load(self, config: Any, seed: int, weights: dict[str, torch.Tensor]) -> LoadedModel:
+        """Rebuild a checkpoint's model from its weights."""
+
+    @abstractmethod
+    def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
+        """Test accuracy and loss on fresh data, plus family metrics."""
+
+    def serving_module(self, model: LoadedModel) -> tuple[torch.nn.Module, torch.Tensor]:
+        """A forward-only module and an example input, for ONNX export."""
+        raise UnsupportedProbe(f"family {self.name} has no ONNX serving graph")
+
+    def fact_inputs(
+        self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray, noise_seed: int
+    ) -> np.ndarray:
+        """Model inputs that ask for the facts (subject, relation)."""
+        raise UnsupportedProbe(f"family {self.name} stores no facts")
+
+    def stored_answers(self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray) -> np.ndarray:
+        raise UnsupportedProbe(f"family {self.name} stores no facts")
+
+    def fact_count(self, model: LoadedModel) -> tuple[int, int]:
+        """(number of subjects, number of relations)."""
+        raise UnsupportedProbe(f"family {self.name} stores no facts")
+
+    def attention_hooks(self, model: LoadedModel) -> list[str]:
+        """TransformerLens-style names of the attention tensors this model exposes."""
+        raise UnsupportedProbe(f"family {self.name} has no attention")
+
+    def sample_sequences(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
+        raise UnsupportedProbe(f"family {self.name} has no token sequences")
+
+    def check_tokens(self, model: LoadedModel, tokens: torch.Tensor) -> None:
+        raise UnsupportedProbe(f"family {self.name} has no token sequences")
+
+    def run_with_attention(self, model: LoadedModel, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every attention hook's tensor for ``tokens``, shaped [batch, head, query_pos, key_pos]."""
+        raise UnsupportedProbe(f"family {self.name} has no attention")
+
+    def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
+        """Which positions act as queries in the attention tensors."""
+        raise UnsupportedProbe(f"family {self.name} has no attention")
+
+    @abstractmethod
+    def sharpness_objective(self, model: LoadedModel, num_examples: int, seed: int) -> SharpnessObjective:
+        """The training loss on a fixed batch, as a function of the trainable parameters."""

@@ -1,0 +1,16 @@
+"""The families this build knows, by name."""
+
+from __future__ import annotations
+
+from probe_models.errors import InvalidInput
+from probe_models.families.factual_recall import FactualRecall
+from probe_models.family import Family
+
+FAMILIES: dict[str, Family] = {family.name: family for family in (FactualRecall(),)}
+
+
+def get_family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise InvalidInput(f"unknown family {name!r}; known families: {', '.join(sorted(FAMILIES))}") from None

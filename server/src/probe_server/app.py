@@ -1,0 +1,141 @@
+"""Build and run the probe server: gRPC services, health, reflection, metrics and the job engine."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+import torch
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from probe_client._proto.probe.v1 import (
+    checkpoints_pb2,
+    checkpoints_pb2_grpc,
+    info_pb2,
+    info_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+    probes_pb2,
+    probes_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
+from probe_client.limits import channel_options
+from probe_models.registry import FAMILIES
+from probe_server import __version__
+from probe_server.engine import JobEngine, default_threads_per_job
+from probe_server.interceptors import ServerInterceptor
+from probe_server.metrics import Metrics
+from probe_server.model_cache import ModelCache
+from probe_server.servicers.checkpoints import CheckpointServicer
+from probe_server.servicers.jobs import JobServicer
+from probe_server.servicers.probes import ProbeServicer
+from probe_server.servicers.registry import InfoServicer, RegistryServicer
+from probe_server.settings import Settings
+from probe_server.store import Store
+
+log = logging.getLogger("probe.server")
+
+SERVICES = (
+    jobs_pb2.DESCRIPTOR.services_by_name["JobService"],
+    checkpoints_pb2.DESCRIPTOR.services_by_name["CheckpointService"],
+    probes_pb2.DESCRIPTOR.services_by_name["ProbeService"],
+    registry_pb2.DESCRIPTOR.services_by_name["RegistryService"],
+    info_pb2.DESCRIPTOR.services_by_name["InfoService"],
+)
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device on this machine")
+    if requested not in ("cpu", "cuda"):
+        raise SystemExit(f"--device must be auto, cpu or cuda, got {requested!r}")
+    return requested
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    metrics_port: int
+    engine: JobEngine
+    store: Store
+    health: health.HealthServicer
+
+    def stop(self, grace: float = 2.0) -> None:
+        for service in SERVICES:
+            self.health.set(service.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.server.stop(grace).wait()
+        self.engine.stop()
+        self.store.close()
+
+
+def create_server(settings: Settings) -> RunningServer:
+    """Start every part of the server; ``settings.port`` 0 binds a free port."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(settings.device)
+    token = settings.token_file.read_text().strip() if settings.token_file else None
+    if settings.token_file and not token:
+        raise SystemExit(f"--token-file {settings.token_file} is empty")
+    torch.set_num_threads(max(1, settings.probe_threads))
+    store = Store(settings.database)
+    metrics = Metrics()
+    metrics.watch_store(store, list(FAMILIES))
+    engine = JobEngine(
+        store, settings.checkpoint_root, settings.slots, metrics, default_threads_per_job(settings.slots)
+    )
+    engine.start()
+    cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics)
+    probe_slots = threading.Semaphore(settings.probe_threads)
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.rpc_threads, thread_name_prefix="rpc"),
+        interceptors=[ServerInterceptor(metrics, token)],
+        options=channel_options(settings.limits.max_message_bytes),
+    )
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(engine, settings.limits), server)
+    checkpoints_pb2_grpc.add_CheckpointServiceServicer_to_server(CheckpointServicer(cache, probe_slots), server)
+    probes_pb2_grpc.add_ProbeServiceServicer_to_server(ProbeServicer(cache, settings.limits, probe_slots), server)
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(), server)
+    info_pb2_grpc.add_InfoServiceServicer_to_server(
+        InfoServicer(__version__, device, settings.slots, settings.limits), server
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [s.full_name for s in SERVICES]
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise SystemExit(f"cannot bind {settings.host}:{settings.port}")
+    server.start()
+    for name in ["", *names]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    metrics_port = metrics.serve(settings.metrics_host, settings.metrics_port) if settings.metrics_port else 0
+    log.info(
+        "serving probe.v1 on %s:%d (device %s, %d slots, data dir %s, metrics port %d)",
+        settings.host,
+        port,
+        device,
+        settings.slots,
+        settings.data_dir,
+        metrics_port,
+    )
+    return RunningServer(server, port, metrics_port, engine, store, health_servicer)
+
+
+def serve(settings: Settings) -> None:
+    running = create_server(settings)
+    print(f"probe-server listening on {settings.host}:{running.port}", flush=True)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    log.info("shutting down")
+    running.stop()

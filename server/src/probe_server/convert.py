@@ -1,0 +1,80 @@
+"""Store records to probe.v1 messages."""
+
+from __future__ import annotations
+
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from probe_client._proto.probe.v1 import checkpoints_pb2, jobs_pb2
+from probe_server.store import CheckpointRecord, EventRecord, JobRecord
+
+
+def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
+    if seconds is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def struct(values: dict) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def job_state(name: str) -> int:
+    return jobs_pb2.JobState.Value(f"JOB_STATE_{name}")
+
+
+def event_proto(event: EventRecord) -> jobs_pb2.JobEvent:
+    return jobs_pb2.JobEvent(
+        job_id=event.job_id,
+        seq=event.seq,
+        kind=jobs_pb2.JobEventKind.Value(f"JOB_EVENT_KIND_{event.kind}"),
+        state=job_state(event.state),
+        step=event.step,
+        loss=event.loss,
+        metrics=event.metrics,
+        checkpoint_id=event.checkpoint_id,
+        message=event.message,
+        time=timestamp(event.time),
+    )
+
+
+def job_proto(job: JobRecord, last_event: EventRecord | None) -> jobs_pb2.Job:
+    return jobs_pb2.Job(
+        job_id=job.job_id,
+        family=job.family,
+        config=struct(job.config),
+        seed=job.seed,
+        steps=job.steps,
+        checkpoint_every=job.checkpoint_every,
+        log_every=job.log_every,
+        state=job_state(job.state),
+        step=job.step,
+        loss=job.loss,
+        metrics=job.metrics,
+        checkpoint_id=job.checkpoint_id,
+        error=job.error,
+        last_event=event_proto(last_event) if last_event else None,
+        created_at=timestamp(job.created_at),
+        started_at=timestamp(job.started_at),
+        finished_at=timestamp(job.finished_at),
+        runs=job.runs,
+        peak_memory_bytes=job.peak_memory_bytes,
+    )
+
+
+def checkpoint_proto(record: CheckpointRecord) -> checkpoints_pb2.Checkpoint:
+    return checkpoints_pb2.Checkpoint(
+        checkpoint_id=record.checkpoint_id,
+        job_id=record.job_id,
+        family=record.family,
+        step=record.step,
+        config=struct(record.config),
+        seed=record.seed,
+        metrics=record.metrics,
+        created_at=timestamp(record.created_at),
+        size_bytes=record.size_bytes,
+        code_version=record.code_version,
+    )

@@ -1,0 +1,361 @@
+"""The job engine: a queue, a fixed number of slots, and one worker process per running job.
+
+Every transition is written to the store (with its event) before anything
+else learns of it; watchers wait on :attr:`JobEngine.changed` and then read
+the store, so what they stream is exactly what was persisted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from probe_server.checkpoint_files import CheckpointMeta, read_meta
+from probe_server.errors import Conflict, NotFoundError
+from probe_server.ids import new_id
+from probe_server.metrics import Metrics
+from probe_server.store import FINAL_STATES, CheckpointRecord, JobRecord, Store
+from probe_server.worker import JobSpec, run_job
+
+log = logging.getLogger("probe.jobs")
+
+CANCEL_GRACE_S = 1.2  # then terminate; the whole cancel stays under two seconds
+RESUMABLE = ("INTERRUPTED", "FAILED", "CANCELLED")
+
+
+@dataclass
+class _Worker:
+    job_id: str
+    family: str
+    process: Any
+    conn: Connection
+    cancel_requested: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+class JobEngine:
+    def __init__(self, store: Store, checkpoint_root: Path, slots: int, metrics: Metrics, threads_per_job: int) -> None:
+        self.store = store
+        self.checkpoint_root = checkpoint_root
+        self.slots = slots
+        self.metrics = metrics
+        self.threads_per_job = threads_per_job
+        self.changed = threading.Condition()  # notified after every recorded event
+        self._lock = threading.Condition()
+        self._queue: deque[str] = deque()
+        self._running: dict[str, _Worker] = {}
+        self._stopping = False
+        self._context = multiprocessing.get_context("spawn")
+        self._dispatcher = threading.Thread(target=self._dispatch, name="job-dispatcher", daemon=True)
+
+    # lifecycle
+
+    def start(self) -> None:
+        self._recover()
+        self._dispatcher.start()
+
+    def stop(self) -> None:
+        """Stop dispatching; running jobs end INTERRUPTED so they can be resumed."""
+        with self._lock:
+            self._stopping = True
+            workers = list(self._running.values())
+            self._lock.notify_all()
+        for worker in workers:
+            worker.process.kill()
+        for worker in workers:
+            worker.finished.wait(5)
+
+    def _recover(self) -> None:
+        """Undo what a dead server left: half-written files, orphan checkpoints, running jobs."""
+        self.checkpoint_root.mkdir(parents=True, exist_ok=True)
+        known = self.store.checkpoint_ids()
+        for path in self.checkpoint_root.iterdir():
+            if path.name.startswith((".tmp-", ".trash-")):
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.is_dir() and path.name not in known:
+                self._adopt(path)
+        for job in self.store.jobs_in_states(["RUNNING"]):
+            self._record(
+                job.job_id,
+                job.family,
+                "STATE",
+                state="INTERRUPTED",
+                message="the server stopped while the job was running",
+            )
+        for job in self.store.jobs_in_states(["QUEUED"]):
+            self._queue.append(job.job_id)
+
+    def _adopt(self, path: Path) -> None:
+        """A checkpoint written just before the server died: record it from its meta.json."""
+        try:
+            meta = read_meta(path)
+        except (OSError, ValueError, TypeError) as error:
+            log.warning("removing unreadable checkpoint directory %s: %s", path, error)
+            shutil.rmtree(path, ignore_errors=True)
+            return
+        if self.store.get_job(meta.job_id) is None:
+            log.warning("checkpoint %s belongs to unknown job %s; left in place", path.name, meta.job_id)
+            return
+        self._add_checkpoint(meta, sum(p.stat().st_size for p in path.iterdir() if p.is_file()))
+
+    # requests
+
+    def submit(
+        self, family: str, config: dict[str, Any], seed: int, steps: int, checkpoint_every: int, log_every: int
+    ) -> JobRecord:
+        job = JobRecord(
+            job_id=new_id("job"),
+            family=family,
+            config=config,
+            seed=seed,
+            steps=steps,
+            checkpoint_every=checkpoint_every,
+            log_every=log_every,
+            state="QUEUED",
+            step=0,
+            loss=0.0,
+            metrics={},
+            checkpoint_id="",
+            error="",
+            created_at=time.time(),
+            started_at=None,
+            finished_at=None,
+            runs=0,
+            peak_memory_bytes=0,
+            last_seq=0,
+        )
+        with self._lock:
+            self.store.create_job(job, "submitted")
+            self._queue.append(job.job_id)
+            self._lock.notify_all()
+        self._notify()
+        log.info("job=%s family=%s state=QUEUED steps=%d seed=%d", job.job_id, family, steps, seed)
+        return self.get(job.job_id)
+
+    def get(self, job_id: str) -> JobRecord:
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise NotFoundError(f"no job {job_id}")
+        return job
+
+    def cancel(self, job_id: str) -> JobRecord:
+        with self._lock:
+            job = self.get(job_id)
+            if job.state == "QUEUED" and job_id in self._queue:
+                self._queue.remove(job_id)
+                self._record(
+                    job_id,
+                    job.family,
+                    "STATE",
+                    state="CANCELLED",
+                    message="cancelled while queued",
+                    updates={"finished_at": time.time()},
+                )
+                return self.get(job_id)
+            worker = self._running.get(job_id)
+            if worker is None:
+                raise Conflict(f"job {job_id} is {job.state}; only QUEUED or RUNNING jobs can be cancelled")
+            worker.cancel_requested = True
+            with contextlib.suppress(OSError):
+                worker.conn.send("cancel")
+        if not worker.finished.wait(CANCEL_GRACE_S):
+            worker.process.terminate()
+            if not worker.finished.wait(0.4):
+                worker.process.kill()
+            worker.finished.wait(2)
+        return self.get(job_id)
+
+    def resume(self, job_id: str) -> JobRecord:
+        with self._lock:
+            job = self.get(job_id)
+            if job.state not in RESUMABLE:
+                raise Conflict(f"job {job_id} is {job.state}; only {', '.join(RESUMABLE)} jobs can be resumed")
+            checkpoint = self.store.latest_checkpoint(job_id)
+            where = (
+                f"checkpoint {checkpoint.checkpoint_id} at step {checkpoint.step}"
+                if checkpoint
+                else "step 0 (no checkpoint)"
+            )
+            self._record(
+                job_id,
+                job.family,
+                "STATE",
+                state="QUEUED",
+                step=checkpoint.step if checkpoint else 0,
+                message=f"resuming from {where}",
+                updates={"error": "", "finished_at": None},
+            )
+            self._queue.append(job_id)
+            self._lock.notify_all()
+        return self.get(job_id)
+
+    # internals
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    def _record(self, job_id: str, family: str, kind: str, **kwargs: Any) -> None:
+        event = self.store.append_event(job_id, kind, **kwargs)
+        if kind == "STATE":
+            log.info("job=%s family=%s state=%s step=%d %s", job_id, family, event.state, event.step, event.message)
+            if event.state != "RUNNING":
+                self.metrics.job_left_running(job_id, family)
+        elif kind == "PROGRESS":
+            self.metrics.job_progress(job_id, family, event.step, event.loss)
+        self._notify()
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                while not self._stopping and (not self._queue or len(self._running) >= self.slots):
+                    self._lock.wait()
+                if self._stopping:
+                    return
+                job = self.get(self._queue.popleft())
+                try:
+                    self._start_worker(job)
+                except Exception as error:  # the job fails; the dispatcher lives on
+                    log.exception("job=%s could not start a worker", job.job_id)
+                    message = f"could not start a worker: {type(error).__name__}: {error}"
+                    self._record(
+                        job.job_id,
+                        job.family,
+                        "STATE",
+                        state="FAILED",
+                        message=message,
+                        updates={"error": message, "finished_at": time.time()},
+                    )
+
+    def _start_worker(self, job: JobRecord) -> None:
+        checkpoint = self.store.latest_checkpoint(job.job_id)
+        if checkpoint is not None and not (self.checkpoint_root / checkpoint.checkpoint_id).is_dir():
+            checkpoint = None
+        spec = JobSpec(
+            job_id=job.job_id,
+            family=job.family,
+            config=job.config,
+            seed=job.seed,
+            steps=job.steps,
+            checkpoint_every=job.checkpoint_every,
+            log_every=job.log_every,
+            checkpoint_root=str(self.checkpoint_root),
+            resume_from=checkpoint.checkpoint_id if checkpoint else "",
+            threads=self.threads_per_job,
+        )
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=run_job, args=(spec, child), name=f"probe-worker-{job.job_id}", daemon=True
+        )
+        process.start()
+        child.close()
+        worker = _Worker(job.job_id, job.family, process, parent)
+        self._running[job.job_id] = worker
+        self._record(
+            job.job_id,
+            job.family,
+            "STATE",
+            state="RUNNING",
+            step=checkpoint.step if checkpoint else 0,
+            message=f"worker pid {process.pid}",
+            updates={"started_at": time.time(), "runs": job.runs + 1},
+        )
+        threading.Thread(target=self._supervise, args=(worker,), name=f"supervise-{job.job_id}", daemon=True).start()
+
+    def _supervise(self, worker: _Worker) -> None:
+        outcome: tuple[str, dict[str, Any]] | None = None
+        try:
+            while True:
+                kind, payload = worker.conn.recv()
+                if kind == "progress":
+                    metrics = payload["metrics"]
+                    self._record(
+                        worker.job_id,
+                        worker.family,
+                        "PROGRESS",
+                        step=payload["step"],
+                        loss=metrics["loss"],
+                        metrics=metrics,
+                        updates={"peak_memory_bytes": payload["peak_memory_bytes"]},
+                    )
+                elif kind == "checkpoint":
+                    meta = CheckpointMeta(**payload["meta"])
+                    self._add_checkpoint(meta, payload["size_bytes"])
+                else:
+                    outcome = (kind, payload)
+        except (EOFError, OSError):
+            pass
+        worker.process.join()
+        self._finish(worker, outcome)
+
+    def _add_checkpoint(self, meta: CheckpointMeta, size_bytes: int) -> None:
+        self.store.add_checkpoint(
+            CheckpointRecord(
+                checkpoint_id=meta.checkpoint_id,
+                job_id=meta.job_id,
+                family=meta.family,
+                step=meta.step,
+                config=meta.config,
+                seed=meta.seed,
+                metrics=meta.metrics,
+                created_at=meta.created_at,
+                size_bytes=size_bytes,
+                code_version=meta.code_version,
+            )
+        )
+        self._record(
+            meta.job_id,
+            meta.family,
+            "CHECKPOINT",
+            step=meta.step,
+            checkpoint_id=meta.checkpoint_id,
+            message=f"checkpoint at step {meta.step}",
+        )
+
+    def _finish(self, worker: _Worker, outcome: tuple[str, dict[str, Any]] | None) -> None:
+        updates: dict[str, Any] = {"finished_at": time.time()}
+        if outcome and "peak_memory_bytes" in outcome[1]:
+            updates["peak_memory_bytes"] = outcome[1]["peak_memory_bytes"]
+        if outcome and outcome[0] == "error":
+            state, message = "FAILED", outcome[1]["error"]
+            updates["error"] = f"{outcome[1]['error']}\n{outcome[1]['traceback']}"
+        elif outcome and outcome[0] == "done":
+            state = "CANCELLED" if outcome[1]["stopped"] else "SUCCEEDED"
+            message = "cancelled" if outcome[1]["stopped"] else "finished"
+        elif worker.cancel_requested:
+            state, message = "CANCELLED", "cancelled (worker terminated)"
+        elif self._stopping:
+            state, message = "INTERRUPTED", "the server stopped while the job was running"
+        else:
+            code = worker.process.exitcode
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            state, message = "FAILED", f"worker process died ({how}) without reporting an error"
+            updates["error"] = message
+        with self._lock:
+            self._record(worker.job_id, worker.family, "STATE", state=state, message=message, updates=updates)
+            self._running.pop(worker.job_id, None)
+            self._lock.notify_all()
+        worker.finished.set()
+
+    def is_final(self, state: str) -> bool:
+        return state in FINAL_STATES
+
+    def running_count(self) -> int:
+        return len(self._running)
+
+    def queued_count(self) -> int:
+        return len(self._queue)
+
+
+def default_threads_per_job(slots: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, slots))

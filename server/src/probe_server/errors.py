@@ -1,0 +1,37 @@
+"""Server-side error classes and the one table that maps every error to a gRPC status."""
+
+from __future__ import annotations
+
+import grpc
+
+from probe_models.errors import InvalidInput, TooLarge, UnsupportedProbe
+
+
+class NotFoundError(Exception):
+    """A well-formed id names nothing stored."""
+
+
+class Conflict(Exception):
+    """The request is valid but the thing is in the wrong state for it."""
+
+
+class AuthError(Exception):
+    """No or a wrong bearer token."""
+
+
+STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (Conflict, grpc.StatusCode.FAILED_PRECONDITION),
+    (UnsupportedProbe, grpc.StatusCode.FAILED_PRECONDITION),
+    (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (AuthError, grpc.StatusCode.UNAUTHENTICATED),
+)
+
+
+def status_for(error: BaseException) -> grpc.StatusCode | None:
+    """The status of a known user error, or None for a bug (INTERNAL)."""
+    for cls, code in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return code
+    return None

@@ -1,0 +1,25 @@
+"""Server-made ids, and the check that keeps a client's id from becoming an arbitrary path."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from probe_models.errors import InvalidInput
+
+_PATTERNS = {"job": re.compile(r"^job-[0-9a-f]{16}$"), "checkpoint": re.compile(r"^ckpt-[0-9a-f]{16}$")}
+_PREFIX = {"job": "job", "checkpoint": "ckpt"}
+
+
+def new_id(kind: str) -> str:
+    return f"{_PREFIX[kind]}-{secrets.token_hex(8)}"
+
+
+def check_id(kind: str, value: str) -> str:
+    """Return ``value`` if it is a well-formed id of ``kind``; INVALID_ARGUMENT otherwise."""
+    if not value:
+        raise InvalidInput(f"{kind}_id is required")
+    if not _PATTERNS[kind].match(value):
+        shown = value if len(value) <= 64 else value[:64] + "..."
+        raise InvalidInput(f"malformed {kind}_id {shown!r}: expected {_PREFIX[kind]}- followed by 16 hex digits")
+    return value

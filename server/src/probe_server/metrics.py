@@ -1,0 +1,81 @@
+"""Prometheus metrics of the server: RPCs, jobs, checkpoints and the model cache.
+
+Job and checkpoint counts are read from the store at scrape time, so they are
+right after a restart; per-job gauges exist only while a job runs, which keeps
+label cardinality bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from probe_server.store import Store
+
+JOB_STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
+
+
+class _StoreCollector(Collector):
+    def __init__(self, store: "Store", families: list[str]) -> None:
+        self.store, self.families = store, families
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        jobs = GaugeMetricFamily("probe_jobs", "Jobs by state and family", labels=["state", "family"])
+        counts = self.store.count_jobs()
+        for family in sorted(set(self.families) | {f for _, f in counts}):
+            for state in JOB_STATES:
+                jobs.add_metric([state, family], counts.get((state, family), 0))
+        yield jobs
+        yield GaugeMetricFamily("probe_checkpoints", "Stored checkpoints", value=self.store.count_checkpoints())
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.started = Counter(
+            "grpc_server_started", "RPCs started", ["grpc_type", "grpc_service", "grpc_method"], registry=self.registry
+        )
+        self.handled = Counter(
+            "grpc_server_handled",
+            "RPCs completed",
+            ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
+            registry=self.registry,
+        )
+        self.handling_seconds = Histogram(
+            "grpc_server_handling_seconds",
+            "Time to complete an RPC",
+            ["grpc_type", "grpc_service", "grpc_method"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.job_step = Gauge(
+            "probe_job_step", "Completed steps of a running job", ["job_id", "family"], registry=self.registry
+        )
+        self.job_loss = Gauge(
+            "probe_job_loss", "Latest training loss of a running job", ["job_id", "family"], registry=self.registry
+        )
+        self.cache_hits = Counter("probe_model_cache_hits", "Model cache hits", ["cache"], registry=self.registry)
+        self.cache_misses = Counter("probe_model_cache_misses", "Model cache misses", ["cache"], registry=self.registry)
+
+    def watch_store(self, store: "Store", families: list[str]) -> None:
+        self.registry.register(_StoreCollector(store, families))
+
+    def job_progress(self, job_id: str, family: str, step: int, loss: float) -> None:
+        self.job_step.labels(job_id, family).set(step)
+        self.job_loss.labels(job_id, family).set(loss)
+
+    def job_left_running(self, job_id: str, family: str) -> None:
+        for gauge in (self.job_step, self.job_loss):
+            with contextlib.suppress(KeyError):
+                gauge.remove(job_id, family)
+
+    def serve(self, host: str, port: int) -> int:
+        """Start the HTTP endpoint; returns the bound port."""
+        server, _ = start_http_server(port, addr=host, registry=self.registry)
+        return server.server_port

@@ -1,0 +1,144 @@
+"""Checkpoints loaded for probing: torch models and ONNX Runtime sessions, each in an LRU cache.
+
+Forward-only queries go through ONNX Runtime (CUDA provider when present);
+probes that need autograd or internals use the torch model.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import onnxruntime as ort
+import torch
+
+from probe_models.config import parse_config
+from probe_models.family import LoadedModel
+from probe_models.registry import get_family
+from probe_server.checkpoint_files import ONNX, read_weights, write_atomic
+from probe_server.errors import Conflict, NotFoundError
+from probe_server.ids import check_id
+from probe_server.metrics import Metrics
+from probe_server.store import CheckpointRecord, Store
+
+T = TypeVar("T")
+ONNX_INPUT, ONNX_OUTPUT = "inputs", "logits"
+
+
+class _LRU(Generic[T]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, T] = OrderedDict()
+
+    def get(self, key: str) -> T | None:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        return None
+
+    def put(self, key: str, value: T) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        self._items.pop(key, None)
+
+
+def onnx_providers() -> list[str]:
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+class ModelCache:
+    def __init__(self, store: Store, checkpoint_root: Path, size: int, metrics: Metrics) -> None:
+        self.store = store
+        self.root = checkpoint_root
+        self.metrics = metrics
+        self._lock = threading.Lock()
+        self._export_lock = threading.Lock()
+        self._models: _LRU[LoadedModel] = _LRU(size)
+        self._sessions: _LRU[ort.InferenceSession] = _LRU(size)
+
+    def record(self, checkpoint_id: str) -> CheckpointRecord:
+        """The stored checkpoint, after checking the id's form and that its files exist."""
+        check_id("checkpoint", checkpoint_id)
+        record = self.store.get_checkpoint(checkpoint_id)
+        if record is None:
+            raise NotFoundError(f"no checkpoint {checkpoint_id}")
+        if not (self.root / checkpoint_id).is_dir():
+            raise Conflict(f"checkpoint {checkpoint_id} is recorded but its files are missing from the data dir")
+        return record
+
+    def _cached(self, cache: _LRU[T], name: str, key: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            value = cache.get(key)
+        if value is not None:
+            self.metrics.cache_hits.labels(name).inc()
+            return value
+        self.metrics.cache_misses.labels(name).inc()
+        value = build()
+        with self._lock:
+            cache.put(key, value)
+        return value
+
+    def model(self, checkpoint_id: str) -> LoadedModel:
+        record = self.record(checkpoint_id)
+
+        def build() -> LoadedModel:
+            family = get_family(record.family)
+            config = parse_config(family.config_cls, record.config)
+            return family.load(config, record.seed, read_weights(self.root / checkpoint_id))
+
+        return self._cached(self._models, "torch", checkpoint_id, build)
+
+    def onnx_path(self, checkpoint_id: str) -> Path:
+        """The checkpoint's ONNX graph, exported on first use and kept beside the weights."""
+        path = self.root / checkpoint_id / ONNX
+        if path.exists():
+            return path
+        loaded = self.model(checkpoint_id)
+        with self._export_lock:
+            if not path.exists():
+                module, example = loaded.family.serving_module(loaded)
+                write_atomic(path, export_onnx(module, example))
+        return path
+
+    def session(self, checkpoint_id: str) -> ort.InferenceSession:
+        self.record(checkpoint_id)
+
+        def build() -> ort.InferenceSession:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 2
+            return ort.InferenceSession(str(self.onnx_path(checkpoint_id)), options, providers=onnx_providers())
+
+        return self._cached(self._sessions, "onnx", checkpoint_id, build)
+
+    def evict(self, checkpoint_id: str) -> None:
+        with self._lock:
+            self._models.pop(checkpoint_id)
+            self._sessions.pop(checkpoint_id)
+
+
+def export_onnx(module: torch.nn.Module, example: Any) -> bytes:
+    """ONNX bytes of ``module`` with a dynamic batch axis."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            buffer,
+            dynamo=False,
+            input_names=[ONNX_INPUT],
+            output_names=[ONNX_OUTPUT],
+            dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}},
+            opset_version=17,
+        )
+    return buffer.getvalue()

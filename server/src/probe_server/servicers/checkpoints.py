@@ -1,0 +1,75 @@
+"""CheckpointService: list, inspect, delete and export checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from probe_client._proto.probe.v1 import checkpoints_pb2, checkpoints_pb2_grpc
+from probe_models.errors import InvalidInput
+from probe_models.registry import get_family
+from probe_server import paging
+from probe_server.checkpoint_files import remove_checkpoint
+from probe_server.convert import checkpoint_proto
+from probe_server.ids import check_id
+from probe_server.model_cache import ONNX_INPUT, ONNX_OUTPUT, ModelCache
+
+CHUNK_BYTES = 1 << 20
+
+
+class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
+    def __init__(self, cache: ModelCache, probe_slots: "object") -> None:
+        self.cache = cache
+        self.store = cache.store
+        self.probe_slots = probe_slots
+
+    def ListCheckpoints(
+        self, request: checkpoints_pb2.ListCheckpointsRequest, context: grpc.ServicerContext
+    ) -> checkpoints_pb2.ListCheckpointsResponse:
+        limit = paging.page_size(request.page_size)
+        if request.job_id:
+            check_id("job", request.job_id)
+        if request.family:
+            get_family(request.family)
+        records = self.store.list_checkpoints(
+            request.job_id, request.family, limit + 1, paging.decode_token(request.page_token)
+        )
+        token = paging.encode_token(records[limit - 1].rowid) if len(records) > limit else ""
+        return checkpoints_pb2.ListCheckpointsResponse(
+            checkpoints=[checkpoint_proto(r) for r in records[:limit]], next_page_token=token
+        )
+
+    def GetCheckpoint(
+        self, request: checkpoints_pb2.GetCheckpointRequest, context: grpc.ServicerContext
+    ) -> checkpoints_pb2.GetCheckpointResponse:
+        return checkpoints_pb2.GetCheckpointResponse(
+            checkpoint=checkpoint_proto(self.cache.record(request.checkpoint_id))
+        )
+
+    def DeleteCheckpoint(
+        self, request: checkpoints_pb2.DeleteCheckpointRequest, context: grpc.ServicerContext
+    ) -> checkpoints_pb2.DeleteCheckpointResponse:
+        record = self.cache.record(request.checkpoint_id)
+        self.cache.evict(record.checkpoint_id)
+        self.store.delete_checkpoint(record.checkpoint_id)
+        remove_checkpoint(self.cache.root, record.checkpoint_id)
+        return checkpoints_pb2.DeleteCheckpointResponse()
+
+    def ExportCheckpoint(
+        self, request: checkpoints_pb2.ExportCheckpointRequest, context: grpc.ServicerContext
+    ) -> Iterator[checkpoints_pb2.ExportCheckpointChunk]:
+        if request.format not in (checkpoints_pb2.EXPORT_FORMAT_UNSPECIFIED, checkpoints_pb2.EXPORT_FORMAT_ONNX):
+            raise InvalidInput(f"unknown export format {request.format}")
+        self.cache.record(request.checkpoint_id)
+        with self.probe_slots:
+            path = self.cache.onnx_path(request.checkpoint_id)
+        data = path.read_bytes()
+        for offset in range(0, max(len(data), 1), CHUNK_BYTES):
+            chunk = checkpoints_pb2.ExportCheckpointChunk(
+                size_bytes=len(data), offset=offset, data=data[offset : offset + CHUNK_BYTES]
+            )
+            if offset == 0:
+                chunk.input_names.append(ONNX_INPUT)
+                chunk.output_names.append(ONNX_OUTPUT)
+            yield chunk

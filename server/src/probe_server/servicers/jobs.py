@@ -1,0 +1,102 @@
+"""JobService: submit, inspect, cancel, resume and watch training jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+from google.protobuf import json_format
+
+from probe_client._proto.probe.v1 import jobs_pb2, jobs_pb2_grpc
+from probe_models.config import config_to_dict, parse_config
+from probe_models.errors import InvalidInput, TooLarge
+from probe_models.registry import get_family
+from probe_server import paging
+from probe_server.convert import event_proto, job_proto
+from probe_server.engine import JobEngine
+from probe_server.ids import check_id
+from probe_server.settings import Limits
+from probe_server.store import FINAL_STATES, JobRecord
+
+MAX_SEED = 2**63 - 1
+EVENTS_PER_JOB = 100  # progress events a job gets when log_every is left at 0
+
+
+class JobServicer(jobs_pb2_grpc.JobServiceServicer):
+    def __init__(self, engine: JobEngine, limits: Limits) -> None:
+        self.engine = engine
+        self.limits = limits
+
+    def _job(self, job: JobRecord) -> jobs_pb2.Job:
+        return job_proto(job, self.engine.store.last_event(job.job_id, exclude_kind="STATE"))
+
+    def SubmitJob(
+        self, request: jobs_pb2.SubmitJobRequest, context: grpc.ServicerContext
+    ) -> jobs_pb2.SubmitJobResponse:
+        family = get_family(request.family)
+        config = parse_config(family.config_cls, json_format.MessageToDict(request.config))
+        if request.steps < 0:
+            raise InvalidInput(f"steps must be >= 0, got {request.steps}")
+        steps = request.steps or family.default_steps
+        if steps > self.limits.max_steps:
+            raise TooLarge(f"steps {steps} exceeds this server's limit of {self.limits.max_steps}")
+        if request.seed > MAX_SEED:
+            raise InvalidInput(f"seed must be < 2**63, got {request.seed}")
+        for name in ("checkpoint_every", "log_every"):
+            if getattr(request, name) < 0:
+                raise InvalidInput(f"{name} must be >= 0, got {getattr(request, name)}")
+        parameters = family.parameter_count(config)
+        if parameters > self.limits.max_parameters:
+            raise TooLarge(
+                f"the model would have {parameters:,} parameters; this server's limit is {self.limits.max_parameters:,}"
+            )
+        log_every = request.log_every or max(1, steps // EVENTS_PER_JOB)
+        job = self.engine.submit(
+            family.name, config_to_dict(config), request.seed, steps, request.checkpoint_every, log_every
+        )
+        return jobs_pb2.SubmitJobResponse(job=self._job(job))
+
+    def GetJob(self, request: jobs_pb2.GetJobRequest, context: grpc.ServicerContext) -> jobs_pb2.GetJobResponse:
+        return jobs_pb2.GetJobResponse(job=self._job(self.engine.get(check_id("job", request.job_id))))
+
+    def ListJobs(self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext) -> jobs_pb2.ListJobsResponse:
+        limit = paging.page_size(request.page_size)
+        states = []
+        for value in request.states:
+            if value == jobs_pb2.JOB_STATE_UNSPECIFIED or value not in jobs_pb2.JobState.values():
+                raise InvalidInput(f"states: {value} is not a job state")
+            states.append(jobs_pb2.JobState.Name(value).removeprefix("JOB_STATE_"))
+        if request.family:
+            get_family(request.family)
+        jobs = self.engine.store.list_jobs(states, request.family, limit + 1, paging.decode_token(request.page_token))
+        token = paging.encode_token(jobs[limit - 1].rowid) if len(jobs) > limit else ""
+        return jobs_pb2.ListJobsResponse(jobs=[self._job(j) for j in jobs[:limit]], next_page_token=token)
+
+    def CancelJob(
+        self, request: jobs_pb2.CancelJobRequest, context: grpc.ServicerContext
+    ) -> jobs_pb2.CancelJobResponse:
+        return jobs_pb2.CancelJobResponse(job=self._job(self.engine.cancel(check_id("job", request.job_id))))
+
+    def ResumeJob(
+        self, request: jobs_pb2.ResumeJobRequest, context: grpc.ServicerContext
+    ) -> jobs_pb2.ResumeJobResponse:
+        return jobs_pb2.ResumeJobResponse(job=self._job(self.engine.resume(check_id("job", request.job_id))))
+
+    def WatchJob(self, request: jobs_pb2.WatchJobRequest, context: grpc.ServicerContext) -> Iterator[jobs_pb2.JobEvent]:
+        job_id = check_id("job", request.job_id)
+        if request.from_step < 0 or request.after_seq < 0:
+            raise InvalidInput("from_step and after_seq must be >= 0")
+        self.engine.get(job_id)
+        store, after = self.engine.store, request.after_seq
+        while context.is_active():
+            job = self.engine.get(job_id)  # read the state before the events: no event can slip between
+            events = store.events(job_id, after, request.from_step)
+            for event in events:
+                yield event_proto(event)
+                after = event.seq
+            if events:
+                continue
+            if job.state in FINAL_STATES:
+                return
+            with self.engine.changed:
+                self.engine.changed.wait(timeout=0.5)

@@ -1,0 +1,213 @@
+"""ProbeService: facts through ONNX Runtime; attention, sharpness and evaluation in torch.
+
+Torch probes run under a semaphore of ``probe_threads`` permits so that a few
+heavy Hessian requests cannot occupy every RPC thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import grpc
+import numpy as np
+import torch
+
+from probe_client._proto.probe.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
+from probe_client.tensors import TensorFormatError, from_tensor, to_tensor
+from probe_models.errors import InvalidInput, TooLarge
+from probe_models.hessian import top_hessian_eigenvalues
+from probe_server.model_cache import ONNX_INPUT, ModelCache
+from probe_server.settings import Limits
+
+ONNX_CHUNK = 8192
+DEFAULT_ATTENTION_SEQUENCES = 8
+DEFAULT_SHARPNESS_EXAMPLES = 1024
+DEFAULT_LANCZOS_ITERATIONS = 100
+DEFAULT_TOLERANCE = 1e-7
+DEFAULT_EVAL_SEQUENCES = 4096
+BYTES_PER_ANSWER = 40  # rough wire size of a FactAnswer without its top-k lists
+
+
+def _softmax_top_k(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    logits = logits.astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(probs, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    return top, np.take_along_axis(probs, top, axis=1)
+
+
+def _check_count(name: str, value: int, default: int, limit: int) -> int:
+    if value < 0:
+        raise InvalidInput(f"{name} must be >= 0, got {value}")
+    value = value or default
+    if value > limit:
+        raise TooLarge(f"{name} {value} exceeds this server's limit of {limit}")
+    return value
+
+
+class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
+    def __init__(self, cache: ModelCache, limits: Limits, probe_slots: threading.Semaphore) -> None:
+        self.cache = cache
+        self.limits = limits
+        self.probe_slots = probe_slots
+
+    def QueryFacts(
+        self, request: probes_pb2.QueryFactsRequest, context: grpc.ServicerContext
+    ) -> probes_pb2.QueryFactsResponse:
+        model = self.cache.model(request.checkpoint_id)
+        num_subjects, num_relations = model.family.fact_count(model)
+        if request.all_facts and request.queries:
+            raise InvalidInput("give either queries or all_facts, not both")
+        if request.all_facts:
+            subjects = np.repeat(np.arange(num_subjects, dtype=np.int64), num_relations)
+            relations = np.tile(np.arange(num_relations, dtype=np.int64), num_subjects)
+        else:
+            if not request.queries:
+                raise InvalidInput("no queries: give (subject, relation) pairs or set all_facts")
+            if len(request.queries) > self.limits.max_batch:
+                raise TooLarge(
+                    f"{len(request.queries)} queries exceed this server's limit of {self.limits.max_batch} per request"
+                )
+            subjects = np.array([q.subject for q in request.queries], dtype=np.int64)
+            relations = np.array([q.relation for q in request.queries], dtype=np.int64)
+            _check_range("subject", subjects, num_subjects)
+            _check_range("relation", relations, num_relations)
+        num_answers = model.config.num_answers
+        top_k = request.top_k or 1
+        if not 1 <= top_k <= num_answers:
+            raise InvalidInput(f"top_k must lie in [1, {num_answers}] (the number of answers), got {request.top_k}")
+        if len(subjects) * (BYTES_PER_ANSWER + 20 * top_k) > self.limits.max_message_bytes:
+            raise TooLarge(
+                f"{len(subjects)} answers with top_k={top_k} would exceed "
+                f"the {self.limits.max_message_bytes}-byte message limit"
+            )
+        inputs = model.family.fact_inputs(model, subjects, relations, request.noise_seed)
+        session = self.cache.session(request.checkpoint_id)
+        logits = np.concatenate(
+            [session.run(None, {ONNX_INPUT: inputs[i : i + ONNX_CHUNK]})[0] for i in range(0, len(inputs), ONNX_CHUNK)]
+        )
+        top, probs = _softmax_top_k(logits, top_k)
+        stored = model.family.stored_answers(model, subjects, relations)
+        recalled = top[:, 0] == stored
+        answers = [
+            probes_pb2.FactAnswer(
+                subject=int(s),
+                relation=int(r),
+                answers=t.tolist(),
+                probabilities=p.tolist(),
+                stored_answer=int(a),
+                recalled=bool(ok),
+            )
+            for s, r, t, p, a, ok in zip(subjects, relations, top, probs, stored, recalled, strict=False)
+        ]
+        return probes_pb2.QueryFactsResponse(
+            answers=answers, accuracy=float(recalled.mean()), backend=f"onnxruntime/{session.get_providers()[0]}"
+        )
+
+    def ExtractAttention(
+        self, request: probes_pb2.ExtractAttentionRequest, context: grpc.ServicerContext
+    ) -> probes_pb2.ExtractAttentionResponse:
+        model = self.cache.model(request.checkpoint_id)
+        available = model.family.attention_hooks(model)
+        hooks = list(request.hooks) or [h for h in available if h.endswith("hook_pattern")]
+        unknown = [h for h in hooks if h not in available]
+        if unknown:
+            raise InvalidInput(f"unknown hook {unknown[0]!r}; this model has {', '.join(available)}")
+        if request.HasField("tokens"):
+            if request.num_sequences:
+                raise InvalidInput("give either tokens or num_sequences, not both")
+            tokens = self._tokens(request.tokens)
+            model.family.check_tokens(model, tokens)
+        else:
+            count = _check_count(
+                "num_sequences", request.num_sequences, DEFAULT_ATTENTION_SEQUENCES, self.limits.max_batch
+            )
+            tokens = model.family.sample_sequences(model, count, request.seed)
+        with self.probe_slots:
+            patterns = model.family.run_with_attention(model, tokens)
+        selected = {name: patterns[name] for name in hooks}
+        values = sum(t.numel() for t in selected.values())
+        if not request.average_over_batch and values > self.limits.max_attention_values:
+            raise TooLarge(
+                f"the reply would hold {values:,} attention values; the limit is {self.limits.max_attention_values:,}"
+            )
+        response = probes_pb2.ExtractAttentionResponse(
+            tokens=to_tensor(tokens.numpy()), query_positions=model.family.query_positions(model, tokens.shape[1])
+        )
+        for name, tensor in selected.items():
+            if request.average_over_batch:
+                tensor = tensor.mean(dim=0, keepdim=True)
+            response.attention.add(name=name, tensor=to_tensor(tensor.float().numpy()))
+        return response
+
+    def _tokens(self, message: tensor_pb2.Tensor) -> torch.Tensor:
+        try:
+            array = from_tensor(message)
+        except TensorFormatError as error:
+            raise InvalidInput(f"tokens: {error}") from None
+        if array.dtype.kind not in "iu":
+            raise InvalidInput(f"tokens must be integer ids, got dtype {array.dtype.name}")
+        if array.ndim != 2:
+            raise InvalidInput(f"tokens must be shaped [batch, seq_len], got {list(array.shape)}")
+        batch, seq_len = array.shape
+        if batch == 0:
+            raise InvalidInput("tokens has an empty batch")
+        if batch > self.limits.max_batch or seq_len > self.limits.max_seq_len:
+            raise TooLarge(
+                f"tokens {list(array.shape)} exceed the limits batch <= {self.limits.max_batch}, "
+                f"seq_len <= {self.limits.max_seq_len}"
+            )
+        if batch * seq_len > self.limits.max_tokens:
+            raise TooLarge(
+                f"{batch * seq_len:,} tokens exceed this server's limit of {self.limits.max_tokens:,} per request"
+            )
+        return torch.from_numpy(array.astype(np.int64))
+
+    def MeasureSharpness(
+        self, request: probes_pb2.MeasureSharpnessRequest, context: grpc.ServicerContext
+    ) -> probes_pb2.MeasureSharpnessResponse:
+        model = self.cache.model(request.checkpoint_id)
+        examples = _check_count("num_examples", request.num_examples, DEFAULT_SHARPNESS_EXAMPLES, self.limits.max_batch)
+        iterations = _check_count(
+            "max_iterations", request.max_iterations, DEFAULT_LANCZOS_ITERATIONS, self.limits.max_hvp_iterations
+        )
+        top_k = request.top_k or 1
+        if not 1 <= top_k <= iterations:
+            raise InvalidInput(f"top_k must lie in [1, max_iterations={iterations}], got {request.top_k}")
+        tolerance = request.tolerance or DEFAULT_TOLERANCE
+        if not (math.isfinite(tolerance) and 0 < tolerance < 1):
+            raise InvalidInput(f"tolerance must lie in (0, 1), got {request.tolerance}")
+        with self.probe_slots:
+            objective = model.family.sharpness_objective(model, examples, request.seed)
+            result = top_hessian_eigenvalues(
+                objective.loss, objective.params, top_k, iterations, tolerance, request.seed
+            )
+        return probes_pb2.MeasureSharpnessResponse(
+            eigenvalues=result.eigenvalues,
+            residuals=result.residuals,
+            iterations=result.iterations,
+            hvp_count=result.hvp_count,
+            num_parameters=result.num_parameters,
+            num_examples=objective.num_examples,
+            method="lanczos",
+        )
+
+    def Evaluate(
+        self, request: probes_pb2.EvaluateRequest, context: grpc.ServicerContext
+    ) -> probes_pb2.EvaluateResponse:
+        model = self.cache.model(request.checkpoint_id)
+        count = _check_count("num_sequences", request.num_sequences, DEFAULT_EVAL_SEQUENCES, self.limits.max_batch)
+        with self.probe_slots:
+            result = model.family.evaluate(model, count, request.seed)
+        return probes_pb2.EvaluateResponse(accuracy=result.accuracy, test_loss=result.loss, metrics=result.metrics)
+
+
+def _check_range(name: str, values: np.ndarray, size: int) -> None:
+    bad = (values < 0) | (values >= size)
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise InvalidInput(f"query {index}: {name} {int(values[index])} is out of range [0, {size - 1}]")

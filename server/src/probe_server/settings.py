@@ -1,0 +1,46 @@
+"""All server settings in one typed object; the CLI and tests build it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from probe_client.limits import max_message_bytes
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits: past these a request gets INVALID_ARGUMENT or RESOURCE_EXHAUSTED, never a crash."""
+
+    max_message_bytes: int = field(default_factory=max_message_bytes)
+    max_batch: int = 65_536  # queries, sequences or examples in one probe request
+    max_seq_len: int = 4096
+    max_tokens: int = 2_000_000  # batch * seq_len of one probe request
+    max_steps: int = 10_000_000
+    max_parameters: int = 200_000_000  # of a model a job may build
+    max_hvp_iterations: int = 1000
+    max_attention_values: int = 16_000_000  # floats in one ExtractAttention reply
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    data_dir: Path = Path("probe-data")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464  # 0 turns the endpoint off
+    slots: int = 1
+    device: str = "auto"  # auto | cpu | cuda
+    token_file: Path | None = None
+    rpc_threads: int = 32
+    probe_threads: int = 2  # concurrent torch probes
+    model_cache_size: int = 8
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def checkpoint_root(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "probe.db"

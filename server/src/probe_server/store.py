@@ -1,0 +1,377 @@
+"""SQLite (WAL) store of jobs, their events, and checkpoint metadata.
+
+Every state change of a job is written together with the event that records
+it, in one transaction, before anyone is told; a watcher reading events in
+``seq`` order therefore sees the job's whole history without gaps.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    config TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    checkpoint_every INTEGER NOT NULL,
+    log_every INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    loss REAL NOT NULL DEFAULT 0,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    checkpoint_id TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    runs INTEGER NOT NULL DEFAULT 0,
+    peak_memory_bytes INTEGER NOT NULL DEFAULT 0,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE TABLE IF NOT EXISTS events (
+    job_id TEXT NOT NULL REFERENCES jobs(job_id),
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    loss REAL NOT NULL,
+    metrics TEXT NOT NULL,
+    checkpoint_id TEXT NOT NULL,
+    message TEXT NOT NULL,
+    time REAL NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    checkpoint_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    family TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    code_version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoints_job ON checkpoints(job_id);
+"""
+
+FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    family: str
+    config: dict[str, Any]
+    seed: int
+    steps: int
+    checkpoint_every: int
+    log_every: int
+    state: str
+    step: int
+    loss: float
+    metrics: dict[str, float]
+    checkpoint_id: str
+    error: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    runs: int
+    peak_memory_bytes: int
+    last_seq: int
+    rowid: int = 0
+
+
+@dataclass
+class EventRecord:
+    job_id: str
+    seq: int
+    kind: str
+    state: str
+    step: int
+    loss: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    checkpoint_id: str = ""
+    message: str = ""
+    time: float = 0.0
+
+
+@dataclass
+class CheckpointRecord:
+    checkpoint_id: str
+    job_id: str
+    family: str
+    step: int
+    config: dict[str, Any]
+    seed: int
+    metrics: dict[str, float]
+    created_at: float
+    size_bytes: int
+    code_version: str
+    rowid: int = 0
+
+
+_JOB_UPDATABLE = {
+    "state",
+    "step",
+    "loss",
+    "metrics",
+    "checkpoint_id",
+    "error",
+    "started_at",
+    "finished_at",
+    "runs",
+    "peak_memory_bytes",
+}
+
+
+def _job(row: sqlite3.Row) -> JobRecord:
+    values = dict(row)
+    values["config"] = json.loads(values["config"])
+    values["metrics"] = json.loads(values["metrics"])
+    return JobRecord(**values)
+
+
+def _event(row: sqlite3.Row) -> EventRecord:
+    values = dict(row)
+    values["metrics"] = json.loads(values["metrics"])
+    return EventRecord(**values)
+
+
+def _checkpoint(row: sqlite3.Row) -> CheckpointRecord:
+    values = dict(row)
+    values["config"] = json.loads(values["config"])
+    values["metrics"] = json.loads(values["metrics"])
+    return CheckpointRecord(**values)
+
+
+class Store:
+    """Thread-safe access to ``probe.db``; one connection guarded by a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # jobs
+
+    def create_job(self, job: JobRecord, message: str) -> EventRecord:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO jobs (job_id, family, config, seed, steps, checkpoint_every, log_every, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.job_id,
+                    job.family,
+                    json.dumps(job.config),
+                    job.seed,
+                    job.steps,
+                    job.checkpoint_every,
+                    job.log_every,
+                    job.state,
+                    job.created_at,
+                ),
+            )
+            return self._append(job.job_id, "STATE", job.state, 0, 0.0, {}, "", message, {})
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT rowid, * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def list_jobs(self, states: Iterable[str], family: str, limit: int, before_rowid: int | None) -> list[JobRecord]:
+        clauses, args = [], []
+        states = list(states)
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            args += states
+        if family:
+            clauses.append("family = ?")
+            args.append(family)
+        if before_rowid is not None:
+            clauses.append("rowid < ?")
+            args.append(before_rowid)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT rowid, * FROM jobs {where} ORDER BY rowid DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def jobs_in_states(self, states: Iterable[str]) -> list[JobRecord]:
+        states = list(states)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT rowid, * FROM jobs WHERE state IN ({', '.join('?' * len(states))}) ORDER BY rowid", states
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def count_jobs(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, family, COUNT(*) FROM jobs GROUP BY state, family").fetchall()
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def append_event(
+        self,
+        job_id: str,
+        kind: str,
+        *,
+        state: str | None = None,
+        step: int | None = None,
+        loss: float | None = None,
+        metrics: dict[str, float] | None = None,
+        checkpoint_id: str = "",
+        message: str = "",
+        updates: dict[str, Any] | None = None,
+    ) -> EventRecord:
+        """Record an event and the job changes it implies, atomically."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT state, step, loss FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            new_state = state or row["state"]
+            new_step = row["step"] if step is None else step
+            new_loss = row["loss"] if loss is None else loss
+            changes = dict(updates or {})
+            changes.update(state=new_state, step=new_step, loss=new_loss)
+            if metrics:
+                changes["metrics"] = metrics
+            if checkpoint_id:
+                changes["checkpoint_id"] = checkpoint_id
+            return self._append(
+                job_id, kind, new_state, new_step, new_loss, metrics or {}, checkpoint_id, message, changes
+            )
+
+    def _append(
+        self,
+        job_id: str,
+        kind: str,
+        state: str,
+        step: int,
+        loss: float,
+        metrics: dict[str, float],
+        checkpoint_id: str,
+        message: str,
+        changes: dict[str, Any],
+    ) -> EventRecord:
+        unknown = set(changes) - _JOB_UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update job columns {sorted(unknown)}")
+        seq = self._db.execute("SELECT last_seq FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0] + 1
+        event = EventRecord(job_id, seq, kind, state, step, loss, metrics, checkpoint_id, message, time.time())
+        self._db.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, seq, kind, state, step, loss, json.dumps(metrics), checkpoint_id, message, event.time),
+        )
+        changes = {k: json.dumps(v) if k == "metrics" else v for k, v in changes.items()}
+        assignments = ", ".join(f"{k} = ?" for k in changes)
+        self._db.execute(
+            f"UPDATE jobs SET last_seq = ?{', ' + assignments if assignments else ''} WHERE job_id = ?",
+            (seq, *changes.values(), job_id),
+        )
+        return event
+
+    def events(self, job_id: str, after_seq: int, from_step: int, limit: int = 1000) -> list[EventRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM events WHERE job_id = ? AND seq > ? AND step >= ? ORDER BY seq LIMIT ?",
+                (job_id, after_seq, from_step, limit),
+            ).fetchall()
+        return [_event(r) for r in rows]
+
+    def last_event(self, job_id: str, exclude_kind: str = "") -> EventRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM events WHERE job_id = ? AND kind != ? ORDER BY seq DESC LIMIT 1", (job_id, exclude_kind)
+            ).fetchone()
+        return _event(row) if row else None
+
+    # checkpoints
+
+    def add_checkpoint(self, record: CheckpointRecord) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.checkpoint_id,
+                    record.job_id,
+                    record.family,
+                    record.step,
+                    json.dumps(record.config),
+                    record.seed,
+                    json.dumps(record.metrics),
+                    record.created_at,
+                    record.size_bytes,
+                    record.code_version,
+                ),
+            )
+
+    def get_checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT rowid, * FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
+            ).fetchone()
+        return _checkpoint(row) if row else None
+
+    def list_checkpoints(
+        self, job_id: str, family: str, limit: int, before_rowid: int | None
+    ) -> list[CheckpointRecord]:
+        clauses, args = [], []
+        for column, value in (("job_id", job_id), ("family", family)):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if before_rowid is not None:
+            clauses.append("rowid < ?")
+            args.append(before_rowid)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT rowid, * FROM checkpoints {where} ORDER BY rowid DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [_checkpoint(r) for r in rows]
+
+    def latest_checkpoint(self, job_id: str) -> CheckpointRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT rowid, * FROM checkpoints WHERE job_id = ? ORDER BY step DESC, rowid DESC LIMIT 1", (job_id,)
+            ).fetchone()
+        return _checkpoint(row) if row else None
+
+    def checkpoint_ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT checkpoint_id FROM checkpoints")}
+
+    def count_checkpoints(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+
+    def delete_checkpoint(self, checkpoint_id: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,))
+            self._db.execute("UPDATE jobs SET checkpoint_id = '' WHERE checkpoint_id = ?", (checkpoint_id,))

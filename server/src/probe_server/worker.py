@@ -1,0 +1,104 @@
+"""The worker process of one job: trains, writes checkpoints, reports over a pipe.
+
+Runs in a spawned process so a crash or an out-of-memory kill cannot take the
+server down and training never holds the server's GIL. Messages to the server
+are tuples ``(kind, payload)``; the server may send ``"cancel"`` at any time
+and the worker stops before its next step.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import probe_models
+from probe_server.checkpoint_files import CheckpointMeta, read_meta, read_optimizer, read_weights, write_checkpoint
+from probe_server.ids import new_id
+
+
+@dataclass
+class JobSpec:
+    job_id: str
+    family: str
+    config: dict[str, Any]
+    seed: int
+    steps: int
+    checkpoint_every: int
+    log_every: int
+    checkpoint_root: str
+    resume_from: str  # a checkpoint id, or "" for a fresh start
+    threads: int
+
+
+def peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+class _PipeHooks:
+    def __init__(self, spec: JobSpec, conn: Connection, run: Any) -> None:
+        self.spec, self.conn, self.run = spec, conn, run
+        self.stopped = False
+        self.parent_pid = os.getppid()
+
+    def on_progress(self, step: int, metrics: dict[str, float]) -> None:
+        self.conn.send(("progress", {"step": step, "metrics": metrics, "peak_memory_bytes": peak_rss_bytes()}))
+
+    def on_checkpoint(self, step: int, metrics: dict[str, float]) -> None:
+        spec = self.spec
+        meta = CheckpointMeta(
+            checkpoint_id=new_id("checkpoint"),
+            job_id=spec.job_id,
+            family=spec.family,
+            config=spec.config,
+            seed=spec.seed,
+            step=step,
+            metrics=metrics,
+            created_at=time.time(),
+            code_version=probe_models.__version__,
+        )
+        size = write_checkpoint(
+            Path(spec.checkpoint_root), meta, self.run.model.state_dict(), self.run.optimizer_state()
+        )
+        self.conn.send(("checkpoint", {"meta": meta.__dict__, "size_bytes": size}))
+
+    def should_stop(self) -> bool:
+        if os.getppid() != self.parent_pid:  # the server died: stop before writing anything more
+            self.stopped = True
+        while self.conn.poll():
+            if self.conn.recv() == "cancel":
+                self.stopped = True
+        return self.stopped
+
+
+def run_job(spec: JobSpec, conn: Connection) -> None:
+    """Entry point of the worker process."""
+    try:
+        import torch
+
+        from probe_models.config import parse_config
+        from probe_models.registry import get_family
+        from probe_models.training import train
+
+        torch.set_num_threads(spec.threads)
+        family = get_family(spec.family)
+        config = parse_config(family.config_cls, spec.config)
+        run = family.new_run(config, spec.seed, spec.steps)
+        start = 0
+        if spec.resume_from:
+            path = Path(spec.checkpoint_root) / spec.resume_from
+            start = read_meta(path).step
+            run.restore(start, read_weights(path), read_optimizer(path))
+        hooks = _PipeHooks(spec, conn, run)
+        step = train(run, start, spec.log_every, spec.checkpoint_every, hooks)
+        conn.send(("done", {"step": step, "stopped": hooks.stopped, "peak_memory_bytes": peak_rss_bytes()}))
+    except BaseException as error:  # report everything, then exit non-zero
+        conn.send(("error", {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}))
+        conn.close()
+        os._exit(1)
+    conn.close()
