@@ -1,0 +1,486 @@
+"""probe-cli: train, watch and probe models on a probe server.
+
+Every command takes ``--json`` and then prints exactly one JSON document on
+stdout. Errors print one line on stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from probe_client.cli.output import console, errors, fmt, print_json, table
+from probe_client.client import API_VERSION, ProbeClient, default_address
+from probe_client.errors import ProbeError, Unavailable
+from probe_client.types import Family, Job
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+jobs_app = typer.Typer(help="List, inspect, watch, cancel and resume training jobs.", no_args_is_help=True)
+ckpt_app = typer.Typer(help="List, inspect, delete and export checkpoints.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(ckpt_app, name="ckpt")
+
+F = TypeVar("F", bound=Callable[..., Any])
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")]
+
+
+class _State:
+    server: str = ""
+    token: str | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def main(
+    server: Annotated[
+        str, typer.Option("--server", envvar="PROBE_SERVER", help="address of the probe server")
+    ] = default_address(),
+    token: Annotated[str | None, typer.Option("--token", envvar="PROBE_TOKEN", help="bearer token")] = None,
+) -> None:
+    state.server, state.token = server, token
+
+
+def _client() -> ProbeClient:
+    return ProbeClient(state.server, token=state.token)
+
+
+def fail(message: str) -> None:
+    errors.print(f"error: {message}", highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+def handles_errors(command: F) -> F:
+    """Turn client errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Unavailable as error:
+            fail(f"cannot reach a probe server at {state.server} ({error.message})")
+        except ProbeError as error:
+            fail(str(error))
+        except (ValueError, OSError) as error:
+            fail(str(error))
+
+    return wrapped  # type: ignore[return-value]
+
+
+def parse_overrides(family: Family, pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` strings typed by the family's schema; the server checks bounds."""
+    fields = {f.name: f for f in family.config}
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        spec = fields.get(key)
+        if spec is None:
+            raise ValueError(f"{family.name} has no config key {key!r}; known keys: {', '.join(fields)}")
+        if spec.type == "int":
+            try:
+                overrides[key] = int(raw)
+            except ValueError:
+                raise ValueError(f"{key} must be an integer, got {raw!r}") from None
+        elif spec.type == "float":
+            try:
+                overrides[key] = float(raw)
+            except ValueError:
+                raise ValueError(f"{key} must be a number, got {raw!r}") from None
+        elif spec.type == "bool":
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"{key} must be true or false, got {raw!r}")
+            overrides[key] = raw.lower() in ("true", "1", "yes")
+        else:
+            overrides[key] = raw
+    return overrides
+
+
+def _watch(client: ProbeClient, job: Job, quiet: bool, from_step: int = 0) -> Job:
+    """Follow a job to its end, with a progress bar unless quiet; reconnects without losing events."""
+    total = job.steps * (3 if job.config.get("lr_ladder") else 1)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    )
+    with progress:
+        bar = progress.add_task(job.job_id, total=total, completed=job.step, status="")
+        last_seq = 0
+        while True:
+            try:
+                for event in client.watch_job(job.job_id, from_step=from_step, after_seq=last_seq):
+                    last_seq = event.seq
+                    status = event.state if event.kind == "STATE" else f"loss {fmt(event.loss)}"
+                    if "fact_accuracy" in event.metrics:
+                        status += f"  facts {event.metrics['fact_accuracy']:.1%}"
+                    progress.update(bar, completed=event.step, status=status)
+                break
+            except Unavailable:
+                if last_seq == 0:
+                    raise
+    return client.get_job(job.job_id)
+
+
+def _print_job(job: Job) -> None:
+    rows = [
+        ["job", job.job_id],
+        ["family", job.family],
+        ["state", job.state],
+        ["step", f"{job.step}/{job.steps}"],
+        ["loss", fmt(job.loss)],
+        ["checkpoint", job.checkpoint_id or "-"],
+        ["seed", job.seed],
+        ["runs", job.runs],
+        ["peak memory", f"{job.peak_memory_bytes / 2**20:.0f} MiB"],
+    ]
+    rows += [[f"metric {k}", fmt(v)] for k, v in sorted(job.metrics.items())]
+    rows += [[f"config {k}", v] for k, v in job.config.items()]
+    table(f"job {job.job_id}", ["field", "value"], rows)
+    if job.error:
+        errors.print(f"[bold red]error:[/] {job.error}", highlight=False)
+        if job.last_event:
+            e = job.last_event
+            errors.print(f"last event: seq {e.seq} {e.kind} at step {e.step}, loss {fmt(e.loss)} {e.message}")
+
+
+@app.command()
+@handles_errors
+def families(as_json: JsonFlag = False) -> None:
+    """List the families the server can train, with their config keys."""
+    with _client() as client:
+        result = client.families()
+    if as_json:
+        print_json(result)
+        return
+    for family in result:
+        rows = []
+        for f in family.config:
+            bounds = "|".join(f.choices) if f.choices else f"[{_bound(f.min)}, {_bound(f.max)}]"
+            rows.append([f.name, f.type, f.default, bounds, f.help])
+        table(f"{family.name}: {family.description}", ["key", "type", "default", "allowed", "help"], rows)
+
+
+def _bound(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+@app.command()
+@handles_errors
+def train(
+    family: Annotated[str, typer.Argument(help="family name, see `probe-cli families`")],
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="config override key=value")] = None,
+    steps: Annotated[int, typer.Option(help="training steps (0: the family's default)")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the task, the init and the data stream")] = 0,
+    checkpoint_every: Annotated[int, typer.Option(help="steps between checkpoints (0: only the last)")] = 0,
+    log_every: Annotated[int, typer.Option(help="steps between progress events (0: about 100 per job)")] = 0,
+    watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Submit a training job."""
+    with _client() as client:
+        schema = {f.name: f for f in client.families()}
+        if family not in schema:
+            raise ValueError(f"unknown family {family!r}; known: {', '.join(schema)}")
+        config = parse_overrides(schema[family], overrides or [])
+        job = client.submit_job(
+            family, config, steps=steps, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every
+        )
+        if watch:
+            job = _watch(client, job, quiet=as_json)
+    if as_json:
+        print_json(job)
+    elif watch:
+        _print_job(job)
+    else:
+        console.print(f"submitted {job.job_id} ({job.family}, {job.steps} steps)")
+    if watch and job.state != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+@jobs_app.command("list")
+@handles_errors
+def jobs_list(
+    states: Annotated[list[str] | None, typer.Option("--state", help="filter by state, repeatable")] = None,
+    family: Annotated[str, typer.Option(help="filter by family")] = "",
+    limit: Annotated[int, typer.Option(help="at most this many jobs")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List jobs, newest first."""
+    with _client() as client:
+        jobs, _ = client.list_jobs(states=states or [], family=family, page_size=limit)
+    if as_json:
+        print_json(jobs)
+        return
+    rows = [[j.job_id, j.family, j.state, f"{j.step}/{j.steps}", fmt(j.loss), j.checkpoint_id] for j in jobs]
+    table("jobs", ["job", "family", "state", "step", "loss", "checkpoint"], rows)
+
+
+@jobs_app.command("show")
+@handles_errors
+def jobs_show(job_id: str, as_json: JsonFlag = False) -> None:
+    """Show one job, with its error and last event if it failed."""
+    with _client() as client:
+        job = client.get_job(job_id)
+    print_json(job) if as_json else _print_job(job)
+
+
+@jobs_app.command("watch")
+@handles_errors
+def jobs_watch(
+    job_id: str,
+    from_step: Annotated[int, typer.Option(help="start with the first event at or after this step")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Follow a job with a progress bar until it ends."""
+    with _client() as client:
+        if as_json:
+            events = list(client.watch_job(job_id, from_step=from_step))
+            print_json({"job": client.get_job(job_id), "events": events})
+            return
+        job = _watch(client, client.get_job(job_id), quiet=False, from_step=from_step)
+    _print_job(job)
+
+
+@jobs_app.command("cancel")
+@handles_errors
+def jobs_cancel(job_id: str, as_json: JsonFlag = False) -> None:
+    """Cancel a queued or running job (a running one stops within two seconds)."""
+    with _client() as client:
+        job = client.cancel_job(job_id)
+    print_json(job) if as_json else console.print(f"{job.job_id}: {job.state} at step {job.step}")
+
+
+@jobs_app.command("resume")
+@handles_errors
+def jobs_resume(
+    job_id: str,
+    watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Resume an interrupted, failed or cancelled job from its last checkpoint."""
+    with _client() as client:
+        job = client.resume_job(job_id)
+        if watch:
+            job = _watch(client, job, quiet=as_json)
+    print_json(job) if as_json else console.print(f"{job.job_id}: {job.state} from step {job.step}")
+
+
+@ckpt_app.command("list")
+@handles_errors
+def ckpt_list(
+    job: Annotated[str, typer.Option(help="only this job's checkpoints")] = "",
+    family: Annotated[str, typer.Option(help="only this family's checkpoints")] = "",
+    limit: Annotated[int, typer.Option(help="at most this many")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List checkpoints, newest first."""
+    with _client() as client:
+        checkpoints, _ = client.list_checkpoints(job_id=job, family=family, page_size=limit)
+    if as_json:
+        print_json(checkpoints)
+        return
+    rows = [
+        [c.checkpoint_id, c.job_id, c.family, c.step, fmt(c.metrics.get("loss", float("nan"))), c.size_bytes]
+        for c in checkpoints
+    ]
+    table("checkpoints", ["checkpoint", "job", "family", "step", "loss", "bytes"], rows)
+
+
+@ckpt_app.command("show")
+@handles_errors
+def ckpt_show(checkpoint_id: str, as_json: JsonFlag = False) -> None:
+    """Show one checkpoint's metadata."""
+    with _client() as client:
+        c = client.get_checkpoint(checkpoint_id)
+    if as_json:
+        print_json(c)
+        return
+    rows = [["checkpoint", c.checkpoint_id], ["job", c.job_id], ["family", c.family], ["step", c.step]]
+    rows += [["seed", c.seed], ["bytes", c.size_bytes], ["code version", c.code_version]]
+    rows += [[f"metric {k}", fmt(v)] for k, v in sorted(c.metrics.items())]
+    table(f"checkpoint {c.checkpoint_id}", ["field", "value"], rows)
+
+
+@ckpt_app.command("rm")
+@handles_errors
+def ckpt_rm(checkpoint_id: str, as_json: JsonFlag = False) -> None:
+    """Delete a checkpoint and its files."""
+    with _client() as client:
+        client.delete_checkpoint(checkpoint_id)
+    print_json({"deleted": checkpoint_id}) if as_json else console.print(f"deleted {checkpoint_id}")
+
+
+@ckpt_app.command("export")
+@handles_errors
+def ckpt_export(
+    checkpoint_id: str,
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the .onnx file")] = Path("model.onnx"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Export a checkpoint's model as ONNX."""
+    tmp = out.with_name(out.name + ".part")
+    with _client() as client, open(tmp, "wb") as f:
+        size = client.export_onnx(checkpoint_id, f)
+    tmp.replace(out)
+    result = {"checkpoint_id": checkpoint_id, "path": str(out), "size_bytes": size}
+    print_json(result) if as_json else console.print(f"wrote {out} ({size} bytes)")
+
+
+@app.command()
+@handles_errors
+def query(
+    checkpoint_id: str,
+    subject: Annotated[int | None, typer.Argument(help="subject id")] = None,
+    relation: Annotated[int | None, typer.Argument(help="relation id")] = None,
+    all_facts: Annotated[bool, typer.Option("--all", help="ask every fact and report the accuracy")] = False,
+    top_k: Annotated[int, typer.Option(help="answers per query")] = 3,
+    noise_seed: Annotated[int, typer.Option(help="seed of the noise tokens around the query")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ask a factual-recall checkpoint which answer it recalls for (subject, relation)."""
+    if all_facts == (subject is not None or relation is not None):
+        raise ValueError("give SUBJECT and RELATION, or --all")
+    if not all_facts and (subject is None or relation is None):
+        raise ValueError("give both SUBJECT and RELATION")
+    pairs = [] if all_facts else [(subject, relation)]
+    with _client() as client:
+        result = client.query_facts(checkpoint_id, pairs, all_facts=all_facts, top_k=top_k, noise_seed=noise_seed)
+    if as_json:
+        print_json(result)
+        return
+    if all_facts:
+        console.print(f"recalled {result.accuracy:.2%} of {len(result.answers)} facts ({result.backend})")
+        return
+    for a in result.answers:
+        guesses = ", ".join(f"{ans} ({p:.3f})" for ans, p in zip(a.answers, a.probabilities, strict=True))
+        mark = "recalled" if a.recalled else "NOT recalled"
+        console.print(f"({a.subject}, {a.relation}) -> {guesses}; stored {a.stored_answer}: {mark}")
+
+
+@app.command()
+@handles_errors
+def attention(
+    checkpoint_id: str,
+    num_sequences: Annotated[int, typer.Option(help="sequences drawn from the checkpoint's task")] = 1,
+    seed: Annotated[int, typer.Option(help="seed of the drawn sequences")] = 0,
+    hook: Annotated[list[str] | None, typer.Option(help="hook name, e.g. blocks.0.attn.hook_pattern")] = None,
+    average: Annotated[bool, typer.Option("--average", help="mean over the batch")] = False,
+    png: Annotated[Path | None, typer.Option(help="draw the first sequence's pattern to this PNG")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show where a transformer checkpoint's heads attend."""
+    with _client() as client:
+        result = client.extract_attention(
+            checkpoint_id, num_sequences=num_sequences, seed=seed, hooks=hook or [], average_over_batch=average
+        )
+    if png is not None:
+        from probe_client.cli.plots import attention_png
+
+        attention_png(result, png)
+    if as_json:
+        print_json({**result.__dict__, "png": str(png) if png else None})
+        return
+    tokens = result.tokens[0]
+    for name, pattern in result.patterns.items():
+        console.print(f"{name} {list(pattern.shape)} (query positions {result.query_positions})")
+        for head in range(pattern.shape[1]):
+            row = pattern[0, head, -1]
+            top = row.argsort()[::-1][:3]
+            where = ", ".join(f"pos {p} (token {tokens[p]}): {row[p]:.2f}" for p in top)
+            console.print(f"  head {head}: {where}")
+    if png is not None:
+        console.print(f"wrote {png}")
+
+
+@app.command()
+@handles_errors
+def sharpness(
+    checkpoint_id: str,
+    top_k: Annotated[int, typer.Option(help="eigenvalues wanted")] = 1,
+    num_examples: Annotated[int, typer.Option(help="training examples in the loss (0: 1024)")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the examples and of the Lanczos start")] = 0,
+    max_iterations: Annotated[int, typer.Option(help="Lanczos iterations at most (0: 100)")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Top eigenvalues of the training-loss Hessian at a checkpoint (Lanczos on HVPs)."""
+    with _client() as client:
+        result = client.measure_sharpness(
+            checkpoint_id, top_k=top_k, num_examples=num_examples, seed=seed, max_iterations=max_iterations
+        )
+    if as_json:
+        print_json(result)
+        return
+    rows = [
+        [i + 1, fmt(v), f"{r:.2e}"] for i, (v, r) in enumerate(zip(result.eigenvalues, result.residuals, strict=True))
+    ]
+    table(
+        f"Hessian eigenvalues ({result.iterations} Lanczos iterations, {result.hvp_count} HVPs, "
+        f"{result.num_parameters} parameters, {result.num_examples} examples)",
+        ["#", "eigenvalue", "residual"],
+        rows,
+    )
+
+
+@app.command("eval")
+@handles_errors
+def evaluate(
+    checkpoint_id: str,
+    num_sequences: Annotated[int, typer.Option(help="fresh test sequences (0: 4096)")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the test data")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Accuracy and test loss of a checkpoint on fresh data."""
+    with _client() as client:
+        result = client.evaluate(checkpoint_id, num_sequences=num_sequences, seed=seed)
+    if as_json:
+        print_json(result)
+        return
+    rows = [["accuracy", fmt(result.accuracy)], ["test loss", fmt(result.test_loss)]]
+    rows += [[k, fmt(v)] for k, v in sorted(result.metrics.items())]
+    table(f"evaluation of {checkpoint_id}", ["metric", "value"], rows)
+
+
+@app.command()
+@handles_errors
+def health(as_json: JsonFlag = False) -> None:
+    """Ask the server's standard gRPC health service."""
+    with _client() as client:
+        status = client.health()
+    print_json({"server": state.server, "status": status}) if as_json else console.print(f"{state.server}: {status}")
+    if status != "SERVING":
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def version(as_json: JsonFlag = False) -> None:
+    """Versions of this client and of the server, checked against each other."""
+    from probe_client import __version__
+
+    with _client() as client:
+        info = client.check_version()
+    result = {"client_version": __version__, "client_api": API_VERSION, "server": info}
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"client {__version__} ({API_VERSION}); server {info.package_version} ({info.api_version}) on {info.device}"
+    )
+
+
+def run() -> None:
+    """Console entry point."""
+    sys.exit(app())

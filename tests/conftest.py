@@ -1,0 +1,102 @@
+"""Shared fixtures: a real probe-server subprocess on a free loopback port with a temporary data dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from probe_client import ProbeClient
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen
+    address: str
+    data_dir: Path
+    metrics_port: int
+    log_path: Path
+
+    def client(self, **kwargs: object) -> ProbeClient:
+        return ProbeClient(self.address, **kwargs)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the server gets no chance to clean up, as in a crash."""
+        self.process.kill()
+        self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def start_server(data_dir: Path, *extra: str, metrics: bool = True) -> ServerProcess:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    metrics_port = free_port() if metrics else 0
+    log_path = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
+    command = [str(BIN / "probe-server"), "serve", "--port", "0", "--data-dir", str(data_dir)]
+    command += ["--metrics-port", str(metrics_port), *extra]
+    log_file = open(log_path, "w")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, env={**os.environ})
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("probe-server listening on "):
+        process.kill()
+        raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
+    address = line.rsplit(" ", 1)[1].strip()
+    server = ServerProcess(process, address, data_dir, metrics_port, log_path)
+    with server.client() as client:
+        deadline = time.monotonic() + 30
+        while client.health() != "SERVING":
+            assert time.monotonic() < deadline, "server never became healthy"
+            time.sleep(0.1)
+    return server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    running = start_server(tmp_path_factory.mktemp("shared") / "data")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def client(server: ServerProcess) -> Iterator[ProbeClient]:
+    with server.client() as c:
+        yield c
+
+
+SMALL_FACTS = {"num_subjects": 8, "num_relations": 8}
+
+
+@pytest.fixture(scope="session")
+def trained(client: ProbeClient):
+    """A factual-recall transformer trained to full recall of 64 facts, shared by the probe tests."""
+    job = client.submit_job("factual-recall", SMALL_FACTS, steps=300, seed=1, checkpoint_every=100)
+    job = client.wait(job.job_id)
+    assert job.state == "SUCCEEDED", job.error
+    return job

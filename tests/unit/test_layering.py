@@ -1,0 +1,45 @@
+"""Layers import downward only: the client never loads torch, the science never loads grpc."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imported_modules(package_dir: Path) -> set[str]:
+    names = set()
+    for path in package_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_client_source_never_imports_torch_or_the_server():
+    names = imported_modules(ROOT / "client" / "src" / "probe_client")
+    assert not names & {"torch", "probe_models", "probe_server", "onnxruntime"}
+
+
+def test_models_source_never_imports_grpc_or_the_client():
+    names = imported_modules(ROOT / "models" / "src" / "probe_models")
+    assert not names & {"grpc", "grpc_health", "probe_client", "probe_server", "google"}
+
+
+def test_importing_the_client_and_cli_loads_no_torch():
+    code = "import sys, probe_client, probe_client.cli.main; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_importing_every_model_module_loads_no_grpc():
+    code = (
+        "import sys, pkgutil, importlib, probe_models\n"
+        "for m in pkgutil.walk_packages(probe_models.__path__, 'probe_models.'): importlib.import_module(m.name)\n"
+        "print('grpc' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
