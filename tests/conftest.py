@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -60,8 +59,8 @@ def start_server(data_dir: Path, *extra: str, metrics: bool = True) -> ServerPro
     log_path = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
     command = [str(BIN / "probe-server"), "serve", "--port", "0", "--data-dir", str(data_dir)]
     command += ["--metrics-port", str(metrics_port), *extra]
-    log_file = open(log_path, "w")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, env={**os.environ})
+    with open(log_path, "w") as log_file:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line.startswith("probe-server listening on "):

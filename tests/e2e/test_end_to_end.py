@@ -41,12 +41,12 @@ def test_watch_streams_every_event_in_order(client):
 def test_query_eval_attention_and_sharpness_on_a_trained_checkpoint(client, trained):
     ckpt = trained.checkpoint_id
     everything = client.query_facts(ckpt, all_facts=True)
-    assert len(everything.answers) == 64 and everything.accuracy == 1.0
+    assert everything.answers.shape == (64, 1) and everything.accuracy == 1.0 and everything.recalled.all()
+    assert list(everything.subjects[:9]) == [0] * 8 + [1] and list(everything.relations[:9]) == [*range(8), 0]
     assert everything.backend.startswith("onnxruntime/")
     one = client.query_facts(ckpt, [(3, 5)], top_k=4)
-    answer = one.answers[0]
-    assert answer.recalled and answer.answers[0] == answer.stored_answer and len(answer.answers) == 4
-    assert answer.probabilities == sorted(answer.probabilities, reverse=True) and answer.probabilities[0] > 0.9
+    assert one.recalled[0] and one.answers[0, 0] == one.stored_answers[0] and one.answers.shape == (1, 4)
+    assert (np.diff(one.probabilities[0]) <= 0).all() and one.probabilities[0, 0] > 0.9
 
     evaluation = client.evaluate(ckpt, num_sequences=2048)
     assert evaluation.accuracy == 1.0 and evaluation.test_loss < 0.05
@@ -88,9 +88,8 @@ def test_onnx_runtime_answers_equal_torch(client, trained, server):
     inputs = family.fact_inputs(model, subjects, relations, noise_seed=11)
     with torch.no_grad():
         probs = torch.softmax(model.module(torch.from_numpy(inputs)).double(), dim=-1).numpy()
-    for i, answer in enumerate(served.answers):
-        assert answer.answers == list(np.argsort(-probs[i], kind="stable")[:5])
-        assert np.allclose(answer.probabilities, probs[i][answer.answers], atol=1e-5, rtol=0)
+    assert np.array_equal(served.answers, np.argsort(-probs, axis=1, kind="stable")[:, :5])
+    assert np.allclose(served.probabilities, np.take_along_axis(probs, served.answers, axis=1), atol=1e-5, rtol=0)
 
 
 def test_export_onnx_then_delete(client, server):
@@ -101,8 +100,9 @@ def test_export_onnx_then_delete(client, server):
     assert size == len(buffer.getvalue()) > 1000
     session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
     tokens = client.extract_attention(ckpt, num_sequences=3).tokens
-    logits = session.run(None, {"inputs": tokens})[0]
-    assert logits.shape == (3, 64)
+    logits, probabilities = session.run(["logits", "probabilities"], {"inputs": tokens})
+    assert logits.shape == probabilities.shape == (3, 64)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
     client.delete_checkpoint(ckpt)
     assert not (server.data_dir / "checkpoints" / ckpt).exists()

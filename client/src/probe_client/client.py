@@ -30,7 +30,6 @@ from probe_client.types import (
     Attention,
     Checkpoint,
     Evaluation,
-    FactAnswer,
     FactQueryResult,
     Family,
     Job,
@@ -248,19 +247,26 @@ class ProbeClient:
         top_k: int = 1,
         noise_seed: int = 0,
     ) -> FactQueryResult:
+        """Top-k answers to (subject, relation) pairs, or to every fact with ``all_facts``."""
         request = probes_pb2.QueryFactsRequest(
             checkpoint_id=checkpoint_id,
-            queries=[probes_pb2.FactQuery(subject=s, relation=r) for s, r in pairs],
+            subjects=[s for s, _ in pairs],
+            relations=[r for _, r in pairs],
             all_facts=all_facts,
             top_k=top_k,
             noise_seed=noise_seed,
         )
-        response = self._call(self._probes.QueryFacts, request)
-        answers = [
-            FactAnswer(a.subject, a.relation, list(a.answers), list(a.probabilities), a.stored_answer, a.recalled)
-            for a in response.answers
-        ]
-        return FactQueryResult(answers, response.accuracy, response.backend)
+        r = self._call(self._probes.QueryFacts, request)
+        return FactQueryResult(
+            subjects=from_tensor(r.subjects),
+            relations=from_tensor(r.relations),
+            answers=from_tensor(r.answers),
+            probabilities=from_tensor(r.probabilities),
+            stored_answers=from_tensor(r.stored_answers),
+            recalled=from_tensor(r.recalled),
+            accuracy=r.accuracy,
+            backend=r.backend,
+        )
 
     def extract_attention(
         self,

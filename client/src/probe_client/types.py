@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from probe_client._proto.probe.v1 import checkpoints_pb2, info_pb2, jobs_pb2, registry_pb2
 
@@ -24,6 +24,12 @@ def state_value(name: str) -> int:
     except ValueError:
         known = [n.removeprefix("JOB_STATE_") for n in jobs_pb2.JobState.keys()[1:]]
         raise ValueError(f"unknown job state {name!r}; known: {', '.join(known)}") from None
+
+
+def _config(message: struct_pb2.Struct) -> dict[str, Any]:
+    """Struct numbers are doubles; show integral ones as ints, as the family config declares most of them."""
+    values = json_format.MessageToDict(message)
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}
 
 
 def _time(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
@@ -90,7 +96,7 @@ class Job:
         return cls(
             job_id=j.job_id,
             family=j.family,
-            config=json_format.MessageToDict(j.config),
+            config=_config(j.config),
             seed=j.seed,
             steps=j.steps,
             checkpoint_every=j.checkpoint_every,
@@ -130,7 +136,7 @@ class Checkpoint:
             job_id=c.job_id,
             family=c.family,
             step=c.step,
-            config=json_format.MessageToDict(c.config),
+            config=_config(c.config),
             seed=c.seed,
             metrics=dict(c.metrics),
             created_at=_time(c.created_at, c.HasField("created_at")),
@@ -179,18 +185,15 @@ class Family:
 
 
 @dataclass
-class FactAnswer:
-    subject: int
-    relation: int
-    answers: list[int]
-    probabilities: list[float]
-    stored_answer: int
-    recalled: bool
-
-
-@dataclass
 class FactQueryResult:
-    answers: list[FactAnswer]
+    """Row i answers (subjects[i], relations[i])."""
+
+    subjects: np.ndarray  # (B,)
+    relations: np.ndarray  # (B,)
+    answers: np.ndarray  # (B, k) best first
+    probabilities: np.ndarray  # (B, k)
+    stored_answers: np.ndarray  # (B,)
+    recalled: np.ndarray  # (B,) bool
     accuracy: float
     backend: str
 

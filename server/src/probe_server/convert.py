@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from probe_client._proto.probe.v1 import checkpoints_pb2, jobs_pb2
@@ -20,6 +22,20 @@ def struct(values: dict) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     message.update(values)
     return message
+
+
+def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct as Python values; unlike json_format it passes NaN and inf on, for validation to refuse."""
+    return {key: _value(value) for key, value in message.fields.items()}
+
+
+def _value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return struct_to_dict(value.struct_value)
+    if kind == "list_value":
+        return [_value(v) for v in value.list_value.values]
+    return None if kind in (None, "null_value") else getattr(value, kind)
 
 
 def job_state(name: str) -> int:

@@ -27,7 +27,19 @@ from probe_server.metrics import Metrics
 from probe_server.store import CheckpointRecord, Store
 
 T = TypeVar("T")
-ONNX_INPUT, ONNX_OUTPUT = "inputs", "logits"
+ONNX_INPUT, ONNX_LOGITS, ONNX_PROBABILITIES = "inputs", "logits", "probabilities"
+
+
+class _WithProbabilities(torch.nn.Module):
+    """Adds the softmax to the graph: ONNX Runtime computes it faster than numpy in the servicer."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.module(inputs)
+        return logits, logits.softmax(dim=-1)
 
 
 class _LRU(Generic[T]):
@@ -77,21 +89,23 @@ class ModelCache:
         return record
 
     def _cached(self, cache: _LRU[T], name: str, key: str, build: Callable[[], T]) -> T:
+        """The cached value, or a new one; a hit skips the database (a delete evicts first)."""
+        check_id("checkpoint", key)
         with self._lock:
             value = cache.get(key)
         if value is not None:
             self.metrics.cache_hits.labels(name).inc()
             return value
         self.metrics.cache_misses.labels(name).inc()
+        self.record(key)
         value = build()
         with self._lock:
             cache.put(key, value)
         return value
 
     def model(self, checkpoint_id: str) -> LoadedModel:
-        record = self.record(checkpoint_id)
-
         def build() -> LoadedModel:
+            record = self.record(checkpoint_id)
             family = get_family(record.family)
             config = parse_config(family.config_cls, record.config)
             return family.load(config, record.seed, read_weights(self.root / checkpoint_id))
@@ -111,11 +125,12 @@ class ModelCache:
         return path
 
     def session(self, checkpoint_id: str) -> ort.InferenceSession:
-        self.record(checkpoint_id)
-
         def build() -> ort.InferenceSession:
             options = ort.SessionOptions()
             options.intra_op_num_threads = 2
+            # No busy-waiting between runs: spinning threads took the CPU from the RPC threads and
+            # from training workers (single-query p50 went from 4.4 to 3.3 ms with it off).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             return ort.InferenceSession(str(self.onnx_path(checkpoint_id)), options, providers=onnx_providers())
 
         return self._cached(self._sessions, "onnx", checkpoint_id, build)
@@ -127,18 +142,18 @@ class ModelCache:
 
 
 def export_onnx(module: torch.nn.Module, example: Any) -> bytes:
-    """ONNX bytes of ``module`` with a dynamic batch axis."""
+    """ONNX bytes of ``module`` with outputs logits and probabilities and a dynamic batch axis."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
         torch.onnx.export(
-            module.eval(),
+            _WithProbabilities(module).eval(),
             (example,),
             buffer,
             dynamo=False,
             input_names=[ONNX_INPUT],
-            output_names=[ONNX_OUTPUT],
-            dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}},
+            output_names=[ONNX_LOGITS, ONNX_PROBABILITIES],
+            dynamic_axes={ONNX_INPUT: {0: "batch"}, ONNX_LOGITS: {0: "batch"}, ONNX_PROBABILITIES: {0: "batch"}},
             opset_version=17,
         )
     return buffer.getvalue()

@@ -53,7 +53,7 @@ def _client() -> ProbeClient:
 
 
 def fail(message: str) -> None:
-    errors.print(f"error: {message}", highlight=False, markup=False)
+    errors.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -362,12 +362,14 @@ def query(
         print_json(result)
         return
     if all_facts:
-        console.print(f"recalled {result.accuracy:.2%} of {len(result.answers)} facts ({result.backend})")
+        console.print(f"recalled {result.accuracy:.2%} of {len(result.subjects)} facts ({result.backend})")
         return
-    for a in result.answers:
-        guesses = ", ".join(f"{ans} ({p:.3f})" for ans, p in zip(a.answers, a.probabilities, strict=True))
-        mark = "recalled" if a.recalled else "NOT recalled"
-        console.print(f"({a.subject}, {a.relation}) -> {guesses}; stored {a.stored_answer}: {mark}")
+    for i in range(len(result.subjects)):
+        guesses = ", ".join(f"{a} ({p:.3f})" for a, p in zip(result.answers[i], result.probabilities[i], strict=True))
+        mark = "recalled" if result.recalled[i] else "NOT recalled"
+        console.print(
+            f"({result.subjects[i]}, {result.relations[i]}) -> {guesses}; stored {result.stored_answers[i]}: {mark}"
+        )
 
 
 @app.command()

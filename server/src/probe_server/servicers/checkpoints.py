@@ -13,7 +13,7 @@ from probe_server import paging
 from probe_server.checkpoint_files import remove_checkpoint
 from probe_server.convert import checkpoint_proto
 from probe_server.ids import check_id
-from probe_server.model_cache import ONNX_INPUT, ONNX_OUTPUT, ModelCache
+from probe_server.model_cache import ONNX_INPUT, ONNX_LOGITS, ONNX_PROBABILITIES, ModelCache
 
 CHUNK_BYTES = 1 << 20
 
@@ -51,8 +51,8 @@ class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
         self, request: checkpoints_pb2.DeleteCheckpointRequest, context: grpc.ServicerContext
     ) -> checkpoints_pb2.DeleteCheckpointResponse:
         record = self.cache.record(request.checkpoint_id)
-        self.cache.evict(record.checkpoint_id)
         self.store.delete_checkpoint(record.checkpoint_id)
+        self.cache.evict(record.checkpoint_id)  # after the row is gone, so no query can cache it again
         remove_checkpoint(self.cache.root, record.checkpoint_id)
         return checkpoints_pb2.DeleteCheckpointResponse()
 
@@ -71,5 +71,5 @@ class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
             )
             if offset == 0:
                 chunk.input_names.append(ONNX_INPUT)
-                chunk.output_names.append(ONNX_OUTPUT)
+                chunk.output_names.extend([ONNX_LOGITS, ONNX_PROBABILITIES])
             yield chunk

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
-from google.protobuf import json_format
 
 from probe_client._proto.probe.v1 import jobs_pb2, jobs_pb2_grpc
 from probe_models.config import config_to_dict, parse_config
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.registry import get_family
 from probe_server import paging
-from probe_server.convert import event_proto, job_proto
+from probe_server.convert import event_proto, job_proto, struct_to_dict
 from probe_server.engine import JobEngine
 from probe_server.ids import check_id
 from probe_server.settings import Limits
@@ -34,7 +33,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.SubmitJobRequest, context: grpc.ServicerContext
     ) -> jobs_pb2.SubmitJobResponse:
         family = get_family(request.family)
-        config = parse_config(family.config_cls, json_format.MessageToDict(request.config))
+        config = parse_config(family.config_cls, struct_to_dict(request.config))
         if request.steps < 0:
             raise InvalidInput(f"steps must be >= 0, got {request.steps}")
         steps = request.steps or family.default_steps

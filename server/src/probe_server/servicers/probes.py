@@ -17,7 +17,7 @@ from probe_client._proto.probe.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
 from probe_client.tensors import TensorFormatError, from_tensor, to_tensor
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.hessian import top_hessian_eigenvalues
-from probe_server.model_cache import ONNX_INPUT, ModelCache
+from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.settings import Limits
 
 ONNX_CHUNK = 8192
@@ -26,18 +26,18 @@ DEFAULT_SHARPNESS_EXAMPLES = 1024
 DEFAULT_LANCZOS_ITERATIONS = 100
 DEFAULT_TOLERANCE = 1e-7
 DEFAULT_EVAL_SEQUENCES = 4096
-BYTES_PER_ANSWER = 40  # rough wire size of a FactAnswer without its top-k lists
+BYTES_PER_QUERY = 30  # wire bytes of one reply row besides its top-k answers and probabilities
 
 
-def _softmax_top_k(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    logits = logits.astype(np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits)
-    probs /= probs.sum(axis=1, keepdims=True)
-    top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(probs, top, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    return top, np.take_along_axis(probs, top, axis=1)
+def _top_k(probabilities: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k most probable answers per row, best first, and their probabilities."""
+    if k == 1:
+        top = probabilities.argmax(axis=1)[:, None]
+    else:
+        top = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(probabilities, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+    return top, np.take_along_axis(probabilities, top, axis=1)
 
 
 def _check_count(name: str, value: int, default: int, limit: int) -> int:
@@ -60,52 +60,49 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     ) -> probes_pb2.QueryFactsResponse:
         model = self.cache.model(request.checkpoint_id)
         num_subjects, num_relations = model.family.fact_count(model)
-        if request.all_facts and request.queries:
-            raise InvalidInput("give either queries or all_facts, not both")
+        if request.all_facts and (request.subjects or request.relations):
+            raise InvalidInput("give either subjects and relations or all_facts, not both")
         if request.all_facts:
             subjects = np.repeat(np.arange(num_subjects, dtype=np.int64), num_relations)
             relations = np.tile(np.arange(num_relations, dtype=np.int64), num_subjects)
         else:
-            if not request.queries:
-                raise InvalidInput("no queries: give (subject, relation) pairs or set all_facts")
-            if len(request.queries) > self.limits.max_batch:
-                raise TooLarge(
-                    f"{len(request.queries)} queries exceed this server's limit of {self.limits.max_batch} per request"
-                )
-            subjects = np.array([q.subject for q in request.queries], dtype=np.int64)
-            relations = np.array([q.relation for q in request.queries], dtype=np.int64)
+            if not request.subjects:
+                raise InvalidInput("no queries: give subjects and relations, or set all_facts")
+            if len(request.subjects) != len(request.relations):
+                raise InvalidInput(f"{len(request.subjects)} subjects but {len(request.relations)} relations")
+            if len(request.subjects) > self.limits.max_batch:
+                raise TooLarge(f"{len(request.subjects)} queries exceed this server's limit of {self.limits.max_batch}")
+            subjects = np.array(request.subjects, dtype=np.int64)
+            relations = np.array(request.relations, dtype=np.int64)
             _check_range("subject", subjects, num_subjects)
             _check_range("relation", relations, num_relations)
         num_answers = model.config.num_answers
         top_k = request.top_k or 1
         if not 1 <= top_k <= num_answers:
             raise InvalidInput(f"top_k must lie in [1, {num_answers}] (the number of answers), got {request.top_k}")
-        if len(subjects) * (BYTES_PER_ANSWER + 20 * top_k) > self.limits.max_message_bytes:
+        if len(subjects) * (BYTES_PER_QUERY + 12 * top_k) > self.limits.max_message_bytes:
             raise TooLarge(
-                f"{len(subjects)} answers with top_k={top_k} would exceed "
+                f"{len(subjects)} queries with top_k={top_k} would exceed "
                 f"the {self.limits.max_message_bytes}-byte message limit"
             )
         inputs = model.family.fact_inputs(model, subjects, relations, request.noise_seed)
         session = self.cache.session(request.checkpoint_id)
-        logits = np.concatenate(
-            [session.run(None, {ONNX_INPUT: inputs[i : i + ONNX_CHUNK]})[0] for i in range(0, len(inputs), ONNX_CHUNK)]
+        chunks = range(0, len(inputs), ONNX_CHUNK)
+        probabilities = np.concatenate(
+            [session.run([ONNX_PROBABILITIES], {ONNX_INPUT: inputs[i : i + ONNX_CHUNK]})[0] for i in chunks]
         )
-        top, probs = _softmax_top_k(logits, top_k)
+        top, probs = _top_k(probabilities, top_k)
         stored = model.family.stored_answers(model, subjects, relations)
         recalled = top[:, 0] == stored
-        answers = [
-            probes_pb2.FactAnswer(
-                subject=int(s),
-                relation=int(r),
-                answers=t.tolist(),
-                probabilities=p.tolist(),
-                stored_answer=int(a),
-                recalled=bool(ok),
-            )
-            for s, r, t, p, a, ok in zip(subjects, relations, top, probs, stored, recalled, strict=False)
-        ]
         return probes_pb2.QueryFactsResponse(
-            answers=answers, accuracy=float(recalled.mean()), backend=f"onnxruntime/{session.get_providers()[0]}"
+            subjects=to_tensor(subjects),
+            relations=to_tensor(relations),
+            answers=to_tensor(top.astype(np.int64)),
+            probabilities=to_tensor(probs),
+            stored_answers=to_tensor(stored.astype(np.int64)),
+            recalled=to_tensor(recalled),
+            accuracy=float(recalled.mean()),
+            backend=f"onnxruntime/{session.get_providers()[0]}",
         )
 
     def ExtractAttention(

@@ -7,6 +7,8 @@ accuracy reaches 99%; plain GD for the sequential-learning model.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -20,6 +22,12 @@ from probe_models.optim_state import flatten_optimizer_state, load_optimizer_sta
 from probe_models.seeding import derive_seed, generator
 
 EVAL_CHUNK = 8192
+
+
+@functools.lru_cache(maxsize=64)
+def fact_task(config: FactualRecallConfig, seed: int) -> FactTask:
+    """The task of a checkpoint, made once: serving asks for its fact table on every query."""
+    return FactTask(config, seed)
 
 
 def _make_optimizer(config: FactualRecallConfig, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -126,7 +134,7 @@ class FactualRecall(Family):
 
     @torch.no_grad()
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
-        task = FactTask(model.config, model.seed)
+        task = fact_task(model.config, model.seed)
         accuracy, fact_loss = fact_accuracy(model.module, task, generator(eval_seed, "eval-facts"))
         gen = generator(eval_seed, "eval-test")
         loss_sum, correct = 0.0, 0
@@ -147,7 +155,7 @@ class FactualRecall(Family):
         return Evaluation(accuracy=accuracy, loss=loss_sum / num_sequences, metrics=metrics)
 
     def serving_module(self, model: LoadedModel) -> tuple[torch.nn.Module, torch.Tensor]:
-        task = FactTask(model.config, model.seed)
+        task = fact_task(model.config, model.seed)
         example = task.sample(2, generator(0, "example")).inputs
         return model.module, example
 
@@ -157,14 +165,14 @@ class FactualRecall(Family):
     def fact_inputs(
         self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray, noise_seed: int
     ) -> np.ndarray:
-        task = FactTask(model.config, model.seed)
+        task = fact_task(model.config, model.seed)
         inputs = task.inputs_for(
             torch.from_numpy(subjects), torch.from_numpy(relations), generator(noise_seed, "query")
         )
         return inputs.numpy()
 
     def stored_answers(self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray) -> np.ndarray:
-        task = FactTask(model.config, model.seed)
+        task = fact_task(model.config, model.seed)
         return task.answers(torch.from_numpy(subjects), torch.from_numpy(relations)).numpy()
 
     def _require_attention(self, model: LoadedModel) -> None:
@@ -179,7 +187,7 @@ class FactualRecall(Family):
 
     def sample_sequences(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
         self._require_attention(model)
-        return FactTask(model.config, model.seed).sample(num_sequences, generator(seed, "attention")).inputs
+        return fact_task(model.config, model.seed).sample(num_sequences, generator(seed, "attention")).inputs
 
     def check_tokens(self, model: LoadedModel, tokens: torch.Tensor) -> None:
         self._require_attention(model)
@@ -198,7 +206,7 @@ class FactualRecall(Family):
         return [seq_len - 1]  # only the last token (EOS) queries
 
     def sharpness_objective(self, model: LoadedModel, num_examples: int, seed: int) -> SharpnessObjective:
-        task = FactTask(model.config, model.seed)
+        task = fact_task(model.config, model.seed)
         batch = task.sample(num_examples, generator(seed, "sharpness"))
         module = model.module
         params = [p for p in module.parameters() if p.requires_grad]

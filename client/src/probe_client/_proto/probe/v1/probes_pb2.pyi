@@ -7,53 +7,41 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class FactQuery(_message.Message):
-    __slots__ = ("subject", "relation")
-    SUBJECT_FIELD_NUMBER: _ClassVar[int]
-    RELATION_FIELD_NUMBER: _ClassVar[int]
-    subject: int
-    relation: int
-    def __init__(self, subject: _Optional[int] = ..., relation: _Optional[int] = ...) -> None: ...
-
 class QueryFactsRequest(_message.Message):
-    __slots__ = ("checkpoint_id", "queries", "all_facts", "top_k", "noise_seed")
+    __slots__ = ("checkpoint_id", "subjects", "relations", "all_facts", "top_k", "noise_seed")
     CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
-    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    SUBJECTS_FIELD_NUMBER: _ClassVar[int]
+    RELATIONS_FIELD_NUMBER: _ClassVar[int]
     ALL_FACTS_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     NOISE_SEED_FIELD_NUMBER: _ClassVar[int]
     checkpoint_id: str
-    queries: _containers.RepeatedCompositeFieldContainer[FactQuery]
+    subjects: _containers.RepeatedScalarFieldContainer[int]
+    relations: _containers.RepeatedScalarFieldContainer[int]
     all_facts: bool
     top_k: int
     noise_seed: int
-    def __init__(self, checkpoint_id: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[FactQuery, _Mapping]]] = ..., all_facts: _Optional[bool] = ..., top_k: _Optional[int] = ..., noise_seed: _Optional[int] = ...) -> None: ...
-
-class FactAnswer(_message.Message):
-    __slots__ = ("subject", "relation", "answers", "probabilities", "stored_answer", "recalled")
-    SUBJECT_FIELD_NUMBER: _ClassVar[int]
-    RELATION_FIELD_NUMBER: _ClassVar[int]
-    ANSWERS_FIELD_NUMBER: _ClassVar[int]
-    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
-    STORED_ANSWER_FIELD_NUMBER: _ClassVar[int]
-    RECALLED_FIELD_NUMBER: _ClassVar[int]
-    subject: int
-    relation: int
-    answers: _containers.RepeatedScalarFieldContainer[int]
-    probabilities: _containers.RepeatedScalarFieldContainer[float]
-    stored_answer: int
-    recalled: bool
-    def __init__(self, subject: _Optional[int] = ..., relation: _Optional[int] = ..., answers: _Optional[_Iterable[int]] = ..., probabilities: _Optional[_Iterable[float]] = ..., stored_answer: _Optional[int] = ..., recalled: _Optional[bool] = ...) -> None: ...
+    def __init__(self, checkpoint_id: _Optional[str] = ..., subjects: _Optional[_Iterable[int]] = ..., relations: _Optional[_Iterable[int]] = ..., all_facts: _Optional[bool] = ..., top_k: _Optional[int] = ..., noise_seed: _Optional[int] = ...) -> None: ...
 
 class QueryFactsResponse(_message.Message):
-    __slots__ = ("answers", "accuracy", "backend")
+    __slots__ = ("subjects", "relations", "answers", "probabilities", "stored_answers", "recalled", "accuracy", "backend")
+    SUBJECTS_FIELD_NUMBER: _ClassVar[int]
+    RELATIONS_FIELD_NUMBER: _ClassVar[int]
     ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    STORED_ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    RECALLED_FIELD_NUMBER: _ClassVar[int]
     ACCURACY_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
-    answers: _containers.RepeatedCompositeFieldContainer[FactAnswer]
+    subjects: _tensor_pb2.Tensor
+    relations: _tensor_pb2.Tensor
+    answers: _tensor_pb2.Tensor
+    probabilities: _tensor_pb2.Tensor
+    stored_answers: _tensor_pb2.Tensor
+    recalled: _tensor_pb2.Tensor
     accuracy: float
     backend: str
-    def __init__(self, answers: _Optional[_Iterable[_Union[FactAnswer, _Mapping]]] = ..., accuracy: _Optional[float] = ..., backend: _Optional[str] = ...) -> None: ...
+    def __init__(self, subjects: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., relations: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., answers: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., probabilities: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., stored_answers: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., recalled: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., accuracy: _Optional[float] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ExtractAttentionRequest(_message.Message):
     __slots__ = ("checkpoint_id", "hooks", "tokens", "num_sequences", "seed", "average_over_batch")

@@ -1,0 +1,96 @@
+"""probe-cli as a user runs it: one JSON document with --json, one clear line and exit 1 on errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def cli(server, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "probe-cli"), "--server", server.address, *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def cli_json(server, *args: str):
+    result = cli(server, *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_train_watch_show_query_eval_attention_sharpness(server, tmp_path):
+    submitted = cli_json(
+        server,
+        "train",
+        "factual-recall",
+        "--set",
+        "num_subjects=4",
+        "--set",
+        "num_relations=4",
+        "--steps",
+        "200",
+        "--watch",
+    )
+    assert submitted["state"] == "SUCCEEDED"
+    job_id = submitted["job_id"]
+    shown = cli_json(server, "jobs", "show", job_id)
+    assert shown["state"] == "SUCCEEDED" and shown["checkpoint_id"].startswith("ckpt-")
+    assert shown["config"]["num_subjects"] == 4
+    ckpt = shown["checkpoint_id"]
+    result = cli_json(server, "query", ckpt, "1", "2", "--top-k", "2")
+    assert result["subjects"] == [1] and result["relations"] == [2] and len(result["answers"][0]) == 2
+    assert result["answers"][0][0] == result["stored_answers"][0] and result["recalled"] == [True]
+    assert cli_json(server, "query", ckpt, "--all")["accuracy"] == 1.0
+    assert cli_json(server, "eval", ckpt)["accuracy"] == 1.0
+    png = tmp_path / "attention.png"
+    attention = cli_json(server, "attention", ckpt, "--png", str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(attention["patterns"]["blocks.0.attn.hook_pattern"][0]) == 4  # heads
+    eigenvalues = cli_json(server, "sharpness", ckpt, "--top-k", "2", "--num-examples", "128")["eigenvalues"]
+    assert len(eigenvalues) == 2 and eigenvalues[0] >= eigenvalues[1]
+    events = cli_json(server, "jobs", "watch", job_id)["events"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert any(j["job_id"] == job_id for j in cli_json(server, "jobs", "list"))
+    assert any(c["checkpoint_id"] == ckpt for c in cli_json(server, "ckpt", "list", "--job", job_id))
+    assert cli_json(server, "ckpt", "show", ckpt)["step"] == 200
+    onnx = tmp_path / "m.onnx"
+    assert cli_json(server, "ckpt", "export", ckpt, "-o", str(onnx))["size_bytes"] == onnx.stat().st_size
+    assert cli_json(server, "ckpt", "rm", ckpt) == {"deleted": ckpt}
+
+
+def test_families_health_and_version(server):
+    families = cli_json(server, "families")
+    assert families[0]["name"] == "factual-recall"
+    assert cli_json(server, "health")["status"] == "SERVING"
+    assert cli_json(server, "version")["server"]["api_version"] == "probe.v1"
+
+
+def test_human_output_is_not_json_but_says_what_happened(server):
+    result = cli(server, "families")
+    assert result.returncode == 0 and "num_subjects" in result.stdout
+
+
+def test_errors_are_one_line_and_exit_non_zero(server):
+    cases = [
+        (("train", "factual-recall", "--set", "num_subjects=zero"), "num_subjects must be an integer"),
+        (("train", "factual-recall", "--set", "bogus=1"), "no config key 'bogus'"),
+        (("train", "factual-recall", "--set", "num_subjects=0"), "INVALID_ARGUMENT"),
+        (("jobs", "show", "job-0000000000000000"), "NOT_FOUND"),
+        (("query", "ckpt-0000000000000000", "1"), "give both SUBJECT and RELATION"),
+        (("jobs", "list", "--state", "DONE"), "unknown job state"),
+    ]
+    for args, message in cases:
+        result = cli(server, *args)
+        assert result.returncode == 1, args
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.stderr)
+
+
+def test_unreachable_server_is_one_clear_line():
+    result = subprocess.run(
+        [str(BIN / "probe-cli"), "--server", "127.0.0.1:1", "health"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1 and "cannot reach a probe server at 127.0.0.1:1" in result.stderr

@@ -1,0 +1,63 @@
+"""The Prometheus endpoint reports RPCs, jobs, checkpoints and the model cache with the right labels."""
+
+import re
+import urllib.request
+
+import pytest
+
+from probe_client import ProbeError
+from tests.conftest import SMALL_FACTS
+
+
+def scrape(server) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def value(text: str, name: str, **labels: str) -> float | None:
+    """The sample of ``name`` whose labels include ``labels``, or None."""
+    for line in text.splitlines():
+        match = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
+        if match:
+            found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+            if all(found.get(k) == v for k, v in labels.items()):
+                return float(match.group(2))
+    return None
+
+
+def test_rpc_counters_histogram_and_codes(client, server, trained):
+    client.server_info()
+    with pytest.raises(ProbeError):
+        client.get_job("job-0000000000000000")
+    client.query_facts(trained.checkpoint_id, [(0, 0)])
+    client.query_facts(trained.checkpoint_id, [(1, 1)])
+    text = scrape(server)
+    rpc = {"grpc_service": "probe.v1.InfoService", "grpc_method": "GetServerInfo", "grpc_type": "UNARY"}
+    assert value(text, "grpc_server_started_total", **rpc) >= 1
+    assert value(text, "grpc_server_handled_total", **rpc, grpc_code="OK") >= 1
+    assert value(text, "grpc_server_handled_total", grpc_method="GetJob", grpc_code="NOT_FOUND") >= 1
+    assert value(text, "grpc_server_handling_seconds_count", **rpc) >= 1
+    assert value(text, "grpc_server_handling_seconds_bucket", **rpc, le="+Inf") >= 1
+    assert (
+        value(text, "grpc_server_handled_total", grpc_method="WatchJob", grpc_type="SERVER_STREAM", grpc_code="OK") >= 1
+    )
+    assert value(text, "probe_jobs", state="SUCCEEDED", family="factual-recall") >= 1
+    assert value(text, "probe_jobs", state="RUNNING", family="factual-recall") is not None
+    assert value(text, "probe_checkpoints") >= 1
+    assert value(text, "probe_model_cache_hits_total", cache="onnx") >= 1
+    assert value(text, "probe_model_cache_misses_total", cache="torch") >= 1
+
+
+def test_running_job_gauges_appear_and_go_away(client, server):
+    job = client.submit_job("factual-recall", SMALL_FACTS, steps=1_000_000, seed=9, log_every=1)
+    for event in client.watch_job(job.job_id):
+        if event.kind == "PROGRESS" and event.step >= 3:
+            break
+    text = scrape(server)
+    assert value(text, "probe_job_step", job_id=job.job_id, family="factual-recall") >= 3
+    assert value(text, "probe_job_loss", job_id=job.job_id, family="factual-recall") > 0
+    assert client.cancel_job(job.job_id).state == "CANCELLED"
+    text = scrape(server)
+    assert value(text, "probe_job_step", job_id=job.job_id) is None
+    assert value(text, "probe_job_loss", job_id=job.job_id) is None
+    assert value(text, "probe_jobs", state="CANCELLED", family="factual-recall") >= 1
