@@ -103,3 +103,33 @@ def test_parameter_count_without_building_matches_the_built_model(model):
     module = family.load(config, 0, family.new_run(config, 0, 1).model.state_dict()).module
     built = sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers())
     assert family.parameter_count(config) == built
+
+
+def test_lr_ladder_moves_to_the_next_rate_until_the_facts_are_learned():
+    # 100 steps at 1e-3 do not learn 64 facts; the ladder restarts at 3e-3, then 1e-2
+    config = parse_config(FactualRecallConfig, {**FACTS_64, "lr_ladder": True})
+    run = FactualRecall().new_run(config, seed=0, steps=100)
+    assert run.max_steps == 300
+    rates, step = [], 0
+    while step < run.max_steps and not run.finished:
+        rates.append(run.train_step(step)["lr"])
+        step += 1
+    assert rates[0] == 1e-3 and rates[100] == 3e-3 and rates[200] == 1e-2
+    assert run.finished and step == 300
+    assert run.evaluate()["fact_accuracy"] == 1.0
+
+
+def test_a_restored_run_continues_exactly_as_the_uninterrupted_one():
+    config = parse_config(FactualRecallConfig, {**FACTS_64, "batch_size": 128})
+    straight = FactualRecall().new_run(config, seed=4, steps=40)
+    for step in range(40):
+        straight.train_step(step)
+    first = FactualRecall().new_run(config, seed=4, steps=40)
+    for step in range(25):
+        first.train_step(step)
+    resumed = FactualRecall().new_run(config, seed=4, steps=40)
+    resumed.restore(25, first.model.state_dict(), first.optimizer_state())
+    for step in range(25, 40):
+        resumed.train_step(step)
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], tensor), name
