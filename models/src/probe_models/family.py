@@ -18,15 +18,22 @@ import torch
 
 from probe_models.errors import UnsupportedProbe
 
+CPU = torch.device("cpu")
+
 
 @dataclass
 class LoadedModel:
-    """A trained network together with what it needs to be probed."""
+    """A trained network together with what it needs to be probed.
+
+    Data are always drawn on the CPU from seeded generators and moved to
+    ``device``, so a GPU and a CPU see the same examples.
+    """
 
     family: "Family"
     config: Any
     seed: int
     module: torch.nn.Module
+    device: torch.device = CPU
 
 
 @dataclass
@@ -100,16 +107,16 @@ class Family(ABC):
     default_steps: ClassVar[int]
 
     @abstractmethod
-    def new_run(self, config: Any, seed: int, steps: int) -> TrainingRun:
-        """A fresh run: task, model and optimizer made from ``seed``."""
+    def new_run(self, config: Any, seed: int, steps: int, device: torch.device = CPU) -> TrainingRun:
+        """A fresh run on ``device``: task, model and optimizer made from ``seed``."""
 
     @abstractmethod
     def parameter_count(self, config: Any) -> int:
         """Parameters and frozen buffers the model would hold, computed without building it."""
 
     @abstractmethod
-    def load(self, config: Any, seed: int, weights: dict[str, torch.Tensor]) -> LoadedModel:
-        """Rebuild a checkpoint's model from its weights."""
+    def load(self, config: Any, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU) -> LoadedModel:
+        """Rebuild a checkpoint's model from its weights, on ``device``."""
 
     @abstractmethod
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
@@ -143,7 +150,7 @@ class Family(ABC):
         raise UnsupportedProbe(f"family {self.name} has no token sequences")
 
     def run_with_attention(self, model: LoadedModel, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every attention hook's tensor for ``tokens``, shaped [batch, head, query_pos, key_pos]."""
+        """Every attention hook's tensor for ``tokens``, [batch, head, query_pos, key_pos], on the CPU."""
         raise UnsupportedProbe(f"family {self.name} has no attention")
 
     def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:

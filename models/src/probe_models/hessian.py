@@ -37,10 +37,11 @@ class HessianOperator:
         self.count = 0
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        """H v on the parameters' device; the Lanczos vectors themselves stay on the CPU."""
         self.count += 1
-        v = v.to(self._grad.dtype)
+        v = v.to(self._grad.device, self._grad.dtype)
         hv = torch.autograd.grad(self._grad @ v, self.params, retain_graph=True)
-        return torch.cat([h.reshape(-1) for h in hv]).detach()
+        return torch.cat([h.reshape(-1) for h in hv]).detach().cpu()
 
 
 def lanczos_top_eigenpairs(

@@ -89,10 +89,10 @@ def create_server(settings: Settings) -> RunningServer:
     metrics = Metrics()
     metrics.watch_store(store, list(FAMILIES))
     engine = JobEngine(
-        store, settings.checkpoint_root, settings.slots, metrics, default_threads_per_job(settings.slots)
+        store, settings.checkpoint_root, settings.slots, metrics, default_threads_per_job(settings.slots), device
     )
     engine.start()
-    cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics)
+    cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics, device)
     probe_slots = threading.Semaphore(settings.probe_threads)
 
     server = grpc.server(

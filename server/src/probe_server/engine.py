@@ -45,7 +45,10 @@ class _Worker:
 
 
 class JobEngine:
-    def __init__(self, store: Store, checkpoint_root: Path, slots: int, metrics: Metrics, threads_per_job: int) -> None:
+    def __init__(
+        self, store: Store, checkpoint_root: Path, slots: int, metrics: Metrics, threads_per_job: int, device: str
+    ) -> None:
+        self.device = device
         self.store = store
         self.checkpoint_root = checkpoint_root
         self.slots = slots
@@ -259,6 +262,7 @@ class JobEngine:
             checkpoint_root=str(self.checkpoint_root),
             resume_from=checkpoint.checkpoint_id if checkpoint else "",
             threads=self.threads_per_job,
+            device=self.device,
         )
         parent, child = self._context.Pipe()
         process = self._context.Process(

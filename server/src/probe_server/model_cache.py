@@ -6,6 +6,7 @@ probes that need autograd or internals use the torch model.
 
 from __future__ import annotations
 
+import copy
 import io
 import threading
 import warnings
@@ -69,7 +70,8 @@ def onnx_providers() -> list[str]:
 
 
 class ModelCache:
-    def __init__(self, store: Store, checkpoint_root: Path, size: int, metrics: Metrics) -> None:
+    def __init__(self, store: Store, checkpoint_root: Path, size: int, metrics: Metrics, device: str) -> None:
+        self.device = torch.device(device)
         self.store = store
         self.root = checkpoint_root
         self.metrics = metrics
@@ -108,7 +110,7 @@ class ModelCache:
             record = self.record(checkpoint_id)
             family = get_family(record.family)
             config = parse_config(family.config_cls, record.config)
-            return family.load(config, record.seed, read_weights(self.root / checkpoint_id))
+            return family.load(config, record.seed, read_weights(self.root / checkpoint_id), self.device)
 
         return self._cached(self._models, "torch", checkpoint_id, build)
 
@@ -121,7 +123,7 @@ class ModelCache:
         with self._export_lock:
             if not path.exists():
                 module, example = loaded.family.serving_module(loaded)
-                write_atomic(path, export_onnx(module, example))
+                write_atomic(path, export_onnx(copy.deepcopy(module).cpu(), example.cpu()))
         return path
 
     def session(self, checkpoint_id: str) -> ort.InferenceSession:

@@ -34,9 +34,15 @@ class JobSpec:
     checkpoint_root: str
     resume_from: str  # a checkpoint id, or "" for a fresh start
     threads: int
+    device: str  # "cpu" or "cuda"
 
 
-def peak_rss_bytes() -> int:
+def peak_memory_bytes(device: str) -> int:
+    """The CUDA allocator's peak on a GPU; the process's peak resident set on the CPU."""
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.max_memory_allocated())
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
@@ -47,7 +53,9 @@ class _PipeHooks:
         self.parent_pid = os.getppid()
 
     def on_progress(self, step: int, metrics: dict[str, float]) -> None:
-        self.conn.send(("progress", {"step": step, "metrics": metrics, "peak_memory_bytes": peak_rss_bytes()}))
+        self.conn.send(
+            ("progress", {"step": step, "metrics": metrics, "peak_memory_bytes": peak_memory_bytes(self.spec.device)})
+        )
 
     def on_checkpoint(self, step: int, metrics: dict[str, float]) -> None:
         spec = self.spec
@@ -88,7 +96,7 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
         torch.set_num_threads(spec.threads)
         family = get_family(spec.family)
         config = parse_config(family.config_cls, spec.config)
-        run = family.new_run(config, spec.seed, spec.steps)
+        run = family.new_run(config, spec.seed, spec.steps, torch.device(spec.device))
         start = 0
         if spec.resume_from:
             path = Path(spec.checkpoint_root) / spec.resume_from
@@ -96,7 +104,9 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
             run.restore(start, read_weights(path), read_optimizer(path))
         hooks = _PipeHooks(spec, conn, run)
         step = train(run, start, spec.log_every, spec.checkpoint_every, hooks)
-        conn.send(("done", {"step": step, "stopped": hooks.stopped, "peak_memory_bytes": peak_rss_bytes()}))
+        conn.send(
+            ("done", {"step": step, "stopped": hooks.stopped, "peak_memory_bytes": peak_memory_bytes(spec.device)})
+        )
     except BaseException as error:  # report everything, then exit non-zero
         conn.send(("error", {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}))
         conn.close()

@@ -17,7 +17,7 @@ from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.factual_recall.config import LADDER_LRS, FactualRecallConfig
 from probe_models.families.factual_recall.networks import PATTERN, SCORES, build_network, paper_parameter_count
 from probe_models.families.factual_recall.task import FactTask
-from probe_models.family import Evaluation, Family, LoadedModel, SharpnessObjective, TrainingRun
+from probe_models.family import CPU, Evaluation, Family, LoadedModel, SharpnessObjective, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed, generator
 
@@ -38,13 +38,15 @@ def _make_optimizer(config: FactualRecallConfig, model: torch.nn.Module, lr: flo
 
 
 @torch.no_grad()
-def fact_accuracy(model: torch.nn.Module, task: FactTask, gen: torch.Generator) -> tuple[float, float]:
+def fact_accuracy(
+    model: torch.nn.Module, task: FactTask, gen: torch.Generator, device: torch.device
+) -> tuple[float, float]:
     """Accuracy and mean loss over every fact, one query sequence each."""
     batch = task.all_facts(gen)
     correct, loss_sum = 0, 0.0
     for start in range(0, batch.targets.shape[0], EVAL_CHUNK):
-        logits = model(batch.inputs[start : start + EVAL_CHUNK])
-        targets = batch.targets[start : start + EVAL_CHUNK]
+        logits = model(batch.inputs[start : start + EVAL_CHUNK].to(device))
+        targets = batch.targets[start : start + EVAL_CHUNK].to(device)
         correct += int((logits.argmax(dim=-1) == targets).sum())
         loss_sum += float(F.cross_entropy(logits, targets, reduction="sum"))
     n = batch.targets.shape[0]
@@ -52,8 +54,8 @@ def fact_accuracy(model: torch.nn.Module, task: FactTask, gen: torch.Generator) 
 
 
 class FactualRecallRun(TrainingRun):
-    def __init__(self, config: FactualRecallConfig, seed: int, steps: int) -> None:
-        self.config, self.seed, self.steps = config, seed, steps
+    def __init__(self, config: FactualRecallConfig, seed: int, steps: int, device: torch.device) -> None:
+        self.config, self.seed, self.steps, self.device = config, seed, steps, device
         self.task = FactTask(config, seed)
         self._done = False
         self._start_attempt(0)
@@ -61,7 +63,7 @@ class FactualRecallRun(TrainingRun):
     def _start_attempt(self, attempt: int) -> None:
         self.attempt = attempt
         self.lr = LADDER_LRS[attempt] if self.config.lr_ladder else self.config.lr
-        self.model = build_network(self.config, self.seed, derive_seed(self.seed, "init", attempt))
+        self.model = build_network(self.config, self.seed, derive_seed(self.seed, "init", attempt)).to(self.device)
         self.optimizer = _make_optimizer(self.config, self.model, self.lr)
 
     @property
@@ -73,9 +75,9 @@ class FactualRecallRun(TrainingRun):
         return self._done
 
     def train_step(self, step: int) -> dict[str, float]:
-        batch = self.task.training_batch(step)
+        batch = self.task.training_batch(step)  # drawn on the CPU, so every device sees the same data
         self.model.train()
-        loss = F.cross_entropy(self.model(batch.inputs), batch.targets)
+        loss = F.cross_entropy(self.model(batch.inputs.to(self.device)), batch.targets.to(self.device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -90,7 +92,7 @@ class FactualRecallRun(TrainingRun):
 
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
-        accuracy, loss = fact_accuracy(self.model, self.task, generator(self.seed, "eval"))
+        accuracy, loss = fact_accuracy(self.model, self.task, generator(self.seed, "eval"), self.device)
         return {"fact_accuracy": accuracy, "fact_loss": loss}
 
     def optimizer_state(self) -> dict[str, torch.Tensor]:
@@ -99,7 +101,7 @@ class FactualRecallRun(TrainingRun):
     def restore(self, step: int, weights: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor]) -> None:
         attempt = min(step // self.steps, len(LADDER_LRS) - 1) if self.config.lr_ladder else 0
         self._start_attempt(attempt)
-        self.model.load_state_dict(weights)
+        self.model.load_state_dict({k: v.to(self.device) for k, v in weights.items()})
         load_optimizer_state(self.optimizer, optimizer)
 
 
@@ -110,14 +112,17 @@ class FactualRecall(Family):
     config_cls = FactualRecallConfig
     default_steps = 1000
 
-    def new_run(self, config: FactualRecallConfig, seed: int, steps: int) -> FactualRecallRun:
-        return FactualRecallRun(config, seed, steps)
+    def new_run(
+        self, config: FactualRecallConfig, seed: int, steps: int, device: torch.device = CPU
+    ) -> FactualRecallRun:
+        return FactualRecallRun(config, seed, steps, device)
 
-    def load(self, config: FactualRecallConfig, seed: int, weights: dict[str, torch.Tensor]) -> LoadedModel:
+    def load(
+        self, config: FactualRecallConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
+    ) -> LoadedModel:
         module = build_network(config, seed, derive_seed(seed, "init", 0))
         module.load_state_dict(weights)
-        module.eval()
-        return LoadedModel(self, config, seed, module)
+        return LoadedModel(self, config, seed, module.to(device).eval(), device)
 
     def parameter_count(self, config: FactualRecallConfig) -> int:
         d, m, answers = config.d_model, config.mlp_width, config.num_answers
@@ -135,14 +140,15 @@ class FactualRecall(Family):
     @torch.no_grad()
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
         task = fact_task(model.config, model.seed)
-        accuracy, fact_loss = fact_accuracy(model.module, task, generator(eval_seed, "eval-facts"))
+        accuracy, fact_loss = fact_accuracy(model.module, task, generator(eval_seed, "eval-facts"), model.device)
         gen = generator(eval_seed, "eval-test")
         loss_sum, correct = 0.0, 0
         for start in range(0, num_sequences, EVAL_CHUNK):
             batch = task.sample(min(EVAL_CHUNK, num_sequences - start), gen)
-            logits = model.module(batch.inputs)
-            loss_sum += float(F.cross_entropy(logits, batch.targets, reduction="sum"))
-            correct += int((logits.argmax(-1) == batch.targets).sum())
+            logits = model.module(batch.inputs.to(model.device))
+            targets = batch.targets.to(model.device)
+            loss_sum += float(F.cross_entropy(logits, targets, reduction="sum"))
+            correct += int((logits.argmax(-1) == targets).sum())
         metrics = {
             "fact_accuracy": accuracy,
             "fact_loss": fact_loss,
@@ -200,7 +206,7 @@ class FactualRecall(Family):
     @torch.no_grad()
     def run_with_attention(self, model: LoadedModel, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         self._require_attention(model)
-        return model.module.attention(tokens)
+        return {name: a.cpu() for name, a in model.module.attention(tokens.to(model.device)).items()}
 
     def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
         return [seq_len - 1]  # only the last token (EOS) queries
@@ -210,8 +216,9 @@ class FactualRecall(Family):
         batch = task.sample(num_examples, generator(seed, "sharpness"))
         module = model.module
         params = [p for p in module.parameters() if p.requires_grad]
+        inputs, targets = batch.inputs.to(model.device), batch.targets.to(model.device)
 
         def loss() -> torch.Tensor:
-            return F.cross_entropy(module(batch.inputs), batch.targets)
+            return F.cross_entropy(module(inputs), targets)
 
         return SharpnessObjective(params=params, loss=loss, num_examples=num_examples)
