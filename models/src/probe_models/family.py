@@ -44,15 +44,6 @@ class Evaluation:
 
 
 @dataclass
-class FactAnswers:
-    """Top-k answers for a batch of (subject, relation) queries."""
-
-    answers: np.ndarray  # (B, k) answer ids
-    probabilities: np.ndarray  # (B, k)
-    stored: np.ndarray  # (B,) the fact table's answer
-
-
-@dataclass
 class SharpnessObjective:
     """A scalar loss over the trainable parameters at a checkpoint."""
 

@@ -86,6 +86,8 @@ def create_server(settings: Settings) -> RunningServer:
         raise SystemExit(f"--token-file {settings.token_file} is empty")
     torch.set_num_threads(max(1, settings.probe_threads))
     store = Store(settings.database)
+    if not store.integrity_ok():
+        raise SystemExit(f"{settings.database} fails SQLite's integrity check; restore it from a backup")
     metrics = Metrics()
     metrics.watch_store(store, list(FAMILIES))
     engine = JobEngine(

@@ -21,11 +21,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from probe_server.checkpoint_files import CheckpointMeta, read_meta
+from probe_server.checkpoint_files import CheckpointMeta, directory_size, read_meta
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
 from probe_server.metrics import Metrics
-from probe_server.store import FINAL_STATES, CheckpointRecord, JobRecord, Store
+from probe_server.store import CheckpointRecord, JobRecord, Store
 from probe_server.worker import JobSpec, run_job
 
 log = logging.getLogger("probe.jobs")
@@ -116,7 +116,7 @@ class JobEngine:
         if self.store.get_job(meta.job_id) is None:
             log.warning("checkpoint %s belongs to unknown job %s; left in place", path.name, meta.job_id)
             return
-        self._add_checkpoint(meta, sum(p.stat().st_size for p in path.iterdir() if p.is_file()))
+        self._add_checkpoint(meta, directory_size(path))
 
     # requests
 
@@ -357,15 +357,6 @@ class JobEngine:
             self._running.pop(worker.job_id, None)
             self._lock.notify_all()
         worker.finished.set()
-
-    def is_final(self, state: str) -> bool:
-        return state in FINAL_STATES
-
-    def running_count(self) -> int:
-        return len(self._running)
-
-    def queued_count(self) -> int:
-        return len(self._queue)
 
 
 def default_threads_per_job(slots: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import grpc
@@ -19,7 +20,7 @@ CHUNK_BYTES = 1 << 20
 
 
 class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
-    def __init__(self, cache: ModelCache, probe_slots: "object") -> None:
+    def __init__(self, cache: ModelCache, probe_slots: threading.Semaphore) -> None:
         self.cache = cache
         self.store = cache.store
         self.probe_slots = probe_slots
