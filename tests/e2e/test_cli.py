@@ -94,3 +94,18 @@ def test_unreachable_server_is_one_clear_line():
         [str(BIN / "probe-cli"), "--server", "127.0.0.1:1", "health"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1 and "cannot reach a probe server at 127.0.0.1:1" in result.stderr
+
+
+def test_sweep_commands(server):
+    sweep = cli_json(server, "sweep", "submit", "factual-recall", "--set", "num_relations=2", "--grid", "d_model=8,16",
+                     "--seeds", "2", "--steps", "5", "--name", "cli", "--watch")  # fmt: skip
+    assert sweep["state"] == "SUCCEEDED" and len(sweep["children"]) == 4
+    assert {c["overrides"]["d_model"] for c in sweep["children"]} == {8, 16}
+    assert cli_json(server, "sweep", "show", sweep["sweep_id"])["counts"] == {"SUCCEEDED": 4}
+    assert any(s["sweep_id"] == sweep["sweep_id"] for s in cli_json(server, "sweep", "list"))
+    searched = cli_json(server, "sweep", "submit", "factual-recall", "--set", "model=linear-am", "--set",
+                        "num_relations=1", "--set", "d_model=4", "--search", "num_subjects=1:8", "--metric",
+                        "fact_accuracy", "--steps", "100", "--watch")  # fmt: skip
+    assert searched["search_results"][0]["done"] and searched["search"]["key"] == "num_subjects"
+    bad = cli(server, "sweep", "submit", "factual-recall", "--grid", "d_model=")
+    assert bad.returncode == 1 and "INVALID_ARGUMENT" in bad.stderr

@@ -22,6 +22,8 @@ from probe_client._proto.probe.v1 import (
     probes_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    sweeps_pb2,
+    sweeps_pb2_grpc,
 )
 from probe_client.errors import ProbeError, VersionMismatch, from_rpc_error
 from probe_client.limits import channel_options
@@ -36,7 +38,10 @@ from probe_client.types import (
     JobEvent,
     ServerInfo,
     Sharpness,
+    Sweep,
+    SweepEvent,
     state_value,
+    sweep_state_value,
 )
 
 API_VERSION = "probe.v1"
@@ -75,6 +80,17 @@ class _Details(grpc.ClientCallDetails):
         self.compression = getattr(base, "compression", None)
 
 
+def _value(python: Any) -> struct_pb2.Value:
+    value = struct_pb2.Value()
+    if isinstance(python, bool):
+        value.bool_value = python
+    elif isinstance(python, (int, float)):
+        value.number_value = python
+    else:
+        value.string_value = str(python)
+    return value
+
+
 def _struct(values: dict[str, Any] | None) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     if values:
@@ -100,6 +116,7 @@ class ProbeClient:
         self._probes = probes_pb2_grpc.ProbeServiceStub(channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(channel)
         self._info = info_pb2_grpc.InfoServiceStub(channel)
+        self._sweeps = sweeps_pb2_grpc.SweepServiceStub(channel)
         self._health_channel = channel
 
     def close(self) -> None:
@@ -202,6 +219,78 @@ class ProbeClient:
                 if error.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise
         return self.get_job(job_id)
+
+    # sweeps
+
+    def submit_sweep(
+        self,
+        family: str,
+        base_config: dict[str, Any] | None = None,
+        grid: dict[str, Sequence[Any]] | None = None,
+        *,
+        search: dict[str, Any] | None = None,
+        seeds: int = 1,
+        seed: int = 0,
+        steps: int = 0,
+        checkpoint_every: int = 0,
+        log_every: int = 0,
+        name: str = "",
+    ) -> Sweep:
+        """One child job per grid point and seed; or, with ``search`` (key, low, high, metric,
+        threshold, log_scale, resolution), a bisection for the largest passing value at each point."""
+        request = sweeps_pb2.SubmitSweepRequest(
+            family=family,
+            base_config=_struct(base_config),
+            seeds=seeds,
+            seed=seed,
+            steps=steps,
+            checkpoint_every=checkpoint_every,
+            log_every=log_every,
+            name=name,
+        )
+        for key, values in (grid or {}).items():
+            axis = request.grid.add(key=key)
+            for value in values:
+                axis.values.append(_value(value))
+        if search is not None:
+            request.search.CopyFrom(sweeps_pb2.SearchSpec(**search))
+        return Sweep.from_proto(self._call(self._sweeps.SubmitSweep, request).sweep)
+
+    def get_sweep(self, sweep_id: str) -> Sweep:
+        return Sweep.from_proto(self._call(self._sweeps.GetSweep, sweeps_pb2.GetSweepRequest(sweep_id=sweep_id)).sweep)
+
+    def list_sweeps(
+        self, *, states: Sequence[str] = (), family: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[Sweep], str]:
+        request = sweeps_pb2.ListSweepsRequest(
+            page_size=page_size, page_token=page_token, states=[sweep_state_value(s) for s in states], family=family
+        )
+        response = self._call(self._sweeps.ListSweeps, request)
+        return [Sweep.from_proto(s) for s in response.sweeps], response.next_page_token
+
+    def cancel_sweep(self, sweep_id: str) -> Sweep:
+        request = sweeps_pb2.CancelSweepRequest(sweep_id=sweep_id)
+        return Sweep.from_proto(self._call(self._sweeps.CancelSweep, request, timeout=600).sweep)
+
+    def watch_sweep(self, sweep_id: str, *, after_seq: int = 0) -> Iterator[SweepEvent]:
+        """Events in order until the sweep ends."""
+        try:
+            for event in self._sweeps.WatchSweep(sweeps_pb2.WatchSweepRequest(sweep_id=sweep_id, after_seq=after_seq)):
+                yield SweepEvent.from_proto(event)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def wait_sweep(self, sweep_id: str) -> Sweep:
+        last_seq = 0
+        while True:
+            try:
+                for event in self.watch_sweep(sweep_id, after_seq=last_seq):
+                    last_seq = event.seq
+                break
+            except ProbeError as error:
+                if error.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+        return self.get_sweep(sweep_id)
 
     # checkpoints
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from probe_client._proto.probe.v1 import checkpoints_pb2, info_pb2, jobs_pb2, registry_pb2
+from probe_client._proto.probe.v1 import checkpoints_pb2, info_pb2, jobs_pb2, registry_pb2, sweeps_pb2
 
 FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
 
@@ -235,3 +235,117 @@ class ServerInfo:
     def from_proto(cls, r: info_pb2.GetServerInfoResponse) -> "ServerInfo":
         limits = json_format.MessageToDict(r.limits, preserving_proto_field_name=True)
         return cls(r.package_version, r.api_version, r.device, r.slots, {k: int(v) for k, v in limits.items()})
+
+
+def sweep_state_value(name: str) -> int:
+    try:
+        return sweeps_pb2.SweepState.Value("SWEEP_STATE_" + name.upper())
+    except ValueError:
+        known = [n.removeprefix("SWEEP_STATE_") for n in sweeps_pb2.SweepState.keys()[1:]]
+        raise ValueError(f"unknown sweep state {name!r}; known: {', '.join(known)}") from None
+
+
+def sweep_state_name(value: int) -> str:
+    return sweeps_pb2.SweepState.Name(value).removeprefix("SWEEP_STATE_")
+
+
+@dataclass
+class SweepChild:
+    job_id: str
+    point: int
+    seed: int
+    overrides: dict[str, Any]
+    state: str
+    metrics: dict[str, float]
+
+
+@dataclass
+class SearchResult:
+    point: int
+    best: float | None
+    first_failure: float | None
+    done: bool
+    probes: int
+
+
+@dataclass
+class Sweep:
+    sweep_id: str
+    name: str
+    family: str
+    state: str
+    counts: dict[str, int]
+    planned_children: int
+    children: list[SweepChild]
+    search_results: list[SearchResult]
+    base_config: dict[str, Any]
+    grid: dict[str, list[Any]]
+    search: dict[str, Any] | None
+    seeds: int
+    steps: int
+    message: str
+    created_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def done(self) -> bool:
+        return self.state != "RUNNING"
+
+    @classmethod
+    def from_proto(cls, s: sweeps_pb2.Sweep) -> "Sweep":
+        return cls(
+            sweep_id=s.sweep_id,
+            name=s.name,
+            family=s.family,
+            state=sweep_state_name(s.state),
+            counts=dict(s.counts),
+            planned_children=s.planned_children,
+            children=[
+                SweepChild(c.job_id, c.point, c.seed, _config(c.overrides), state_name(c.state), dict(c.metrics))
+                for c in s.children
+            ],
+            search_results=[
+                SearchResult(
+                    r.point,
+                    r.best if r.HasField("best") else None,
+                    r.first_failure if r.HasField("first_failure") else None,
+                    r.done,
+                    r.probes,
+                )
+                for r in s.search_results
+            ],
+            base_config=_config(s.base_config),
+            grid={a.key: [json_format.MessageToDict(v) for v in a.values] for a in s.grid},
+            search=json_format.MessageToDict(s.search, preserving_proto_field_name=True)
+            if s.HasField("search")
+            else None,
+            seeds=s.seeds,
+            steps=s.steps,
+            message=s.message,
+            created_at=_time(s.created_at, s.HasField("created_at")),
+            finished_at=_time(s.finished_at, s.HasField("finished_at")),
+        )
+
+
+def _search(s: sweeps_pb2.Sweep) -> dict[str, Any] | None:
+    if not s.HasField("search"):
+        return None
+    return json_format.MessageToDict(
+        s.search, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+@dataclass
+class SweepEvent:
+    sweep_id: str
+    seq: int
+    state: str
+    job_id: str
+    job_state: str
+    counts: dict[str, int]
+    message: str
+
+    @classmethod
+    def from_proto(cls, e: sweeps_pb2.SweepEvent) -> "SweepEvent":
+        job_state = state_name(e.job_state) if e.job_state else ""
+        return cls(e.sweep_id, e.seq, sweep_state_name(e.state), e.job_id, job_state, dict(e.counts), e.message)

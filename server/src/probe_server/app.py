@@ -24,6 +24,8 @@ from probe_client._proto.probe.v1 import (
     probes_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    sweeps_pb2,
+    sweeps_pb2_grpc,
 )
 from probe_client.limits import channel_options
 from probe_models.registry import FAMILIES
@@ -36,8 +38,10 @@ from probe_server.servicers.checkpoints import CheckpointServicer
 from probe_server.servicers.jobs import JobServicer
 from probe_server.servicers.probes import ProbeServicer
 from probe_server.servicers.registry import InfoServicer, RegistryServicer
+from probe_server.servicers.sweeps import SweepServicer
 from probe_server.settings import Settings
 from probe_server.store import Store
+from probe_server.sweeps import SweepManager
 
 log = logging.getLogger("probe.server")
 
@@ -47,6 +51,7 @@ SERVICES = (
     probes_pb2.DESCRIPTOR.services_by_name["ProbeService"],
     registry_pb2.DESCRIPTOR.services_by_name["RegistryService"],
     info_pb2.DESCRIPTOR.services_by_name["InfoService"],
+    sweeps_pb2.DESCRIPTOR.services_by_name["SweepService"],
 )
 
 
@@ -66,6 +71,7 @@ class RunningServer:
     port: int
     metrics_port: int
     engine: JobEngine
+    sweeps: SweepManager
     store: Store
     health: health.HealthServicer
 
@@ -73,6 +79,7 @@ class RunningServer:
         for service in SERVICES:
             self.health.set(service.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(grace).wait()
+        self.sweeps.stop()
         self.engine.stop()
         self.store.close()
 
@@ -94,6 +101,8 @@ def create_server(settings: Settings) -> RunningServer:
         store, settings.checkpoint_root, settings.slots, metrics, default_threads_per_job(settings.slots), device
     )
     engine.start()
+    sweeps = SweepManager(engine, settings.limits)
+    sweeps.start()
     cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics, device)
     probe_slots = threading.Semaphore(settings.probe_threads)
 
@@ -106,6 +115,7 @@ def create_server(settings: Settings) -> RunningServer:
     checkpoints_pb2_grpc.add_CheckpointServiceServicer_to_server(CheckpointServicer(cache, probe_slots), server)
     probes_pb2_grpc.add_ProbeServiceServicer_to_server(ProbeServicer(cache, settings.limits, probe_slots), server)
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(), server)
+    sweeps_pb2_grpc.add_SweepServiceServicer_to_server(SweepServicer(sweeps, settings.limits), server)
     info_pb2_grpc.add_InfoServiceServicer_to_server(
         InfoServicer(__version__, device, settings.slots, settings.limits), server
     )
@@ -129,7 +139,7 @@ def create_server(settings: Settings) -> RunningServer:
         settings.data_dir,
         metrics_port,
     )
-    return RunningServer(server, port, metrics_port, engine, store, health_servicer)
+    return RunningServer(server, port, metrics_port, engine, sweeps, store, health_servicer)
 
 
 def serve(settings: Settings) -> None:

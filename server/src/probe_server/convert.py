@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from probe_client._proto.probe.v1 import checkpoints_pb2, jobs_pb2
-from probe_server.store import CheckpointRecord, EventRecord, JobRecord
+from probe_client._proto.probe.v1 import checkpoints_pb2, jobs_pb2, sweeps_pb2
+from probe_server.store import (
+    CheckpointRecord,
+    EventRecord,
+    JobRecord,
+    SweepChildRecord,
+    SweepEventRecord,
+    SweepRecord,
+)
+from probe_server.sweep_plan import SearchStatus
 
 
 def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
@@ -26,15 +35,15 @@ def struct(values: dict) -> struct_pb2.Struct:
 
 def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
     """A Struct as Python values; unlike json_format it passes NaN and inf on, for validation to refuse."""
-    return {key: _value(value) for key, value in message.fields.items()}
+    return {key: value_to_python(value) for key, value in message.fields.items()}
 
 
-def _value(value: struct_pb2.Value) -> Any:
+def value_to_python(value: struct_pb2.Value) -> Any:
     kind = value.WhichOneof("kind")
     if kind == "struct_value":
         return struct_to_dict(value.struct_value)
     if kind == "list_value":
-        return [_value(v) for v in value.list_value.values]
+        return [value_to_python(v) for v in value.list_value.values]
     return None if kind in (None, "null_value") else getattr(value, kind)
 
 
@@ -93,4 +102,72 @@ def checkpoint_proto(record: CheckpointRecord) -> checkpoints_pb2.Checkpoint:
         created_at=timestamp(record.created_at),
         size_bytes=record.size_bytes,
         code_version=record.code_version,
+    )
+
+
+def python_to_value(python: Any) -> struct_pb2.Value:
+    value = struct_pb2.Value()
+    if isinstance(python, bool):
+        value.bool_value = python
+    elif isinstance(python, (int, float)):
+        value.number_value = float(python)
+    elif python is None:
+        value.null_value = struct_pb2.NULL_VALUE
+    else:
+        value.string_value = str(python)
+    return value
+
+
+def sweep_state(name: str) -> int:
+    return sweeps_pb2.SweepState.Value(f"SWEEP_STATE_{name}")
+
+
+def sweep_proto(
+    sweep: SweepRecord, children: list[SweepChildRecord], statuses: list[SearchStatus], with_children: bool
+) -> sweeps_pb2.Sweep:
+    spec = sweep.spec
+    search = spec.get("search")
+    message = sweeps_pb2.Sweep(
+        sweep_id=sweep.sweep_id,
+        name=sweep.name,
+        family=sweep.family,
+        base_config=struct(spec["base_config"]),
+        grid=[sweeps_pb2.GridAxis(key=k, values=[python_to_value(v) for v in vs]) for k, vs in spec["grid"]],
+        seeds=spec["seeds"],
+        seed=spec["seed"],
+        steps=spec["steps"],
+        search=sweeps_pb2.SearchSpec(
+            key=search["key"], low=search["low"], high=search["high"], metric=search["metric"],
+            threshold=search["threshold"], log_scale=search["log_scale"], resolution=search["resolution"],
+        ) if search else None,
+        state=sweep_state(sweep.state),
+        counts=dict(Counter(c.state for c in children)),
+        planned_children=spec["planned_children"],
+        created_at=timestamp(sweep.created_at),
+        finished_at=timestamp(sweep.finished_at),
+        message=sweep.message,
+    )  # fmt: skip
+    for point, status in enumerate(statuses):
+        message.search_results.add(
+            point=point, best=status.best, first_failure=status.first_failure, done=status.done, probes=status.probes
+        )
+    if with_children:
+        for c in children:
+            message.children.add(
+                job_id=c.job_id, point=c.point, seed=c.seed, overrides=struct(c.overrides), state=job_state(c.state),
+                metrics=c.metrics,
+            )  # fmt: skip
+    return message
+
+
+def sweep_event_proto(event: SweepEventRecord) -> sweeps_pb2.SweepEvent:
+    return sweeps_pb2.SweepEvent(
+        sweep_id=event.sweep_id,
+        seq=event.seq,
+        state=sweep_state(event.state),
+        job_id=event.job_id,
+        job_state=job_state(event.job_state) if event.job_state else jobs_pb2.JOB_STATE_UNSPECIFIED,
+        counts=event.counts,
+        message=event.message,
+        time=timestamp(event.time),
     )

@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,7 +26,7 @@ from probe_server.checkpoint_files import CheckpointMeta, directory_size, read_m
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
 from probe_server.metrics import Metrics
-from probe_server.store import CheckpointRecord, JobRecord, Store
+from probe_server.store import CheckpointRecord, JobRecord, Store, SweepChildRecord, SweepRecord
 from probe_server.worker import JobSpec, run_job
 
 log = logging.getLogger("probe.jobs")
@@ -59,6 +60,7 @@ class JobEngine:
         self._queue: deque[str] = deque()
         self._running: dict[str, _Worker] = {}
         self._stopping = False
+        self._state_listeners: list[Callable[[str, str], None]] = []
         # Workers fork from a clean helper process that has already imported torch: a fresh
         # spawn paid ~2 s of imports per job; forking from the helper takes milliseconds.
         self._context = multiprocessing.get_context("forkserver")
@@ -120,37 +122,40 @@ class JobEngine:
 
     # requests
 
+    @staticmethod
+    def new_job(
+        family: str, config: dict[str, Any], seed: int, steps: int, checkpoint_every: int, log_every: int
+    ) -> JobRecord:
+        return JobRecord(
+            job_id=new_id("job"), family=family, config=config, seed=seed, steps=steps,
+            checkpoint_every=checkpoint_every, log_every=log_every, state="QUEUED", step=0, loss=0.0, metrics={},
+            checkpoint_id="", error="", created_at=time.time(), started_at=None, finished_at=None, runs=0,
+            peak_memory_bytes=0, last_seq=0,
+        )  # fmt: skip
+
     def submit(
         self, family: str, config: dict[str, Any], seed: int, steps: int, checkpoint_every: int, log_every: int
     ) -> JobRecord:
-        job = JobRecord(
-            job_id=new_id("job"),
-            family=family,
-            config=config,
-            seed=seed,
-            steps=steps,
-            checkpoint_every=checkpoint_every,
-            log_every=log_every,
-            state="QUEUED",
-            step=0,
-            loss=0.0,
-            metrics={},
-            checkpoint_id="",
-            error="",
-            created_at=time.time(),
-            started_at=None,
-            finished_at=None,
-            runs=0,
-            peak_memory_bytes=0,
-            last_seq=0,
-        )
+        job = self.new_job(family, config, seed, steps, checkpoint_every, log_every)
+        self.submit_jobs([job])
+        return self.get(job.job_id)
+
+    def submit_jobs(
+        self,
+        jobs: list[JobRecord],
+        sweep: SweepRecord | None = None,
+        children: list[SweepChildRecord] = (),  # type: ignore[assignment]
+    ) -> bool:
+        """Persist and queue jobs (with their sweep) atomically; False if a search probe exists already."""
         with self._lock:
-            self.store.create_job(job, "submitted")
-            self._queue.append(job.job_id)
+            if not self.store.create_jobs(jobs, "submitted", sweep, children):
+                return False
+            self._queue.extend(job.job_id for job in jobs)
             self._lock.notify_all()
         self._notify()
-        log.info("job=%s family=%s state=QUEUED steps=%d seed=%d", job.job_id, family, steps, seed)
-        return self.get(job.job_id)
+        for job in jobs:
+            log.info("job=%s family=%s state=QUEUED steps=%d seed=%d", job.job_id, job.family, job.steps, job.seed)
+        return True
 
     def get(self, job_id: str) -> JobRecord:
         job = self.store.get_job(job_id)
@@ -215,9 +220,15 @@ class JobEngine:
         with self.changed:
             self.changed.notify_all()
 
+    def on_state_change(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(job_id, state)`` after every recorded state change (it must not block)."""
+        self._state_listeners.append(listener)
+
     def _record(self, job_id: str, family: str, kind: str, **kwargs: Any) -> None:
         event = self.store.append_event(job_id, kind, **kwargs)
         if kind == "STATE":
+            for listener in self._state_listeners:
+                listener(job_id, event.state)
             log.info("job=%s family=%s state=%s step=%d %s", job_id, family, event.state, event.step, event.message)
             if event.state != "RUNNING":
                 self.metrics.job_left_running(job_id, family)

@@ -7,8 +7,8 @@ import secrets
 
 from probe_models.errors import InvalidInput
 
-_PATTERNS = {"job": re.compile(r"^job-[0-9a-f]{16}$"), "checkpoint": re.compile(r"^ckpt-[0-9a-f]{16}$")}
-_PREFIX = {"job": "job", "checkpoint": "ckpt"}
+_PREFIX = {"job": "job", "checkpoint": "ckpt", "sweep": "sweep"}
+_PATTERNS = {kind: re.compile(rf"^{prefix}-[0-9a-f]{{16}}$") for kind, prefix in _PREFIX.items()}
 
 
 def new_id(kind: str) -> str:

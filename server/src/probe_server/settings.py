@@ -20,6 +20,7 @@ class Limits:
     max_parameters: int = 200_000_000  # of a model a job may build
     max_hvp_iterations: int = 1000
     max_attention_values: int = 16_000_000  # floats in one ExtractAttention reply
+    max_sweep_children: int = 1000
 
 
 @dataclass(frozen=True)

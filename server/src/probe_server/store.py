@@ -65,6 +65,41 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     code_version TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkpoints_job ON checkpoints(job_id);
+CREATE TABLE IF NOT EXISTS sweeps (
+    sweep_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    family TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sweep_children (
+    job_id TEXT PRIMARY KEY REFERENCES jobs(job_id),
+    sweep_id TEXT NOT NULL REFERENCES sweeps(sweep_id),
+    ordinal INTEGER NOT NULL,
+    point INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    overrides TEXT NOT NULL,
+    probe REAL
+);
+CREATE INDEX IF NOT EXISTS sweep_children_sweep ON sweep_children(sweep_id, ordinal);
+-- a search probes each (point, value, seed) once, whoever asks twice
+CREATE UNIQUE INDEX IF NOT EXISTS sweep_children_probe
+    ON sweep_children(sweep_id, point, probe, seed) WHERE probe IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sweep_events (
+    sweep_id TEXT NOT NULL REFERENCES sweeps(sweep_id),
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    job_state TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    message TEXT NOT NULL,
+    time REAL NOT NULL,
+    PRIMARY KEY (sweep_id, seq)
+);
 """
 
 FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
@@ -123,6 +158,46 @@ class CheckpointRecord:
     rowid: int = 0
 
 
+@dataclass
+class SweepRecord:
+    sweep_id: str
+    name: str
+    family: str
+    spec: dict[str, Any]
+    state: str
+    message: str
+    created_at: float
+    finished_at: float | None
+    last_seq: int = 0
+    rowid: int = 0
+
+
+@dataclass
+class SweepChildRecord:
+    job_id: str
+    sweep_id: str
+    ordinal: int
+    point: int
+    seed: int
+    overrides: dict[str, Any]
+    probe: float | None
+    # joined from the job
+    state: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SweepEventRecord:
+    sweep_id: str
+    seq: int
+    state: str
+    job_id: str
+    job_state: str
+    counts: dict[str, int]
+    message: str
+    time: float
+
+
 _JOB_UPDATABLE = {
     "state",
     "step",
@@ -148,6 +223,12 @@ def _event(row: sqlite3.Row) -> EventRecord:
     values = dict(row)
     values["metrics"] = json.loads(values["metrics"])
     return EventRecord(**values)
+
+
+def _sweep(row: sqlite3.Row) -> SweepRecord:
+    values = dict(row)
+    values["spec"] = json.loads(values["spec"])
+    return SweepRecord(**values)
 
 
 def _checkpoint(row: sqlite3.Row) -> CheckpointRecord:
@@ -179,25 +260,67 @@ class Store:
 
     # jobs
 
-    def create_job(self, job: JobRecord, message: str) -> EventRecord:
+    def create_jobs(
+        self,
+        jobs: list[JobRecord],
+        message: str,
+        sweep: SweepRecord | None = None,
+        children: list[SweepChildRecord] = (),  # type: ignore[assignment]
+    ) -> bool:
+        """Insert jobs (with their QUEUED events), and the sweep they belong to, in one transaction.
+
+        Returns False, creating nothing, when a search child for the same probe exists already.
+        """
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT INTO jobs (job_id, family, config, seed, steps, checkpoint_every, log_every, state, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    job.job_id,
-                    job.family,
-                    json.dumps(job.config),
-                    job.seed,
-                    job.steps,
-                    job.checkpoint_every,
-                    job.log_every,
-                    job.state,
-                    job.created_at,
-                ),
-            )
-            return self._append(job.job_id, "STATE", job.state, 0, 0.0, {}, "", message, {})
+            try:
+                if sweep is not None:
+                    self._db.execute(
+                        "INSERT INTO sweeps (sweep_id, name, family, spec, state, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            sweep.sweep_id,
+                            sweep.name,
+                            sweep.family,
+                            json.dumps(sweep.spec),
+                            sweep.state,
+                            sweep.created_at,
+                        ),
+                    )
+                for job in jobs:
+                    self._db.execute(
+                        "INSERT INTO jobs (job_id, family, config, seed, steps, checkpoint_every, log_every, state,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            job.job_id,
+                            job.family,
+                            json.dumps(job.config),
+                            job.seed,
+                            job.steps,
+                            job.checkpoint_every,
+                            job.log_every,
+                            job.state,
+                            job.created_at,
+                        ),
+                    )
+                    self._append(job.job_id, "STATE", job.state, 0, 0.0, {}, "", message, {})
+                for child in children:
+                    self._db.execute(
+                        "INSERT INTO sweep_children VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            child.job_id,
+                            child.sweep_id,
+                            child.ordinal,
+                            child.point,
+                            child.seed,
+                            json.dumps(child.overrides),
+                            child.probe,
+                        ),
+                    )
+            except sqlite3.IntegrityError:
+                self._db.execute("ROLLBACK")
+                return False
+        return True
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self._lock:
@@ -375,3 +498,89 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,))
             self._db.execute("UPDATE jobs SET checkpoint_id = '' WHERE checkpoint_id = ?", (checkpoint_id,))
+
+    # sweeps
+
+    def get_sweep(self, sweep_id: str) -> SweepRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT rowid, * FROM sweeps WHERE sweep_id = ?", (sweep_id,)).fetchone()
+        return _sweep(row) if row else None
+
+    def list_sweeps(
+        self, states: Iterable[str], family: str, limit: int, before_rowid: int | None
+    ) -> list[SweepRecord]:
+        clauses, args = [], []
+        states = list(states)
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            args += states
+        if family:
+            clauses.append("family = ?")
+            args.append(family)
+        if before_rowid is not None:
+            clauses.append("rowid < ?")
+            args.append(before_rowid)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT rowid, * FROM sweeps {where} ORDER BY rowid DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [_sweep(r) for r in rows]
+
+    def sweeps_in_state(self, state: str) -> list[SweepRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT rowid, * FROM sweeps WHERE state = ? ORDER BY rowid", (state,)).fetchall()
+        return [_sweep(r) for r in rows]
+
+    def sweep_children(self, sweep_id: str) -> list[SweepChildRecord]:
+        """The children in creation order, with their jobs' current state and metrics."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.*, j.state AS state, j.metrics AS metrics FROM sweep_children c"
+                " JOIN jobs j ON j.job_id = c.job_id WHERE c.sweep_id = ? ORDER BY c.ordinal",
+                (sweep_id,),
+            ).fetchall()
+        children = []
+        for row in rows:
+            values = dict(row)
+            values["overrides"] = json.loads(values["overrides"])
+            values["metrics"] = json.loads(values["metrics"])
+            children.append(SweepChildRecord(**values))
+        return children
+
+    def sweep_of_job(self, job_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT sweep_id FROM sweep_children WHERE job_id = ?", (job_id,)).fetchone()
+        return row[0] if row else None
+
+    def record_sweep_event(
+        self, sweep_id: str, state: str, job_id: str, job_state: str, counts: dict[str, int], message: str
+    ) -> SweepEventRecord:
+        """Append a sweep event and set the sweep's state (and finish time once it ends), atomically."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            seq = self._db.execute("SELECT last_seq FROM sweeps WHERE sweep_id = ?", (sweep_id,)).fetchone()[0] + 1
+            event = SweepEventRecord(sweep_id, seq, state, job_id, job_state, counts, message, time.time())
+            self._db.execute(
+                "INSERT INTO sweep_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sweep_id, seq, state, job_id, job_state, json.dumps(counts), message, event.time),
+            )
+            finished = event.time if state != "RUNNING" else None
+            self._db.execute(
+                "UPDATE sweeps SET last_seq = ?, state = ?, message = ?, finished_at = ? WHERE sweep_id = ?",
+                (seq, state, message, finished, sweep_id),
+            )
+        return event
+
+    def sweep_events(self, sweep_id: str, after_seq: int, limit: int = 1000) -> list[SweepEventRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM sweep_events WHERE sweep_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (sweep_id, after_seq, limit),
+            ).fetchall()
+        events = []
+        for row in rows:
+            values = dict(row)
+            values["counts"] = json.loads(values["counts"])
+            events.append(SweepEventRecord(**values))
+        return events

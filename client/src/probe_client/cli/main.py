@@ -18,13 +18,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from probe_client.cli.output import console, errors, fmt, print_json, table
 from probe_client.client import API_VERSION, ProbeClient, default_address
 from probe_client.errors import ProbeError, Unavailable
-from probe_client.types import Family, Job
+from probe_client.types import ConfigField, Family, Job, Sweep
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 jobs_app = typer.Typer(help="List, inspect, watch, cancel and resume training jobs.", no_args_is_help=True)
 ckpt_app = typer.Typer(help="List, inspect, delete and export checkpoints.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+sweep_app = typer.Typer(help="Submit, list, watch, show and cancel sweeps of many jobs.", no_args_is_help=True)
 app.add_typer(ckpt_app, name="ckpt")
+app.add_typer(sweep_app, name="sweep")
 
 F = TypeVar("F", bound=Callable[..., Any])
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")]
@@ -74,34 +76,64 @@ def handles_errors(command: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def parse_overrides(family: Family, pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` strings typed by the family's schema; the server checks bounds."""
+def _typed(spec: ConfigField, raw: str) -> Any:
+    """A command-line string as the config field's type; the server checks the bounds."""
+    key = spec.name
+    if spec.type == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{key} must be an integer, got {raw!r}") from None
+    if spec.type == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{key} must be a number, got {raw!r}") from None
+    if spec.type == "bool":
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{key} must be true or false, got {raw!r}")
+        return raw.lower() in ("true", "1", "yes")
+    return raw
+
+
+def _field(family: Family, key: str) -> ConfigField:
     fields = {f.name: f for f in family.config}
-    overrides: dict[str, Any] = {}
+    if key not in fields:
+        raise ValueError(f"{family.name} has no config key {key!r}; known keys: {', '.join(fields)}")
+    return fields[key]
+
+
+def _split(pair: str, option: str) -> tuple[str, str]:
+    key, sep, raw = pair.partition("=")
+    if not sep:
+        raise ValueError(f"{option} expects key=value, got {pair!r}")
+    return key, raw
+
+
+def parse_overrides(family: Family, pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` strings typed by the family's schema."""
+    overrides = {}
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--set expects key=value, got {pair!r}")
-        spec = fields.get(key)
-        if spec is None:
-            raise ValueError(f"{family.name} has no config key {key!r}; known keys: {', '.join(fields)}")
-        if spec.type == "int":
-            try:
-                overrides[key] = int(raw)
-            except ValueError:
-                raise ValueError(f"{key} must be an integer, got {raw!r}") from None
-        elif spec.type == "float":
-            try:
-                overrides[key] = float(raw)
-            except ValueError:
-                raise ValueError(f"{key} must be a number, got {raw!r}") from None
-        elif spec.type == "bool":
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(f"{key} must be true or false, got {raw!r}")
-            overrides[key] = raw.lower() in ("true", "1", "yes")
-        else:
-            overrides[key] = raw
+        key, raw = _split(pair, "--set")
+        overrides[key] = _typed(_field(family, key), raw)
     return overrides
+
+
+def parse_grid(family: Family, axes: list[str]) -> dict[str, list[Any]]:
+    """``key=v1,v2,...`` strings typed by the family's schema."""
+    grid = {}
+    for axis in axes:
+        key, raw = _split(axis, "--grid")
+        spec = _field(family, key)
+        grid[key] = [_typed(spec, value) for value in raw.split(",") if value != ""]
+    return grid
+
+
+def _family(client: ProbeClient, name: str) -> Family:
+    schema = {f.name: f for f in client.families()}
+    if name not in schema:
+        raise ValueError(f"unknown family {name!r}; known: {', '.join(schema)}")
+    return schema[name]
 
 
 def _watch(client: ProbeClient, job: Job, quiet: bool, from_step: int = 0) -> Job:
@@ -191,10 +223,7 @@ def train(
 ) -> None:
     """Submit a training job."""
     with _client() as client:
-        schema = {f.name: f for f in client.families()}
-        if family not in schema:
-            raise ValueError(f"unknown family {family!r}; known: {', '.join(schema)}")
-        config = parse_overrides(schema[family], overrides or [])
+        config = parse_overrides(_family(client, family), overrides or [])
         job = client.submit_job(
             family, config, steps=steps, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every
         )
@@ -337,6 +366,139 @@ def ckpt_export(
     tmp.replace(out)
     result = {"checkpoint_id": checkpoint_id, "path": str(out), "size_bytes": size}
     print_json(result) if as_json else console.print(f"wrote {out} ({size} bytes)")
+
+
+def _watch_sweep(client: ProbeClient, sweep: Sweep, quiet: bool) -> Sweep:
+    """A progress bar over the sweep's children until it ends."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} children"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    )
+    with progress:
+        bar = progress.add_task(sweep.sweep_id, total=sweep.planned_children, completed=0, status="")
+        for event in client.watch_sweep(sweep.sweep_id):
+            finished = sum(n for state, n in event.counts.items() if state in ("SUCCEEDED", "FAILED", "CANCELLED"))
+            status = ", ".join(f"{n} {state.lower()}" for state, n in sorted(event.counts.items()))
+            progress.update(bar, completed=finished, total=max(sweep.planned_children, sum(event.counts.values())),
+                            status=status)  # fmt: skip
+    return client.get_sweep(sweep.sweep_id)
+
+
+def _print_sweep(sweep: Sweep) -> None:
+    console.print(f"sweep {sweep.sweep_id} {sweep.name!r} ({sweep.family}): {sweep.state}  {sweep.message}")
+    rows = [
+        [c.job_id, c.point, c.seed, " ".join(f"{k}={v}" for k, v in c.overrides.items()), c.state,
+         " ".join(f"{k}={fmt(v)}" for k, v in sorted(c.metrics.items()) if k in ("loss", "fact_accuracy"))]
+        for c in sweep.children
+    ]  # fmt: skip
+    table("children", ["job", "point", "seed", "overrides", "state", "metrics"], rows)
+    if sweep.search:
+        key = sweep.search["key"]
+        rows = [[r.point, _opt(r.best), _opt(r.first_failure), r.probes, "yes" if r.done else "no"]
+                for r in sweep.search_results]  # fmt: skip
+        table(f"search: largest {key} with {sweep.search['metric']} >= {sweep.search['threshold']}",
+              ["point", f"best {key}", "first failure", "probes", "done"], rows)  # fmt: skip
+
+
+def _opt(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+@sweep_app.command("submit")
+@handles_errors
+def sweep_submit(
+    family: Annotated[str, typer.Argument(help="family name")],
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="base config key=value")] = None,
+    grid: Annotated[list[str] | None, typer.Option("--grid", help="axis key=v1,v2,... (repeatable)")] = None,
+    seeds: Annotated[int, typer.Option(help="children per grid point (seeds seed, seed+1, ...)")] = 1,
+    seed: Annotated[int, typer.Option(help="first seed")] = 0,
+    steps: Annotated[int, typer.Option(help="steps per child (0: the family's default)")] = 0,
+    search: Annotated[str | None, typer.Option(help="search key=low:high for the largest passing value")] = None,
+    metric: Annotated[str, typer.Option(help="search metric, from each child's final metrics")] = "",
+    threshold: Annotated[float, typer.Option(help="search threshold: pass when the mean metric >= this")] = 0.99,
+    log_scale: Annotated[bool, typer.Option("--log-scale", help="bisect geometrically")] = False,
+    resolution: Annotated[float, typer.Option(help="float search keys: stop at this bracket width")] = 0.0,
+    name: Annotated[str, typer.Option(help="a name to recognize the sweep by")] = "",
+    watch: Annotated[bool, typer.Option("--watch", help="follow the sweep until it ends")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Submit a grid (and optionally a search) of training jobs."""
+    with _client() as client:
+        schema = _family(client, family)
+        search_spec = None
+        if search is not None:
+            key, raw = _split(search, "--search")
+            low, sep, high = raw.partition(":")
+            if not sep:
+                raise ValueError(f"--search expects key=low:high, got {search!r}")
+            _field(schema, key)
+            search_spec = {"key": key, "low": float(low), "high": float(high), "metric": metric,
+                           "threshold": threshold, "log_scale": log_scale, "resolution": resolution}  # fmt: skip
+        sweep = client.submit_sweep(
+            family, parse_overrides(schema, overrides or []), parse_grid(schema, grid or []),
+            search=search_spec, seeds=seeds, seed=seed, steps=steps, name=name,
+        )  # fmt: skip
+        if watch:
+            sweep = _watch_sweep(client, sweep, quiet=as_json)
+    if as_json:
+        print_json(sweep)
+    elif watch:
+        _print_sweep(sweep)
+    else:
+        console.print(f"submitted {sweep.sweep_id} ({sweep.planned_children} children planned)")
+    if watch and sweep.state != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+@sweep_app.command("list")
+@handles_errors
+def sweep_list(
+    states: Annotated[list[str] | None, typer.Option("--state", help="filter by state, repeatable")] = None,
+    family: Annotated[str, typer.Option(help="filter by family")] = "",
+    limit: Annotated[int, typer.Option(help="at most this many sweeps")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List sweeps, newest first."""
+    with _client() as client:
+        sweeps, _ = client.list_sweeps(states=states or [], family=family, page_size=limit)
+    if as_json:
+        print_json(sweeps)
+        return
+    rows = [[s.sweep_id, s.name, s.family, s.state, sum(s.counts.values()), s.planned_children,
+             ", ".join(f"{n} {k.lower()}" for k, n in sorted(s.counts.items()))] for s in sweeps]  # fmt: skip
+    table("sweeps", ["sweep", "name", "family", "state", "children", "planned", "by state"], rows)
+
+
+@sweep_app.command("show")
+@handles_errors
+def sweep_show(sweep_id: str, as_json: JsonFlag = False) -> None:
+    """Show a sweep: its children, their metrics, and search results."""
+    with _client() as client:
+        sweep = client.get_sweep(sweep_id)
+    print_json(sweep) if as_json else _print_sweep(sweep)
+
+
+@sweep_app.command("watch")
+@handles_errors
+def sweep_watch(sweep_id: str, as_json: JsonFlag = False) -> None:
+    """Follow a sweep with a progress bar over its children until it ends."""
+    with _client() as client:
+        sweep = _watch_sweep(client, client.get_sweep(sweep_id), quiet=as_json)
+    print_json(sweep) if as_json else _print_sweep(sweep)
+
+
+@sweep_app.command("cancel")
+@handles_errors
+def sweep_cancel(sweep_id: str, as_json: JsonFlag = False) -> None:
+    """Cancel a sweep and every child that has not finished."""
+    with _client() as client:
+        sweep = client.cancel_sweep(sweep_id)
+    print_json(sweep) if as_json else console.print(f"{sweep.sweep_id}: {sweep.state} {sweep.counts}")
 
 
 @app.command()

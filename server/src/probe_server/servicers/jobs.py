@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
 from probe_client._proto.probe.v1 import jobs_pb2, jobs_pb2_grpc
 from probe_models.config import config_to_dict, parse_config
 from probe_models.errors import InvalidInput, TooLarge
+from probe_models.family import Family
 from probe_models.registry import get_family
 from probe_server import paging
 from probe_server.convert import event_proto, job_proto, struct_to_dict
@@ -19,6 +21,29 @@ from probe_server.store import FINAL_STATES, JobRecord
 
 MAX_SEED = 2**63 - 1
 EVENTS_PER_JOB = 100  # progress events a job gets when log_every is left at 0
+
+
+def check_run(family: Family, request: Any, limits: Limits) -> tuple[int, int]:
+    """Validate steps, seed and intervals shared by jobs and sweeps; returns (steps, log_every)."""
+    if request.steps < 0:
+        raise InvalidInput(f"steps must be >= 0, got {request.steps}")
+    steps = request.steps or family.default_steps
+    if steps > limits.max_steps:
+        raise TooLarge(f"steps {steps} exceeds this server's limit of {limits.max_steps}")
+    if request.seed > MAX_SEED:
+        raise InvalidInput(f"seed must be < 2**63, got {request.seed}")
+    for name in ("checkpoint_every", "log_every"):
+        if getattr(request, name) < 0:
+            raise InvalidInput(f"{name} must be >= 0, got {getattr(request, name)}")
+    return steps, request.log_every or max(1, steps // EVENTS_PER_JOB)
+
+
+def check_size(family: Family, config: Any, limits: Limits) -> None:
+    parameters = family.parameter_count(config)
+    if parameters > limits.max_parameters:
+        raise TooLarge(
+            f"the model would have {parameters:,} parameters; this server's limit is {limits.max_parameters:,}"
+        )
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -34,22 +59,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     ) -> jobs_pb2.SubmitJobResponse:
         family = get_family(request.family)
         config = parse_config(family.config_cls, struct_to_dict(request.config))
-        if request.steps < 0:
-            raise InvalidInput(f"steps must be >= 0, got {request.steps}")
-        steps = request.steps or family.default_steps
-        if steps > self.limits.max_steps:
-            raise TooLarge(f"steps {steps} exceeds this server's limit of {self.limits.max_steps}")
-        if request.seed > MAX_SEED:
-            raise InvalidInput(f"seed must be < 2**63, got {request.seed}")
-        for name in ("checkpoint_every", "log_every"):
-            if getattr(request, name) < 0:
-                raise InvalidInput(f"{name} must be >= 0, got {getattr(request, name)}")
-        parameters = family.parameter_count(config)
-        if parameters > self.limits.max_parameters:
-            raise TooLarge(
-                f"the model would have {parameters:,} parameters; this server's limit is {self.limits.max_parameters:,}"
-            )
-        log_every = request.log_every or max(1, steps // EVENTS_PER_JOB)
+        check_size(family, config, self.limits)
+        steps, log_every = check_run(family, request, self.limits)
         job = self.engine.submit(
             family.name, config_to_dict(config), request.seed, steps, request.checkpoint_every, log_every
         )

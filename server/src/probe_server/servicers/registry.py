@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import struct_pb2
 
 from probe_client._proto.probe.v1 import info_pb2, info_pb2_grpc, registry_pb2, registry_pb2_grpc
 from probe_models.config import schema
 from probe_models.registry import FAMILIES
+from probe_server.convert import python_to_value
 from probe_server.settings import Limits
-
-
-def _value(python: object) -> struct_pb2.Value:
-    value = struct_pb2.Value()
-    if isinstance(python, bool):
-        value.bool_value = python
-    elif isinstance(python, (int, float)):
-        value.number_value = float(python)
-    else:
-        value.string_value = str(python)
-    return value
 
 
 def family_proto(name: str) -> registry_pb2.Family:
@@ -28,7 +17,7 @@ def family_proto(name: str) -> registry_pb2.Family:
         registry_pb2.ConfigField(
             name=spec.name,
             type=spec.type,
-            default_value=_value(spec.default),
+            default_value=python_to_value(spec.default),
             min=spec.min,
             max=spec.max,
             choices=list(spec.choices or ()),
