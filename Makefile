@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: install proto proto-check serve demo test bench lint
+.PHONY: install proto proto-check serve demo test bench lint reproduce-check
 
 $(VENV)/.installed: client/pyproject.toml models/pyproject.toml server/pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The small-scale paper reproductions through a real server (about 15 minutes each).
+reproduce-check: install
+	$(PY) -m pytest -m slow -s $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/run.py

@@ -128,3 +128,24 @@ def test_bad_sweeps_are_invalid_argument_and_create_nothing(client, grid, search
     assert len(client.list_sweeps(page_size=1000)[0]) == sweeps_before
     assert len(client.list_jobs(page_size=1000)[0]) == jobs_before
     assert client.health() == "SERVING"
+
+
+def test_reproduction_requests_are_checked_and_a_cancelled_one_has_no_report(client, tmp_path):
+    for call, code, fragment in [
+        (lambda: client.start_reproduction("gpt-5"), grpc.StatusCode.INVALID_ARGUMENT, "unknown family"),
+        (lambda: client.start_reproduction("factual-recall", "huge"), grpc.StatusCode.INVALID_ARGUMENT, "scale"),
+        (lambda: client.get_reproduction("repro-../../x"), grpc.StatusCode.INVALID_ARGUMENT, "malformed"),
+        (lambda: client.get_reproduction("repro-0123456789abcdef"), grpc.StatusCode.NOT_FOUND, "no reproduction"),
+    ]:
+        with pytest.raises(ProbeError) as error:
+            call()
+        assert error.value.code == code and fragment in error.value.message
+    started = client.start_reproduction("factual-recall", "small")
+    assert started.state == "RUNNING" and started.planned_children > 20
+    cancelled = client.cancel_reproduction(started.reproduction_id)
+    assert cancelled.state == "CANCELLED"
+    with pytest.raises(ProbeError) as error:
+        client.download_reproduction(started.reproduction_id, tmp_path)
+    assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    for sweep_id in client.get_reproduction(started.reproduction_id).sweep_ids:
+        assert client.get_sweep(sweep_id).state in ("CANCELLED", "SUCCEEDED", "FAILED")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import grpc
@@ -22,6 +23,8 @@ from probe_client._proto.probe.v1 import (
     probes_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    reproductions_pb2,
+    reproductions_pb2_grpc,
     sweeps_pb2,
     sweeps_pb2_grpc,
 )
@@ -36,6 +39,7 @@ from probe_client.types import (
     Family,
     Job,
     JobEvent,
+    Reproduction,
     ServerInfo,
     Sharpness,
     Sweep,
@@ -117,6 +121,7 @@ class ProbeClient:
         self._registry = registry_pb2_grpc.RegistryServiceStub(channel)
         self._info = info_pb2_grpc.InfoServiceStub(channel)
         self._sweeps = sweeps_pb2_grpc.SweepServiceStub(channel)
+        self._reproductions = reproductions_pb2_grpc.ReproductionServiceStub(channel)
         self._health_channel = channel
 
     def close(self) -> None:
@@ -291,6 +296,39 @@ class ProbeClient:
                 if error.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise
         return self.get_sweep(sweep_id)
+
+    # reproductions
+
+    def start_reproduction(self, family: str, scale: str = "small") -> Reproduction:
+        request = reproductions_pb2.StartReproductionRequest(family=family, scale=scale)
+        return Reproduction.from_proto(self._call(self._reproductions.StartReproduction, request).reproduction)
+
+    def get_reproduction(self, reproduction_id: str) -> Reproduction:
+        request = reproductions_pb2.GetReproductionRequest(reproduction_id=reproduction_id)
+        return Reproduction.from_proto(self._call(self._reproductions.GetReproduction, request).reproduction)
+
+    def cancel_reproduction(self, reproduction_id: str) -> Reproduction:
+        request = reproductions_pb2.CancelReproductionRequest(reproduction_id=reproduction_id)
+        return Reproduction.from_proto(self._call(self._reproductions.CancelReproduction, request).reproduction)
+
+    def download_reproduction(self, reproduction_id: str, directory: Path) -> list[Path]:
+        """Write the report's files into ``directory``; returns their paths."""
+        directory.mkdir(parents=True, exist_ok=True)
+        request = reproductions_pb2.DownloadReproductionRequest(reproduction_id=reproduction_id)
+        parts: dict[str, list[bytes]] = {}
+        try:
+            for chunk in self._reproductions.DownloadReproduction(request, timeout=self.timeout):
+                if "/" in chunk.name or chunk.name.startswith("."):
+                    raise ProbeError(f"refusing a report file named {chunk.name!r}")
+                parts.setdefault(chunk.name, []).append(chunk.data)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        paths = []
+        for name, data in parts.items():
+            path = directory / name
+            path.write_bytes(b"".join(data))
+            paths.append(path)
+        return paths
 
     # checkpoints
 

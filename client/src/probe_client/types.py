@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from probe_client._proto.probe.v1 import checkpoints_pb2, info_pb2, jobs_pb2, registry_pb2, sweeps_pb2
+from probe_client._proto.probe.v1 import (
+    checkpoints_pb2,
+    info_pb2,
+    jobs_pb2,
+    registry_pb2,
+    reproductions_pb2,
+    sweeps_pb2,
+)
 
 FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
 
@@ -349,3 +356,29 @@ class SweepEvent:
     def from_proto(cls, e: sweeps_pb2.SweepEvent) -> "SweepEvent":
         job_state = state_name(e.job_state) if e.job_state else ""
         return cls(e.sweep_id, e.seq, sweep_state_name(e.state), e.job_id, job_state, dict(e.counts), e.message)
+
+
+@dataclass
+class Reproduction:
+    reproduction_id: str
+    family: str
+    scale: str
+    state: str
+    sweep_ids: list[str]
+    counts: dict[str, int]
+    planned_children: int
+    files: list[str]
+    passed: bool
+    message: str
+
+    @property
+    def done(self) -> bool:
+        return self.state != "RUNNING"
+
+    @classmethod
+    def from_proto(cls, r: reproductions_pb2.Reproduction) -> "Reproduction":
+        state = reproductions_pb2.ReproductionState.Name(r.state).removeprefix("REPRODUCTION_STATE_")
+        return cls(
+            r.reproduction_id, r.family, r.scale, state, list(r.sweep_ids), dict(r.counts), r.planned_children,
+            list(r.files), r.passed, r.message,
+        )  # fmt: skip

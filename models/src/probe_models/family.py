@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from probe_models.errors import UnsupportedProbe
+from probe_models.reproduction import Reproduction
 
 CPU = torch.device("cpu")
 
@@ -96,6 +97,7 @@ class Family(ABC):
     paper: ClassVar[str]
     config_cls: ClassVar[type]
     default_steps: ClassVar[int]
+    reproduction: ClassVar[Reproduction | None] = None  # the headline experiments, where written
 
     @abstractmethod
     def new_run(self, config: Any, seed: int, steps: int, device: torch.device = CPU) -> TrainingRun:

@@ -24,6 +24,8 @@ from probe_client._proto.probe.v1 import (
     probes_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    reproductions_pb2,
+    reproductions_pb2_grpc,
     sweeps_pb2,
     sweeps_pb2_grpc,
 )
@@ -34,10 +36,12 @@ from probe_server.engine import JobEngine, default_threads_per_job
 from probe_server.interceptors import ServerInterceptor
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
+from probe_server.reproductions import ReproductionManager
 from probe_server.servicers.checkpoints import CheckpointServicer
 from probe_server.servicers.jobs import JobServicer
 from probe_server.servicers.probes import ProbeServicer
 from probe_server.servicers.registry import InfoServicer, RegistryServicer
+from probe_server.servicers.reproductions import ReproductionServicer
 from probe_server.servicers.sweeps import SweepServicer
 from probe_server.settings import Settings
 from probe_server.store import Store
@@ -52,6 +56,7 @@ SERVICES = (
     registry_pb2.DESCRIPTOR.services_by_name["RegistryService"],
     info_pb2.DESCRIPTOR.services_by_name["InfoService"],
     sweeps_pb2.DESCRIPTOR.services_by_name["SweepService"],
+    reproductions_pb2.DESCRIPTOR.services_by_name["ReproductionService"],
 )
 
 
@@ -72,6 +77,7 @@ class RunningServer:
     metrics_port: int
     engine: JobEngine
     sweeps: SweepManager
+    reproductions: ReproductionManager
     store: Store
     health: health.HealthServicer
 
@@ -79,6 +85,7 @@ class RunningServer:
         for service in SERVICES:
             self.health.set(service.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(grace).wait()
+        self.reproductions.stop()
         self.sweeps.stop()
         self.engine.stop()
         self.store.close()
@@ -103,6 +110,8 @@ def create_server(settings: Settings) -> RunningServer:
     engine.start()
     sweeps = SweepManager(engine, settings.limits)
     sweeps.start()
+    reproductions = ReproductionManager(sweeps, settings.data_dir / "reproductions")
+    reproductions.start()
     cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics, device)
     probe_slots = threading.Semaphore(settings.probe_threads)
 
@@ -116,6 +125,7 @@ def create_server(settings: Settings) -> RunningServer:
     probes_pb2_grpc.add_ProbeServiceServicer_to_server(ProbeServicer(cache, settings.limits, probe_slots), server)
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(), server)
     sweeps_pb2_grpc.add_SweepServiceServicer_to_server(SweepServicer(sweeps, settings.limits), server)
+    reproductions_pb2_grpc.add_ReproductionServiceServicer_to_server(ReproductionServicer(reproductions), server)
     info_pb2_grpc.add_InfoServiceServicer_to_server(
         InfoServicer(__version__, device, settings.slots, settings.limits), server
     )
@@ -139,7 +149,7 @@ def create_server(settings: Settings) -> RunningServer:
         settings.data_dir,
         metrics_port,
     )
-    return RunningServer(server, port, metrics_port, engine, sweeps, store, health_servicer)
+    return RunningServer(server, port, metrics_port, engine, sweeps, reproductions, store, health_servicer)
 
 
 def serve(settings: Settings) -> None:

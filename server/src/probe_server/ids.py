@@ -7,7 +7,7 @@ import secrets
 
 from probe_models.errors import InvalidInput
 
-_PREFIX = {"job": "job", "checkpoint": "ckpt", "sweep": "sweep"}
+_PREFIX = {"job": "job", "checkpoint": "ckpt", "sweep": "sweep", "reproduction": "repro"}
 _PATTERNS = {kind: re.compile(rf"^{prefix}-[0-9a-f]{{16}}$") for kind, prefix in _PREFIX.items()}
 
 

@@ -89,6 +89,18 @@ CREATE INDEX IF NOT EXISTS sweep_children_sweep ON sweep_children(sweep_id, ordi
 -- a search probes each (point, value, seed) once, whoever asks twice
 CREATE UNIQUE INDEX IF NOT EXISTS sweep_children_probe
     ON sweep_children(sweep_id, point, probe, seed) WHERE probe IS NOT NULL;
+CREATE TABLE IF NOT EXISTS reproductions (
+    reproduction_id TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    scale TEXT NOT NULL,
+    state TEXT NOT NULL,
+    sweep_ids TEXT NOT NULL DEFAULT '[]',
+    files TEXT NOT NULL DEFAULT '[]',
+    passed INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    finished_at REAL
+);
 CREATE TABLE IF NOT EXISTS sweep_events (
     sweep_id TEXT NOT NULL REFERENCES sweeps(sweep_id),
     seq INTEGER NOT NULL,
@@ -198,6 +210,20 @@ class SweepEventRecord:
     time: float
 
 
+@dataclass
+class ReproductionRecord:
+    reproduction_id: str
+    family: str
+    scale: str
+    state: str
+    sweep_ids: list[str]
+    files: list[str]
+    passed: bool
+    message: str
+    created_at: float
+    finished_at: float | None
+
+
 _JOB_UPDATABLE = {
     "state",
     "step",
@@ -229,6 +255,14 @@ def _sweep(row: sqlite3.Row) -> SweepRecord:
     values = dict(row)
     values["spec"] = json.loads(values["spec"])
     return SweepRecord(**values)
+
+
+def _reproduction(row: sqlite3.Row) -> ReproductionRecord:
+    values = dict(row)
+    values["sweep_ids"] = json.loads(values["sweep_ids"])
+    values["files"] = json.loads(values["files"])
+    values["passed"] = bool(values["passed"])
+    return ReproductionRecord(**values)
 
 
 def _checkpoint(row: sqlite3.Row) -> CheckpointRecord:
@@ -584,3 +618,35 @@ class Store:
             values["counts"] = json.loads(values["counts"])
             events.append(SweepEventRecord(**values))
         return events
+
+    # reproductions
+
+    def create_reproduction(self, record: ReproductionRecord) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO reproductions (reproduction_id, family, scale, state, created_at) VALUES (?, ?, ?, ?, ?)",
+                (record.reproduction_id, record.family, record.scale, record.state, record.created_at),
+            )
+
+    def get_reproduction(self, reproduction_id: str) -> ReproductionRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM reproductions WHERE reproduction_id = ?", (reproduction_id,)
+            ).fetchone()
+        return _reproduction(row) if row else None
+
+    def reproductions_in_state(self, state: str) -> list[ReproductionRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM reproductions WHERE state = ? ORDER BY rowid", (state,)).fetchall()
+        return [_reproduction(r) for r in rows]
+
+    def update_reproduction(self, reproduction_id: str, **changes: Any) -> None:
+        allowed = {"state", "sweep_ids", "files", "passed", "message", "finished_at"}
+        if set(changes) - allowed:
+            raise ValueError(f"cannot update reproduction columns {sorted(set(changes) - allowed)}")
+        values = {k: json.dumps(v) if k in ("sweep_ids", "files") else v for k, v in changes.items()}
+        with self._lock, self._db:
+            self._db.execute(
+                f"UPDATE reproductions SET {', '.join(f'{k} = ?' for k in values)} WHERE reproduction_id = ?",
+                (*values.values(), reproduction_id),
+            )

@@ -7,7 +7,9 @@ stdout. Errors print one line on stderr and exit non-zero.
 from __future__ import annotations
 
 import functools
+import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -499,6 +501,46 @@ def sweep_cancel(sweep_id: str, as_json: JsonFlag = False) -> None:
     with _client() as client:
         sweep = client.cancel_sweep(sweep_id)
     print_json(sweep) if as_json else console.print(f"{sweep.sweep_id}: {sweep.state} {sweep.counts}")
+
+
+@app.command()
+@handles_errors
+def reproduce(
+    family: Annotated[str, typer.Argument(help="family name")],
+    scale: Annotated[str, typer.Option(help="small (about 15 minutes on 2 CPU cores) or paper (a GPU box)")] = "small",
+    out: Annotated[Path, typer.Option(help="directory for summary.json, the figures and README.md")] = Path(
+        "reproductions"
+    ),
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a family's headline experiments on the server and write the report into --out."""
+    with _client() as client:
+        reproduction = client.start_reproduction(family, scale)
+        progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} jobs"),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console, disable=as_json,
+        )  # fmt: skip
+        with progress:
+            bar = progress.add_task(f"{family} ({scale})", total=reproduction.planned_children, status="")
+            while not reproduction.done:
+                time.sleep(1.0)
+                reproduction = client.get_reproduction(reproduction.reproduction_id)
+                finished = sum(n for k, n in reproduction.counts.items() if k in ("SUCCEEDED", "FAILED", "CANCELLED"))
+                total = max(reproduction.planned_children, sum(reproduction.counts.values()))
+                progress.update(bar, completed=finished, total=total, status=f"{len(reproduction.sweep_ids)} sweeps")
+        if reproduction.state != "SUCCEEDED":
+            raise ValueError(
+                f"reproduction {reproduction.reproduction_id} ended {reproduction.state}: {reproduction.message}"
+            )
+        paths = client.download_reproduction(reproduction.reproduction_id, out)
+    summary = json.loads((out / "summary.json").read_text())
+    if as_json:
+        print_json({"reproduction_id": reproduction.reproduction_id, "out": str(out), "files": sorted(map(str, paths)),
+                    "passed": summary["passed"], "checks": summary["checks"]})  # fmt: skip
+        return
+    rows = [[c["name"], "n/a" if c["measured"] is None else fmt(c["measured"]), c["reference"],
+             "pass" if c["passed"] else "FAIL"] for c in summary["checks"]]  # fmt: skip
+    table(f"{family} reproduction ({scale}) -> {out}", ["check", "measured", "paper", "verdict"], rows)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.factual_recall.config import LADDER_LRS, FactualRecallConfig
 from probe_models.families.factual_recall.networks import PATTERN, SCORES, build_network, paper_parameter_count
+from probe_models.families.factual_recall.reproduce import FactualRecallReproduction
 from probe_models.families.factual_recall.task import FactTask
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, SharpnessObjective, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
@@ -39,13 +40,18 @@ def _make_optimizer(config: FactualRecallConfig, model: torch.nn.Module, lr: flo
 
 @torch.no_grad()
 def fact_accuracy(
-    model: torch.nn.Module, task: FactTask, gen: torch.Generator, device: torch.device
+    model: torch.nn.Module, task: FactTask, gen: torch.Generator, device: torch.device, hide: str = ""
 ) -> tuple[float, float]:
-    """Accuracy and mean loss over every fact, one query sequence each."""
+    """Accuracy and mean loss over every fact, one query sequence each.
+
+    ``hide="subject"`` (or ``"relation"``) replaces that token by noise: the
+    loss then says what the model predicts from the other token alone.
+    """
     batch = task.all_facts(gen)
+    inputs = task.without(batch.inputs, hide) if hide else batch.inputs
     correct, loss_sum = 0, 0.0
     for start in range(0, batch.targets.shape[0], EVAL_CHUNK):
-        logits = model(batch.inputs[start : start + EVAL_CHUNK].to(device))
+        logits = model(inputs[start : start + EVAL_CHUNK].to(device))
         targets = batch.targets[start : start + EVAL_CHUNK].to(device)
         correct += int((logits.argmax(dim=-1) == targets).sum())
         loss_sum += float(F.cross_entropy(logits, targets, reduction="sum"))
@@ -93,7 +99,11 @@ class FactualRecallRun(TrainingRun):
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
         accuracy, loss = fact_accuracy(self.model, self.task, generator(self.seed, "eval"), self.device)
-        return {"fact_accuracy": accuracy, "fact_loss": loss}
+        metrics = {"fact_accuracy": accuracy, "fact_loss": loss}
+        if not self.task.uses_items:  # the sequential-learning picture: what each token alone explains
+            for hide, name in (("subject", "relation_only_loss"), ("relation", "subject_only_loss")):
+                metrics[name] = fact_accuracy(self.model, self.task, generator(self.seed, "eval"), self.device, hide)[1]
+        return metrics
 
     def optimizer_state(self) -> dict[str, torch.Tensor]:
         return flatten_optimizer_state(self.optimizer)
@@ -111,6 +121,7 @@ class FactualRecall(Family):
     paper = "Nichani, Lee, Bietti (2024). Understanding Factual Recall in Transformers via Associative Memories"
     config_cls = FactualRecallConfig
     default_steps = 1000
+    reproduction = FactualRecallReproduction()
 
     def new_run(
         self, config: FactualRecallConfig, seed: int, steps: int, device: torch.device = CPU

@@ -97,5 +97,13 @@ class FactTask:
         inputs = self.inputs_for(subjects, relations, gen)
         return Batch(inputs, self.answers(subjects, relations), subjects, relations)
 
+    def without(self, inputs: torch.Tensor, part: str) -> torch.Tensor:
+        """The sequences with their subject (or relation) token replaced by a noise token."""
+        S, R = self.config.num_subjects, self.config.num_relations
+        low, high = (0, S) if part == "subject" else (S, S + R)
+        hidden = inputs.clone()
+        hidden[(inputs >= low) & (inputs < high)] = self.noise_start
+        return hidden
+
     def training_batch(self, step: int) -> Batch:
         return self.sample(self.config.batch_size, generator(self.seed, "train", step))

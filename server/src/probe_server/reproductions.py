@@ -1,0 +1,196 @@
+"""Reproductions: run a family's planned sweeps, then its analysis, and keep the report's files.
+
+The plan and the analysis live in probe_models; this module only submits the
+sweeps, waits for them, hands their results over, and writes the files
+atomically under ``<data-dir>/reproductions/<id>/``. Sweep ids are recorded as
+each sweep is submitted, so a restarted server picks up where it stopped: it
+submits the sweeps still missing and waits for the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from probe_models.errors import InvalidInput, UnsupportedProbe
+from probe_models.registry import get_family
+from probe_models.reproduction import SCALES, ChildResult, Reproduction, SearchOutcome, SweepPlan, SweepResult
+from probe_server.checkpoint_files import write_atomic
+from probe_server.errors import Conflict, NotFoundError
+from probe_server.ids import new_id
+from probe_server.store import ReproductionRecord
+from probe_server.sweeps import SweepManager
+
+log = logging.getLogger("probe.reproductions")
+
+HISTORY_LIMIT = 100_000  # progress events read per child for an analysis
+
+
+class ReproductionManager:
+    def __init__(self, sweeps: SweepManager, root: Path) -> None:
+        self.sweeps = sweeps
+        self.store = sweeps.store
+        self.root = root
+        self._analysis_lock = threading.Lock()  # matplotlib's pyplot state is global
+        self._lock = threading.Lock()  # between submitting a sweep and cancelling
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for path in self.root.glob(".tmp-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        for record in self.store.reproductions_in_state("RUNNING"):
+            self._spawn(record.reproduction_id)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @staticmethod
+    def reproduction_of(family_name: str) -> Reproduction:
+        family = get_family(family_name)
+        reproduction = getattr(family, "reproduction", None)
+        if reproduction is None:
+            raise UnsupportedProbe(f"family {family.name} has no reproduction yet")
+        return reproduction
+
+    def begin(self, family_name: str, scale: str) -> ReproductionRecord:
+        reproduction = self.reproduction_of(family_name)
+        if scale not in SCALES:
+            raise InvalidInput(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        record = ReproductionRecord(
+            new_id("reproduction"), get_family(family_name).name, scale, "RUNNING", [], [], False, "", time.time(), None
+        )
+        self.store.create_reproduction(record)
+        log.info("reproduction=%s family=%s scale=%s plans=%d", record.reproduction_id, record.family, scale,
+                 len(reproduction.plan(scale)))  # fmt: skip
+        self._spawn(record.reproduction_id)
+        return record
+
+    def get(self, reproduction_id: str) -> ReproductionRecord:
+        record = self.store.get_reproduction(reproduction_id)
+        if record is None:
+            raise NotFoundError(f"no reproduction {reproduction_id}")
+        return record
+
+    def planned_children(self, record: ReproductionRecord) -> int:
+        plans = self.reproduction_of(record.family).plan(record.scale)
+        submitted = sum(self.sweeps.get(s).spec["planned_children"] for s in record.sweep_ids)
+        return submitted + sum(self._estimate(p) for p in plans[len(record.sweep_ids) :])
+
+    @staticmethod
+    def _estimate(plan: SweepPlan) -> int:
+        return plan.children if plan.search is None else plan.children * 6
+
+    def cancel(self, reproduction_id: str) -> ReproductionRecord:
+        with self._lock:
+            record = self.get(reproduction_id)
+            if record.state != "RUNNING":
+                raise Conflict(f"reproduction {reproduction_id} is {record.state}; only a RUNNING one can be cancelled")
+            self.store.update_reproduction(
+                reproduction_id, state="CANCELLED", message="cancelled", finished_at=time.time()
+            )
+        for sweep_id in record.sweep_ids:
+            if self.sweeps.get(sweep_id).state == "RUNNING":
+                with contextlib.suppress(Conflict):  # it may have ended meanwhile
+                    self.sweeps.cancel(sweep_id)
+        return self.get(reproduction_id)
+
+    def files(self, reproduction_id: str) -> dict[str, Path]:
+        record = self.get(reproduction_id)
+        if record.state != "SUCCEEDED":
+            raise Conflict(f"reproduction {reproduction_id} is {record.state}; its report exists once it SUCCEEDED")
+        directory = self.root / reproduction_id
+        return {name: directory / name for name in record.files}
+
+    # the run
+
+    def _spawn(self, reproduction_id: str) -> None:
+        threading.Thread(
+            target=self._run, args=(reproduction_id,), name=f"repro-{reproduction_id}", daemon=True
+        ).start()
+
+    def _run(self, reproduction_id: str) -> None:
+        try:
+            self._drive(reproduction_id)
+        except Exception as error:
+            if self._stopped.is_set():
+                return  # the server is stopping; a restart continues this reproduction
+            log.exception("reproduction=%s failed", reproduction_id)
+            message = f"{type(error).__name__}: {error}"
+            self.store.update_reproduction(reproduction_id, state="FAILED", message=message, finished_at=time.time())
+
+    def _drive(self, reproduction_id: str) -> None:
+        record = self.get(reproduction_id)
+        reproduction = self.reproduction_of(record.family)
+        plans = reproduction.plan(record.scale)
+        sweep_ids = list(record.sweep_ids)
+        for plan in plans[len(sweep_ids) :]:
+            with self._lock:  # a cancel sees every sweep submitted before it, and stops every one after
+                if self._stopped.is_set() or self.get(reproduction_id).state != "RUNNING":
+                    return
+                sweep_ids.append(self._submit(record.family, plan, reproduction_id))
+                self.store.update_reproduction(reproduction_id, sweep_ids=sweep_ids)
+        while any(self.sweeps.get(s).state == "RUNNING" for s in sweep_ids):
+            if self._stopped.is_set():
+                return
+            with self.sweeps.changed:
+                self.sweeps.changed.wait(timeout=1.0)
+        if self.get(reproduction_id).state != "RUNNING":
+            return  # cancelled
+        results = {plan.name: self._result(plan, sweep_id) for plan, sweep_id in zip(plans, sweep_ids, strict=True)}
+        with self._analysis_lock:
+            report = reproduction.analyze(record.scale, results)
+        files = {"summary.json": json.dumps(report.summary, indent=2).encode(), "README.md": report.readme.encode()}
+        files.update(report.figures)
+        self._write(reproduction_id, files)
+        failed = [plan.name for plan in plans if results[plan.name].state != "SUCCEEDED"]
+        message = f"sweeps that did not succeed: {', '.join(failed)}" if failed else "report written"
+        self.store.update_reproduction(
+            reproduction_id, state="SUCCEEDED", files=sorted(files), passed=bool(report.summary.get("passed")),
+            message=message, finished_at=time.time(),
+        )  # fmt: skip
+        log.info("reproduction=%s SUCCEEDED passed=%s", reproduction_id, report.summary.get("passed"))
+
+    def _submit(self, family: str, plan: SweepPlan, reproduction_id: str) -> str:
+        search = None
+        if plan.search is not None:
+            search = {**plan.search.__dict__}
+        family_obj = get_family(family)
+        steps = plan.steps or family_obj.default_steps
+        log_every = plan.log_every or max(1, steps // 100)
+        sweep = self.sweeps.submit(
+            family, plan.base_config, list(plan.grid.items()), search, plan.seeds, plan.seed, steps, 0, log_every,
+            f"{reproduction_id}/{plan.name}",
+        )  # fmt: skip
+        return sweep.sweep_id
+
+    def _result(self, plan: SweepPlan, sweep_id: str) -> SweepResult:
+        sweep = self.sweeps.get(sweep_id)
+        children = []
+        for child in self.store.sweep_children(sweep_id):
+            history = []
+            if plan.history:
+                events = self.store.events(child.job_id, 0, 0, limit=HISTORY_LIMIT)
+                history = [(e.step, e.metrics) for e in events if e.kind == "PROGRESS"]
+            children.append(ChildResult(child.overrides, child.seed, child.state, child.metrics, history))
+        points = sweep.spec["points"]
+        searches = [
+            SearchOutcome(points[i], status.best, status.first_failure)
+            for i, status in enumerate(self.sweeps.search_statuses(sweep))
+        ]
+        return SweepResult(plan, sweep.state, children, searches)
+
+    def _write(self, reproduction_id: str, files: dict[str, bytes]) -> None:
+        tmp = self.root / f".tmp-{reproduction_id}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name, data in files.items():
+            write_atomic(tmp / name, data)
+        final = self.root / reproduction_id
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
