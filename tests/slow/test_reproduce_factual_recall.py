@@ -34,6 +34,7 @@ def test_small_reproduction_writes_a_report_that_reproduces_the_headlines(server
     transformer = next(c for n, c in checks.items() if n.startswith("capacity-transformer"))
     assert 0.8 <= transformer["measured"] <= 1.2
     assert checks["sequential: plateau level within 10% of log D"]["passed"]
+    assert summary["passed"], [name for name, c in checks.items() if not c["passed"]]
     figures = sorted(out.glob("*.png"))
     assert len(figures) >= 3
     for figure in figures:

@@ -9,7 +9,6 @@ from typing import Any, BinaryIO
 
 import grpc
 import numpy as np
-from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from probe_client._proto.probe.v1 import (
@@ -30,6 +29,7 @@ from probe_client._proto.probe.v1 import (
 )
 from probe_client.errors import ProbeError, VersionMismatch, from_rpc_error
 from probe_client.limits import channel_options
+from probe_client.structs import to_struct, to_value
 from probe_client.tensors import from_tensor, to_tensor
 from probe_client.types import (
     Attention,
@@ -82,24 +82,6 @@ class _Details(grpc.ClientCallDetails):
         self.credentials = base.credentials
         self.wait_for_ready = getattr(base, "wait_for_ready", None)
         self.compression = getattr(base, "compression", None)
-
-
-def _value(python: Any) -> struct_pb2.Value:
-    value = struct_pb2.Value()
-    if isinstance(python, bool):
-        value.bool_value = python
-    elif isinstance(python, (int, float)):
-        value.number_value = python
-    else:
-        value.string_value = str(python)
-    return value
-
-
-def _struct(values: dict[str, Any] | None) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    if values:
-        message.update(values)
-    return message
 
 
 class ProbeClient:
@@ -176,7 +158,7 @@ class ProbeClient:
     ) -> Job:
         request = jobs_pb2.SubmitJobRequest(
             family=family,
-            config=_struct(config),
+            config=to_struct(config),
             steps=steps,
             seed=seed,
             checkpoint_every=checkpoint_every,
@@ -245,7 +227,7 @@ class ProbeClient:
         threshold, log_scale, resolution), a bisection for the largest passing value at each point."""
         request = sweeps_pb2.SubmitSweepRequest(
             family=family,
-            base_config=_struct(base_config),
+            base_config=to_struct(base_config),
             seeds=seeds,
             seed=seed,
             steps=steps,
@@ -256,7 +238,7 @@ class ProbeClient:
         for key, values in (grid or {}).items():
             axis = request.grid.add(key=key)
             for value in values:
-                axis.values.append(_value(value))
+                axis.values.append(to_value(value))
         if search is not None:
             request.search.CopyFrom(sweeps_pb2.SearchSpec(**search))
         return Sweep.from_proto(self._call(self._sweeps.SubmitSweep, request).sweep)

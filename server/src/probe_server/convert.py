@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from probe_client._proto.probe.v1 import checkpoints_pb2, jobs_pb2, sweeps_pb2
+from probe_client.structs import to_struct, to_value
 from probe_server.store import (
     CheckpointRecord,
     EventRecord,
@@ -25,12 +26,6 @@ def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
     ts = timestamp_pb2.Timestamp()
     ts.FromNanoseconds(int(seconds * 1e9))
     return ts
-
-
-def struct(values: dict) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
 
 
 def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
@@ -70,7 +65,7 @@ def job_proto(job: JobRecord, last_event: EventRecord | None) -> jobs_pb2.Job:
     return jobs_pb2.Job(
         job_id=job.job_id,
         family=job.family,
-        config=struct(job.config),
+        config=to_struct(job.config),
         seed=job.seed,
         steps=job.steps,
         checkpoint_every=job.checkpoint_every,
@@ -96,26 +91,13 @@ def checkpoint_proto(record: CheckpointRecord) -> checkpoints_pb2.Checkpoint:
         job_id=record.job_id,
         family=record.family,
         step=record.step,
-        config=struct(record.config),
+        config=to_struct(record.config),
         seed=record.seed,
         metrics=record.metrics,
         created_at=timestamp(record.created_at),
         size_bytes=record.size_bytes,
         code_version=record.code_version,
     )
-
-
-def python_to_value(python: Any) -> struct_pb2.Value:
-    value = struct_pb2.Value()
-    if isinstance(python, bool):
-        value.bool_value = python
-    elif isinstance(python, (int, float)):
-        value.number_value = float(python)
-    elif python is None:
-        value.null_value = struct_pb2.NULL_VALUE
-    else:
-        value.string_value = str(python)
-    return value
 
 
 def sweep_state(name: str) -> int:
@@ -131,8 +113,8 @@ def sweep_proto(
         sweep_id=sweep.sweep_id,
         name=sweep.name,
         family=sweep.family,
-        base_config=struct(spec["base_config"]),
-        grid=[sweeps_pb2.GridAxis(key=k, values=[python_to_value(v) for v in vs]) for k, vs in spec["grid"]],
+        base_config=to_struct(spec["base_config"]),
+        grid=[sweeps_pb2.GridAxis(key=k, values=[to_value(v) for v in vs]) for k, vs in spec["grid"]],
         seeds=spec["seeds"],
         seed=spec["seed"],
         steps=spec["steps"],
@@ -154,7 +136,7 @@ def sweep_proto(
     if with_children:
         for c in children:
             message.children.add(
-                job_id=c.job_id, point=c.point, seed=c.seed, overrides=struct(c.overrides), state=job_state(c.state),
+                job_id=c.job_id, point=c.point, seed=c.seed, overrides=to_struct(c.overrides), state=job_state(c.state),
                 metrics=c.metrics,
             )  # fmt: skip
     return message

@@ -238,6 +238,26 @@ _JOB_UPDATABLE = {
 }
 
 
+def _filters(
+    *, states: Iterable[str] = (), family: str = "", job_id: str = "", before_rowid: int | None = None
+) -> tuple[str, list[Any]]:
+    """A WHERE clause (or "") and its arguments for the List RPCs' filters and keyset paging."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    states = list(states)
+    if states:
+        clauses.append(f"state IN ({', '.join('?' * len(states))})")
+        args += states
+    for column, value in (("family", family), ("job_id", job_id)):
+        if value:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if before_rowid is not None:
+        clauses.append("rowid < ?")
+        args.append(before_rowid)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
 def _job(row: sqlite3.Row) -> JobRecord:
     values = dict(row)
     values["config"] = json.loads(values["config"])
@@ -362,23 +382,10 @@ class Store:
         return _job(row) if row else None
 
     def list_jobs(self, states: Iterable[str], family: str, limit: int, before_rowid: int | None) -> list[JobRecord]:
-        clauses, args = [], []
-        states = list(states)
-        if states:
-            clauses.append(f"state IN ({', '.join('?' * len(states))})")
-            args += states
-        if family:
-            clauses.append("family = ?")
-            args.append(family)
-        if before_rowid is not None:
-            clauses.append("rowid < ?")
-            args.append(before_rowid)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = _filters(states=states, family=family, before_rowid=before_rowid)
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT rowid, * FROM jobs {where} ORDER BY rowid DESC LIMIT ?", (*args, limit)
-            ).fetchall()
-        return [_job(r) for r in rows]
+            rows = self._db.execute(f"SELECT rowid, * FROM jobs {where} ORDER BY rowid DESC LIMIT ?", (*args, limit))
+            return [_job(r) for r in rows.fetchall()]
 
     def jobs_in_states(self, states: Iterable[str]) -> list[JobRecord]:
         states = list(states)
@@ -497,20 +504,10 @@ class Store:
     def list_checkpoints(
         self, job_id: str, family: str, limit: int, before_rowid: int | None
     ) -> list[CheckpointRecord]:
-        clauses, args = [], []
-        for column, value in (("job_id", job_id), ("family", family)):
-            if value:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if before_rowid is not None:
-            clauses.append("rowid < ?")
-            args.append(before_rowid)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = _filters(job_id=job_id, family=family, before_rowid=before_rowid)
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT rowid, * FROM checkpoints {where} ORDER BY rowid DESC LIMIT ?", (*args, limit)
-            ).fetchall()
-        return [_checkpoint(r) for r in rows]
+            query = f"SELECT rowid, * FROM checkpoints {where} ORDER BY rowid DESC LIMIT ?"
+            return [_checkpoint(r) for r in self._db.execute(query, (*args, limit)).fetchall()]
 
     def latest_checkpoint(self, job_id: str) -> CheckpointRecord | None:
         with self._lock:
@@ -543,23 +540,10 @@ class Store:
     def list_sweeps(
         self, states: Iterable[str], family: str, limit: int, before_rowid: int | None
     ) -> list[SweepRecord]:
-        clauses, args = [], []
-        states = list(states)
-        if states:
-            clauses.append(f"state IN ({', '.join('?' * len(states))})")
-            args += states
-        if family:
-            clauses.append("family = ?")
-            args.append(family)
-        if before_rowid is not None:
-            clauses.append("rowid < ?")
-            args.append(before_rowid)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = _filters(states=states, family=family, before_rowid=before_rowid)
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT rowid, * FROM sweeps {where} ORDER BY rowid DESC LIMIT ?", (*args, limit)
-            ).fetchall()
-        return [_sweep(r) for r in rows]
+            rows = self._db.execute(f"SELECT rowid, * FROM sweeps {where} ORDER BY rowid DESC LIMIT ?", (*args, limit))
+            return [_sweep(r) for r in rows.fetchall()]
 
     def sweeps_in_state(self, state: str) -> list[SweepRecord]:
         with self._lock:

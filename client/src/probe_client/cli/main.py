@@ -138,18 +138,27 @@ def _family(client: ProbeClient, name: str) -> Family:
     return schema[name]
 
 
-def _watch(client: ProbeClient, job: Job, quiet: bool, from_step: int = 0) -> Job:
-    """Follow a job to its end, with a progress bar unless quiet; reconnects without losing events."""
-    total = job.steps * (3 if job.config.get("lr_ladder") else 1)
-    progress = Progress(
+def progress_bar(unit: str, quiet: bool) -> Progress:
+    """A bar of completed/total ``unit`` with a status text; silent under --json."""
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         console=console,
         disable=quiet,
     )
+
+
+def finished_count(counts: dict[str, int]) -> int:
+    return sum(n for state, n in counts.items() if state in ("SUCCEEDED", "FAILED", "CANCELLED"))
+
+
+def _watch(client: ProbeClient, job: Job, quiet: bool, from_step: int = 0) -> Job:
+    """Follow a job to its end, with a progress bar unless quiet; reconnects without losing events."""
+    total = job.steps * (3 if job.config.get("lr_ladder") else 1)
+    progress = progress_bar("steps", quiet)
     with progress:
         bar = progress.add_task(job.job_id, total=total, completed=job.step, status="")
         last_seq = 0
@@ -372,19 +381,11 @@ def ckpt_export(
 
 def _watch_sweep(client: ProbeClient, sweep: Sweep, quiet: bool) -> Sweep:
     """A progress bar over the sweep's children until it ends."""
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} children"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-    )
+    progress = progress_bar("children", quiet)
     with progress:
         bar = progress.add_task(sweep.sweep_id, total=sweep.planned_children, completed=0, status="")
         for event in client.watch_sweep(sweep.sweep_id):
-            finished = sum(n for state, n in event.counts.items() if state in ("SUCCEEDED", "FAILED", "CANCELLED"))
+            finished = finished_count(event.counts)
             status = ", ".join(f"{n} {state.lower()}" for state, n in sorted(event.counts.items()))
             progress.update(bar, completed=finished, total=max(sweep.planned_children, sum(event.counts.values())),
                             status=status)  # fmt: skip
@@ -516,16 +517,13 @@ def reproduce(
     """Run a family's headline experiments on the server and write the report into --out."""
     with _client() as client:
         reproduction = client.start_reproduction(family, scale)
-        progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} jobs"),
-            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console, disable=as_json,
-        )  # fmt: skip
+        progress = progress_bar("jobs", as_json)
         with progress:
             bar = progress.add_task(f"{family} ({scale})", total=reproduction.planned_children, status="")
             while not reproduction.done:
                 time.sleep(1.0)
                 reproduction = client.get_reproduction(reproduction.reproduction_id)
-                finished = sum(n for k, n in reproduction.counts.items() if k in ("SUCCEEDED", "FAILED", "CANCELLED"))
+                finished = finished_count(reproduction.counts)
                 total = max(reproduction.planned_children, sum(reproduction.counts.values()))
                 progress.update(bar, completed=finished, total=total, status=f"{len(reproduction.sweep_ids)} sweeps")
         if reproduction.state != "SUCCEEDED":

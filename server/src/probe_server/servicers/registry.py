@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 
 from probe_client._proto.probe.v1 import info_pb2, info_pb2_grpc, registry_pb2, registry_pb2_grpc
+from probe_client.structs import to_value
 from probe_models.config import schema
 from probe_models.registry import FAMILIES
-from probe_server.convert import python_to_value
 from probe_server.settings import Limits
 
 
@@ -17,7 +17,7 @@ def family_proto(name: str) -> registry_pb2.Family:
         registry_pb2.ConfigField(
             name=spec.name,
             type=spec.type,
-            default_value=python_to_value(spec.default),
+            default_value=to_value(spec.default),
             min=spec.min,
             max=spec.max,
             choices=list(spec.choices or ()),

@@ -51,7 +51,7 @@ SETTINGS = {
         "mlp_widths": [8, 32, 128],
         "memory_steps": 600,
         "tradeoff": {"num_subjects": 8, "num_relations": 8, "d_model": 32, "head_dim": 8, "batch_size": 512},
-        "tradeoff_heads": [1, 2, 4],
+        "tradeoff_heads": [1, 2, 8],
         "tradeoff_widths": [0, 16, 64],
         "tradeoff_steps": 1000,
         "sequential_batch": 128,
