@@ -15,17 +15,12 @@ class Conflict(Exception):
     """The request is valid but the thing is in the wrong state for it."""
 
 
-class AuthError(Exception):
-    """No or a wrong bearer token."""
-
-
 STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
     (Conflict, grpc.StatusCode.FAILED_PRECONDITION),
     (UnsupportedProbe, grpc.StatusCode.FAILED_PRECONDITION),
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (AuthError, grpc.StatusCode.UNAUTHENTICATED),
 )
 
 
