@@ -21,16 +21,21 @@ from probe_client._proto.probe.v1 import (
 FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
 
 
+def _enum_value(enum: Any, prefix: str, what: str, name: str) -> int:
+    """The number of a state given by its short name ("running"), or a ValueError listing the known ones."""
+    try:
+        return enum.Value(prefix + name.upper())
+    except ValueError:
+        known = [n.removeprefix(prefix) for n in enum.keys()[1:]]
+        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(known)}") from None
+
+
 def state_name(value: int) -> str:
     return jobs_pb2.JobState.Name(value).removeprefix("JOB_STATE_")
 
 
 def state_value(name: str) -> int:
-    try:
-        return jobs_pb2.JobState.Value("JOB_STATE_" + name.upper())
-    except ValueError:
-        known = [n.removeprefix("JOB_STATE_") for n in jobs_pb2.JobState.keys()[1:]]
-        raise ValueError(f"unknown job state {name!r}; known: {', '.join(known)}") from None
+    return _enum_value(jobs_pb2.JobState, "JOB_STATE_", "job state", name)
 
 
 def _config(message: struct_pb2.Struct) -> dict[str, Any]:
@@ -245,11 +250,7 @@ class ServerInfo:
 
 
 def sweep_state_value(name: str) -> int:
-    try:
-        return sweeps_pb2.SweepState.Value("SWEEP_STATE_" + name.upper())
-    except ValueError:
-        known = [n.removeprefix("SWEEP_STATE_") for n in sweeps_pb2.SweepState.keys()[1:]]
-        raise ValueError(f"unknown sweep state {name!r}; known: {', '.join(known)}") from None
+    return _enum_value(sweeps_pb2.SweepState, "SWEEP_STATE_", "sweep state", name)
 
 
 def sweep_state_name(value: int) -> str:

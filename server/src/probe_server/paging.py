@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from probe_models.errors import InvalidInput
 
 DEFAULT_PAGE_SIZE = 50
@@ -24,3 +27,13 @@ def decode_token(token: str) -> int | None:
 
 def encode_token(rowid: int) -> str:
     return f"r{rowid}"
+
+
+def state_filter(values: Iterable[int], enum: Any, prefix: str) -> list[str]:
+    """The short state names ("RUNNING") of a List request's state filter; UNSPECIFIED or unknown is refused."""
+    names = []
+    for value in values:
+        if value == 0 or value not in enum.values():
+            raise InvalidInput(f"states: {value} is not a {prefix.lower().replace('_', ' ').strip()}")
+        names.append(enum.Name(value).removeprefix(prefix))
+    return names

@@ -71,11 +71,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def ListJobs(self, request: jobs_pb2.ListJobsRequest, context: grpc.ServicerContext) -> jobs_pb2.ListJobsResponse:
         limit = paging.page_size(request.page_size)
-        states = []
-        for value in request.states:
-            if value == jobs_pb2.JOB_STATE_UNSPECIFIED or value not in jobs_pb2.JobState.values():
-                raise InvalidInput(f"states: {value} is not a job state")
-            states.append(jobs_pb2.JobState.Name(value).removeprefix("JOB_STATE_"))
+        states = paging.state_filter(request.states, jobs_pb2.JobState, "JOB_STATE_")
         if request.family:
             get_family(request.family)
         jobs = self.engine.store.list_jobs(states, request.family, limit + 1, paging.decode_token(request.page_token))

@@ -67,11 +67,7 @@ class SweepServicer(sweeps_pb2_grpc.SweepServiceServicer):
         self, request: sweeps_pb2.ListSweepsRequest, context: grpc.ServicerContext
     ) -> sweeps_pb2.ListSweepsResponse:
         limit = paging.page_size(request.page_size)
-        states = []
-        for value in request.states:
-            if value == sweeps_pb2.SWEEP_STATE_UNSPECIFIED or value not in sweeps_pb2.SweepState.values():
-                raise InvalidInput(f"states: {value} is not a sweep state")
-            states.append(sweeps_pb2.SweepState.Name(value).removeprefix("SWEEP_STATE_"))
+        states = paging.state_filter(request.states, sweeps_pb2.SweepState, "SWEEP_STATE_")
         if request.family:
             get_family(request.family)
         store = self.sweeps.store
