@@ -8,6 +8,9 @@
 - Single-query latency over gRPC, p50 and p99.
 - Training steps per second of a job in a worker process, against the same
   steps run in this process.
+- ExtractAttention over gRPC (256 given sequences of a causal-icl chain
+  checkpoint, every layer's pattern) against the same extraction with torch in
+  this process (goal: ratio >= 0.7).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from probe_client import ProbeClient
 from probe_models.config import parse_config
 from probe_models.registry import get_family
+from probe_server.checkpoint_files import read_weights
 from tests.conftest import start_server
 
 BATCH = 1024
@@ -38,6 +42,7 @@ ROUNDS = 30
 IN_FLIGHT = 2
 LATENCY_QUERIES = 300
 TRAIN_STEPS = 300
+ATTENTION_SEQUENCES = 256
 CONFIG = {"num_subjects": 32, "num_relations": 32}  # 1024 facts: one batch asks each once
 
 
@@ -76,6 +81,7 @@ def main() -> None:
         try:
             with server.client() as client:
                 run(client, server.metrics_port)
+                attention(client, server.data_dir)
         finally:
             server.stop()
 
@@ -158,6 +164,42 @@ def run(client: ProbeClient, metrics_port: int) -> None:
         f"training (batch {config.batch_size}): worker job {served_rate:.1f} steps/s, in-process "
         f"{local_rate:.1f} steps/s, ratio {served_rate / local_rate:.2f}"
     )
+
+
+def attention(client: ProbeClient, data_dir: Path) -> None:
+    job = client.wait(client.submit_job("causal-icl", {}, steps=100, log_every=50).job_id)
+    ckpt = job.checkpoint_id
+    record = client.get_checkpoint(ckpt)
+    family = get_family(record.family)
+    config = parse_config(family.config_cls, record.config)
+    model = family.load(config, record.seed, read_weights(data_dir / "checkpoints" / ckpt))
+    tokens = family.sample_sequences(model, ATTENTION_SEQUENCES, 0)
+    array = tokens.numpy()
+    served = client.extract_attention(ckpt, tokens=array)
+    local = family.run_with_attention(model, tokens)
+    for name, pattern in served.patterns.items():
+        np.testing.assert_array_equal(pattern, local[name].numpy())  # the same numbers, or the timing means nothing
+    grpc_s = timed(lambda: client.extract_attention(ckpt, tokens=array), ROUNDS)
+    concurrent_s = in_flight(lambda: client.extract_attention(ckpt, tokens=array), IN_FLIGHT, ROUNDS)
+    local_s = timed(
+        lambda: {n: t.numpy() for n, t in family.run_with_attention(model, tokens).items() if n.endswith("pattern")},
+        ROUNDS,
+    )
+    values = sum(p.size for p in served.patterns.values())
+    print(
+        f"ExtractAttention, {ATTENTION_SEQUENCES} sequences of causal-icl chain (T={config.seq_len}, "
+        f"{len(served.patterns)} patterns, {values:,} floats):"
+    )
+    rates = {
+        "over gRPC": grpc_s,
+        f"over gRPC, {IN_FLIGHT} requests in flight": concurrent_s,
+        "in-process torch": local_s,
+    }
+    for label, seconds in rates.items():
+        print(f"  {label:<32}{ATTENTION_SEQUENCES / seconds:10.0f} sequences/s ({seconds * 1000:.2f} ms per batch)")
+    ratio = local_s / min(grpc_s, concurrent_s)
+    verdict = "met" if ratio >= 0.7 else "NOT met"
+    print(f"  ratio gRPC/in-process = {ratio:.2f} (the better gRPC figure); goal >= 0.7: {verdict}")
 
 
 if __name__ == "__main__":

@@ -99,3 +99,15 @@ def trained(client: ProbeClient):
     job = client.wait(job.job_id)
     assert job.state == "SUCCEEDED", job.error
     return job
+
+
+CAUSAL_CHAIN = {"batch_size": 128}
+
+
+@pytest.fixture(scope="session")
+def causal_chain(client: ProbeClient):
+    """A causal-icl disentangled transformer on the in-context Markov chain (S=10, T=20), shared by probe tests."""
+    job = client.submit_job("causal-icl", CAUSAL_CHAIN, steps=400, seed=2, log_every=100)
+    job = client.wait(job.job_id)
+    assert job.state == "SUCCEEDED", job.error
+    return job

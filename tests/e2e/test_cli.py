@@ -61,8 +61,10 @@ def test_train_watch_show_query_eval_attention_sharpness(server, tmp_path):
 
 
 def test_families_health_and_version(server):
-    families = cli_json(server, "families")
-    assert families[0]["name"] == "factual-recall"
+    families = {f["name"]: f for f in cli_json(server, "families")}
+    assert {"factual-recall", "causal-icl"} <= set(families)
+    graph = next(f for f in families["causal-icl"]["config"] if f["name"] == "graph")
+    assert graph["default"] == "chain" and "random-dag" in graph["choices"]
     assert cli_json(server, "health")["status"] == "SERVING"
     assert cli_json(server, "version")["server"]["api_version"] == "probe.v1"
 

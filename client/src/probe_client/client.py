@@ -37,8 +37,10 @@ from probe_client.types import (
     Evaluation,
     FactQueryResult,
     Family,
+    GraphRecovery,
     Job,
     JobEvent,
+    RecoveredPosition,
     Reproduction,
     ServerInfo,
     Sharpness,
@@ -385,11 +387,13 @@ class ProbeClient:
         num_sequences: int = 0,
         seed: int = 0,
         hooks: Sequence[str] = (),
+        heads: Sequence[int] = (),
         average_over_batch: bool = False,
     ) -> Attention:
         request = probes_pb2.ExtractAttentionRequest(
             checkpoint_id=checkpoint_id,
             hooks=list(hooks),
+            heads=list(heads),
             num_sequences=num_sequences,
             seed=seed,
             average_over_batch=average_over_batch,
@@ -398,7 +402,33 @@ class ProbeClient:
             request.tokens.CopyFrom(to_tensor(np.asarray(tokens, dtype=np.int64)))
         response = self._call(self._probes.ExtractAttention, request)
         patterns = {t.name: from_tensor(t.tensor) for t in response.attention}
-        return Attention(patterns, from_tensor(response.tokens), list(response.query_positions))
+        return Attention(
+            patterns,
+            from_tensor(response.tokens),
+            list(response.query_positions),
+            list(response.heads),
+            [list(p.parents) for p in response.true_parents],
+        )
+
+    def recover_graph(self, checkpoint_id: str, *, num_sequences: int = 0, seed: int = 0) -> GraphRecovery:
+        """The latent graph read off the first attention layer (families with a latent graph)."""
+        request = probes_pb2.RecoverGraphRequest(checkpoint_id=checkpoint_id, num_sequences=num_sequences, seed=seed)
+        r = self._call(self._probes.RecoverGraph, request)
+        positions = [
+            RecoveredPosition(p.position, list(p.true_parents), list(p.recovered_parents), p.parent_mass, p.correct)
+            for p in r.positions
+        ]
+        return GraphRecovery(
+            r.graph,
+            r.layer,
+            positions,
+            r.parent_accuracy,
+            r.parent_mass,
+            r.induction_score if r.HasField("induction_score") else None,
+            r.test_loss,
+            r.bayes_loss,
+            dict(r.metrics),
+        )
 
     def measure_sharpness(
         self,

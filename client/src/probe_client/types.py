@@ -215,6 +215,30 @@ class Attention:
     patterns: dict[str, np.ndarray]  # name -> [batch, head, query_pos, key_pos]
     tokens: np.ndarray
     query_positions: list[int]
+    heads: list[int]  # the heads kept, as requested; empty: all
+    true_parents: list[list[int]]  # per position, in the task's latent graph; empty: no graph
+
+
+@dataclass
+class RecoveredPosition:
+    position: int
+    true_parents: list[int]
+    recovered_parents: list[int]
+    parent_mass: float  # NaN where the position has no parents
+    correct: bool
+
+
+@dataclass
+class GraphRecovery:
+    graph: str
+    layer: int
+    positions: list[RecoveredPosition]
+    parent_accuracy: float
+    parent_mass: float
+    induction_score: float | None
+    test_loss: float
+    bayes_loss: float
+    metrics: dict[str, float]
 
 
 @dataclass

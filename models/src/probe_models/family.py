@@ -53,6 +53,48 @@ class SharpnessObjective:
     num_examples: int
 
 
+@dataclass
+class PositionRecovery:
+    """One position of a graph-recovery probe."""
+
+    position: int
+    true_parents: tuple[int, ...]
+    recovered_parents: tuple[int, ...]
+    parent_mass: float  # attention on the true parents; NaN where there are none
+
+    @property
+    def correct(self) -> bool:
+        return set(self.true_parents) <= set(self.recovered_parents)
+
+
+@dataclass
+class GraphRecovery:
+    """A latent graph read off a model's attention, beside its loss and the Bayes-optimal loss."""
+
+    graph: str
+    layer: int
+    positions: list[PositionRecovery]
+    induction_score: float | None
+    test_loss: float
+    bayes_loss: float
+    metrics: dict[str, float]
+
+    @property
+    def scored(self) -> list[PositionRecovery]:
+        """Positions that have parents: the ones recovery is scored on."""
+        return [p for p in self.positions if p.true_parents]
+
+    @property
+    def accuracy(self) -> float:
+        scored = self.scored
+        return sum(p.correct for p in scored) / len(scored) if scored else float("nan")
+
+    @property
+    def parent_mass(self) -> float:
+        scored = self.scored
+        return sum(p.parent_mass for p in scored) / len(scored) if scored else float("nan")
+
+
 class TrainingRun(ABC):
     """One training job's mutable state; steps are numbered globally from 0.
 
@@ -132,8 +174,11 @@ class Family(ABC):
         """(number of subjects, number of relations)."""
         raise UnsupportedProbe(f"family {self.name} stores no facts")
 
-    def attention_hooks(self, model: LoadedModel) -> list[str]:
-        """TransformerLens-style names of the attention tensors this model exposes."""
+    def attention_hooks(self, model: LoadedModel) -> dict[str, int]:
+        """TransformerLens-style names of the attention tensors this model exposes, with their head counts.
+
+        Knowing the heads lets a server bound a reply's size before it runs the model.
+        """
         raise UnsupportedProbe(f"family {self.name} has no attention")
 
     def sample_sequences(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
@@ -149,6 +194,14 @@ class Family(ABC):
     def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
         """Which positions act as queries in the attention tensors."""
         raise UnsupportedProbe(f"family {self.name} has no attention")
+
+    def true_parents(self, model: LoadedModel) -> list[tuple[int, ...]]:
+        """The latent graph's parents of each input position; empty when the task has no graph."""
+        return []
+
+    def recover_graph(self, model: LoadedModel, num_sequences: int, seed: int) -> GraphRecovery:
+        """The latent graph as the first attention layer encodes it, on ``num_sequences`` fresh sequences."""
+        raise UnsupportedProbe(f"family {self.name} has no latent graph")
 
     @abstractmethod
     def sharpness_objective(self, model: LoadedModel, num_examples: int, seed: int) -> SharpnessObjective:

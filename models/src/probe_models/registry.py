@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from probe_models.errors import InvalidInput
+from probe_models.families.causal_icl import CausalICL
 from probe_models.families.factual_recall import FactualRecall
 from probe_models.family import Family
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (FactualRecall(),)}
+FAMILIES: dict[str, Family] = {family.name: family for family in (FactualRecall(), CausalICL())}
 
 
 def get_family(name: str) -> Family:

@@ -42,6 +42,7 @@ class SweepPlan:
     steps: int = 0
     log_every: int = 0
     history: bool = False  # the analysis reads every progress event of every child
+    weights: bool = False  # the analysis reads every child's final weights
 
     @property
     def children(self) -> int:
@@ -56,6 +57,7 @@ class ChildResult:
     state: str
     metrics: dict[str, float]
     history: list[tuple[int, dict[str, float]]]  # (step, metrics) of each progress event
+    weights: dict[str, Any] = field(default_factory=dict)  # name -> torch tensor, when the plan asks
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.registry import get_family
 from probe_models.reproduction import SCALES, ChildResult, Reproduction, SearchOutcome, SweepPlan, SweepResult
-from probe_server.checkpoint_files import write_atomic
+from probe_server.checkpoint_files import read_weights, write_atomic
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
 from probe_server.store import ReproductionRecord
@@ -177,7 +177,11 @@ class ReproductionManager:
             if plan.history:
                 events = self.store.events(child.job_id, 0, 0, limit=HISTORY_LIMIT)
                 history = [(e.step, e.metrics) for e in events if e.kind == "PROGRESS"]
-            children.append(ChildResult(child.overrides, child.seed, child.state, child.metrics, history))
+            weights = {}
+            job = self.store.get_job(child.job_id) if plan.weights else None
+            if job is not None and job.checkpoint_id:
+                weights = read_weights(self.sweeps.engine.checkpoint_root / job.checkpoint_id)
+            children.append(ChildResult(child.overrides, child.seed, child.state, child.metrics, history, weights))
         points = sweep.spec["points"]
         searches = [
             SearchOutcome(points[i], status.best, status.first_failure)

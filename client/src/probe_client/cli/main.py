@@ -580,15 +580,25 @@ def attention(
     checkpoint_id: str,
     num_sequences: Annotated[int, typer.Option(help="sequences drawn from the checkpoint's task")] = 1,
     seed: Annotated[int, typer.Option(help="seed of the drawn sequences")] = 0,
+    layer: Annotated[int | None, typer.Option(help="one layer's pattern, blocks.{L}.attn.hook_pattern")] = None,
+    head: Annotated[list[int] | None, typer.Option(help="keep only these heads (repeatable)")] = None,
     hook: Annotated[list[str] | None, typer.Option(help="hook name, e.g. blocks.0.attn.hook_pattern")] = None,
     average: Annotated[bool, typer.Option("--average", help="mean over the batch")] = False,
-    png: Annotated[Path | None, typer.Option(help="draw the first sequence's pattern to this PNG")] = None,
+    png: Annotated[Path | None, typer.Option(help="draw a heatmap per head to this PNG, true parents marked")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show where a transformer checkpoint's heads attend."""
+    hooks = list(hook or [])
+    if layer is not None:
+        hooks.append(f"blocks.{layer}.attn.hook_pattern")
     with _client() as client:
         result = client.extract_attention(
-            checkpoint_id, num_sequences=num_sequences, seed=seed, hooks=hook or [], average_over_batch=average
+            checkpoint_id,
+            num_sequences=num_sequences,
+            seed=seed,
+            hooks=hooks,
+            heads=head or [],
+            average_over_batch=average,
         )
     if png is not None:
         from probe_client.cli.plots import attention_png
@@ -600,13 +610,52 @@ def attention(
     tokens = result.tokens[0]
     for name, pattern in result.patterns.items():
         console.print(f"{name} {list(pattern.shape)} (query positions {result.query_positions})")
-        for head in range(pattern.shape[1]):
-            row = pattern[0, head, -1]
+        for index in range(pattern.shape[1]):
+            row = pattern[0, index, -1]
             top = row.argsort()[::-1][:3]
             where = ", ".join(f"pos {p} (token {tokens[p]}): {row[p]:.2f}" for p in top)
-            console.print(f"  head {head}: {where}")
+            label = result.heads[index] if result.heads else index
+            console.print(f"  head {label}, last query: {where}")
     if png is not None:
         console.print(f"wrote {png}")
+
+
+@app.command()
+@handles_errors
+def graph(
+    checkpoint_id: str,
+    num_sequences: Annotated[int, typer.Option(help="fresh sequences averaged over (0: 1024)")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the sequences")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """The latent causal graph read off the first attention layer, against the true one."""
+    with _client() as client:
+        result = client.recover_graph(checkpoint_id, num_sequences=num_sequences, seed=seed)
+    if as_json:
+        print_json(result.__dict__)
+        return
+
+    def parents(values: list[int]) -> str:
+        return ",".join(map(str, values)) or "-"
+
+    rows = [
+        [
+            str(p.position),
+            parents(p.true_parents),
+            parents(p.recovered_parents),
+            "" if not p.true_parents else f"{p.parent_mass:.3f}",
+            "" if not p.true_parents else ("yes" if p.correct else "NO"),
+        ]
+        for p in result.positions
+    ]
+    table(f"graph {result.graph}", ["position", "true parents", "recovered", "parent mass", "correct"], rows)
+    console.print(
+        f"graph {result.graph}, layer {result.layer}: parent accuracy {result.parent_accuracy:.3f}, "
+        f"mean parent mass {result.parent_mass:.3f}"
+    )
+    if result.induction_score is not None:
+        console.print(f"induction score (layer 1 heads): {result.induction_score:.3f}")
+    console.print(f"test loss {result.test_loss:.4f} vs Bayes loss {result.bayes_loss:.4f}")
 
 
 @app.command()

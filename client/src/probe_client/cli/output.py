@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from datetime import datetime
 from typing import Any
@@ -24,16 +25,18 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return _plain(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return _plain(value.item())
     if isinstance(value, datetime):
         return value.isoformat() + "Z"
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN or Infinity
     return value
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(_plain(value), indent=2, allow_nan=True) + "\n")
+    sys.stdout.write(json.dumps(_plain(value), indent=2, allow_nan=False) + "\n")
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:

@@ -8,7 +8,11 @@ from probe_client.types import Attention
 
 
 def attention_png(result: Attention, path: Path) -> None:
-    """One panel per hook: rows are (head, query position), columns key positions, of the first sequence."""
+    """One heatmap per (hook, head) of the first sequence (or the batch mean): query rows, key columns.
+
+    Where the checkpoint's task has a latent graph, each query position's true
+    parents are marked with red squares.
+    """
     try:
         import matplotlib
     except ImportError:
@@ -16,24 +20,33 @@ def attention_png(result: Attention, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(result.patterns)
-    fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.2 + 0.45 * _rows(result, names[0])), squeeze=False)
+    panels = [(name, head) for name, pattern in result.patterns.items() for head in range(pattern.shape[1])]
+    queries, keys = next(iter(result.patterns.values())).shape[2:]
+    height = 1.5 + 0.3 * queries
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(6.0, 0.35 * keys + 2), height * len(panels)), squeeze=False)
     tokens = result.tokens[0]
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        pattern = result.patterns[name][0]  # (head, query, key)
-        heads, queries, keys = pattern.shape
-        image = ax.imshow(pattern.reshape(heads * queries, keys), aspect="auto", cmap="viridis", vmin=0)
-        ax.set_title(name)
-        ax.set_xticks(range(keys), [str(t) for t in tokens[:keys]], fontsize=6)
-        ax.set_xlabel("key position (token id)")
-        labels = [f"h{h} q{result.query_positions[q]}" for h in range(heads) for q in range(queries)]
-        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    for ax, (name, head) in zip(axes[:, 0], panels, strict=True):
+        pattern = result.patterns[name][0, head]  # (query, key)
+        image = ax.imshow(pattern, aspect="auto", cmap="viridis", vmin=0, interpolation="nearest")
+        label = result.heads[head] if result.heads else head
+        ax.set_title(f"{name} head {label}", fontsize=9)
+        ax.set_xticks(range(keys), [f"{k}:{tokens[k]}" for k in range(keys)], fontsize=6, rotation=90)
+        ax.set_xlabel("key position:token id", fontsize=8)
+        ax.set_yticks(range(queries), [str(q) for q in result.query_positions], fontsize=6)
+        ax.set_ylabel("query position", fontsize=8)
+        marks = [
+            (parent, row)
+            for row, position in enumerate(result.query_positions)
+            if position < len(result.true_parents)
+            for parent in result.true_parents[position]
+        ]
+        if marks:
+            xs, ys = zip(*marks, strict=True)
+            ax.scatter(
+                xs, ys, marker="s", s=40, facecolors="none", edgecolors="red", linewidths=1.2, label="true parent"
+            )
+            ax.legend(loc="upper left", fontsize=6)
         fig.colorbar(image, ax=ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _rows(result: Attention, name: str) -> int:
-    pattern = result.patterns[name]
-    return pattern.shape[1] * pattern.shape[2]

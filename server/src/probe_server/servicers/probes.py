@@ -26,6 +26,7 @@ DEFAULT_SHARPNESS_EXAMPLES = 1024
 DEFAULT_LANCZOS_ITERATIONS = 100
 DEFAULT_TOLERANCE = 1e-7
 DEFAULT_EVAL_SEQUENCES = 4096
+DEFAULT_GRAPH_SEQUENCES = 1024
 BYTES_PER_QUERY = 30  # wire bytes of one reply row besides its top-k answers and probabilities
 
 
@@ -124,22 +125,62 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 "num_sequences", request.num_sequences, DEFAULT_ATTENTION_SEQUENCES, self.limits.max_batch
             )
             tokens = model.family.sample_sequences(model, count, request.seed)
+        heads = list(request.heads)
+        for name in hooks:
+            bad = [h for h in heads if not 0 <= h < available[name]]
+            if bad:
+                raise InvalidInput(f"head {bad[0]} does not exist in {name}: it has heads 0..{available[name] - 1}")
+        batch, seq_len = tokens.shape
+        queries = len(model.family.query_positions(model, seq_len))
+        per_sequence = sum(len(heads) or available[name] for name in hooks) * queries * seq_len
+        if not request.average_over_batch and batch * per_sequence > self.limits.max_attention_values:
+            raise TooLarge(
+                f"the reply would hold {batch * per_sequence:,} attention values; "
+                f"the limit is {self.limits.max_attention_values:,}"
+            )
         with self.probe_slots:
             patterns = model.family.run_with_attention(model, tokens)
-        selected = {name: patterns[name] for name in hooks}
-        values = sum(t.numel() for t in selected.values())
-        if not request.average_over_batch and values > self.limits.max_attention_values:
-            raise TooLarge(
-                f"the reply would hold {values:,} attention values; the limit is {self.limits.max_attention_values:,}"
-            )
+        selected = {name: patterns[name][:, heads] if heads else patterns[name] for name in hooks}
         response = probes_pb2.ExtractAttentionResponse(
-            tokens=to_tensor(tokens.numpy()), query_positions=model.family.query_positions(model, tokens.shape[1])
+            tokens=to_tensor(tokens.numpy()),
+            query_positions=model.family.query_positions(model, tokens.shape[1]),
+            heads=heads,
         )
         for name, tensor in selected.items():
             if request.average_over_batch:
                 tensor = tensor.mean(dim=0, keepdim=True)
             response.attention.add(name=name, tensor=to_tensor(tensor.float().numpy()))
+        for parents in model.family.true_parents(model)[: tokens.shape[1]]:
+            response.true_parents.add(parents=parents)
         return response
+
+    def RecoverGraph(
+        self, request: probes_pb2.RecoverGraphRequest, context: grpc.ServicerContext
+    ) -> probes_pb2.RecoverGraphResponse:
+        model = self.cache.model(request.checkpoint_id)
+        count = _check_count("num_sequences", request.num_sequences, DEFAULT_GRAPH_SEQUENCES, self.limits.max_batch)
+        with self.probe_slots:
+            result = model.family.recover_graph(model, count, request.seed)
+        return probes_pb2.RecoverGraphResponse(
+            graph=result.graph,
+            layer=result.layer,
+            positions=[
+                probes_pb2.RecoveredPosition(
+                    position=p.position,
+                    true_parents=p.true_parents,
+                    recovered_parents=p.recovered_parents,
+                    parent_mass=p.parent_mass,
+                    correct=p.correct,
+                )
+                for p in result.positions
+            ],
+            parent_accuracy=result.accuracy,
+            parent_mass=result.parent_mass,
+            induction_score=result.induction_score,
+            test_loss=result.test_loss,
+            bayes_loss=result.bayes_loss,
+            metrics=result.metrics,
+        )
 
     def _tokens(self, message: tensor_pb2.Tensor) -> torch.Tensor:
         try:

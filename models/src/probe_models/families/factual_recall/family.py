@@ -198,9 +198,10 @@ class FactualRecall(Family):
                 f"model {model.config.model!r} has no attention; use transformer or linear-attention"
             )
 
-    def attention_hooks(self, model: LoadedModel) -> list[str]:
+    def attention_hooks(self, model: LoadedModel) -> dict[str, int]:
         self._require_attention(model)
-        return [PATTERN, SCORES]
+        heads = model.config.num_heads if model.config.model == "transformer" else 1
+        return {PATTERN: heads, SCORES: heads}
 
     def sample_sequences(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
         self._require_attention(model)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from probe_client._proto.probe.v1 import tensor_pb2 as probe_dot_v1_dot_tensor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15probe/v1/probes.proto\x12\x08probe.v1\x1a\x15probe/v1/tensor.proto\"\x85\x01\n\x11QueryFactsRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x10\n\x08subjects\x18\x02 \x03(\x03\x12\x11\n\trelations\x18\x03 \x03(\x03\x12\x11\n\tall_facts\x18\x04 \x01(\x08\x12\r\n\x05top_k\x18\x05 \x01(\x05\x12\x12\n\nnoise_seed\x18\x06 \x01(\x04\"\x9a\x02\n\x12QueryFactsResponse\x12\"\n\x08subjects\x18\x01 \x01(\x0b\x32\x10.probe.v1.Tensor\x12#\n\trelations\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12!\n\x07\x61nswers\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\'\n\rprobabilities\x18\x04 \x01(\x0b\x32\x10.probe.v1.Tensor\x12(\n\x0estored_answers\x18\x05 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\"\n\x08recalled\x18\x06 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x10\n\x08\x61\x63\x63uracy\x18\x07 \x01(\x01\x12\x0f\n\x07\x62\x61\x63kend\x18\x08 \x01(\t\"\xa2\x01\n\x17\x45xtractAttentionRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\r\n\x05hooks\x18\x02 \x03(\t\x12 \n\x06tokens\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x15\n\rnum_sequences\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x1a\n\x12\x61verage_over_batch\x18\x06 \x01(\x08\"\x7f\n\x18\x45xtractAttentionResponse\x12(\n\tattention\x18\x01 \x03(\x0b\x32\x15.probe.v1.NamedTensor\x12 \n\x06tokens\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x17\n\x0fquery_positions\x18\x03 \x03(\x03\"\x8e\x01\n\x17MeasureSharpnessRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\x05\x12\x14\n\x0cnum_examples\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x16\n\x0emax_iterations\x18\x05 \x01(\x05\x12\x11\n\ttolerance\x18\x06 \x01(\x01\"\xa7\x01\n\x18MeasureSharpnessResponse\x12\x13\n\x0b\x65igenvalues\x18\x01 \x03(\x01\x12\x11\n\tresiduals\x18\x02 \x03(\x01\x12\x12\n\niterations\x18\x03 \x01(\x05\x12\x11\n\thvp_count\x18\x04 \x01(\x03\x12\x16\n\x0enum_parameters\x18\x05 \x01(\x03\x12\x14\n\x0cnum_examples\x18\x06 \x01(\x05\x12\x0e\n\x06method\x18\x07 \x01(\t\"M\n\x0f\x45valuateRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x15\n\rnum_sequences\x18\x02 \x01(\x05\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"\xa1\x01\n\x10\x45valuateResponse\x12\x10\n\x08\x61\x63\x63uracy\x18\x01 \x01(\x01\x12\x11\n\ttest_loss\x18\x02 \x01(\x01\x12\x38\n\x07metrics\x18\x03 \x03(\x0b\x32\'.probe.v1.EvaluateResponse.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xd0\x02\n\x0cProbeService\x12G\n\nQueryFacts\x12\x1b.probe.v1.QueryFactsRequest\x1a\x1c.probe.v1.QueryFactsResponse\x12Y\n\x10\x45xtractAttention\x12!.probe.v1.ExtractAttentionRequest\x1a\".probe.v1.ExtractAttentionResponse\x12Y\n\x10MeasureSharpness\x12!.probe.v1.MeasureSharpnessRequest\x1a\".probe.v1.MeasureSharpnessResponse\x12\x41\n\x08\x45valuate\x12\x19.probe.v1.EvaluateRequest\x1a\x1a.probe.v1.EvaluateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15probe/v1/probes.proto\x12\x08probe.v1\x1a\x15probe/v1/tensor.proto\"\x85\x01\n\x11QueryFactsRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x10\n\x08subjects\x18\x02 \x03(\x03\x12\x11\n\trelations\x18\x03 \x03(\x03\x12\x11\n\tall_facts\x18\x04 \x01(\x08\x12\r\n\x05top_k\x18\x05 \x01(\x05\x12\x12\n\nnoise_seed\x18\x06 \x01(\x04\"\x9a\x02\n\x12QueryFactsResponse\x12\"\n\x08subjects\x18\x01 \x01(\x0b\x32\x10.probe.v1.Tensor\x12#\n\trelations\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12!\n\x07\x61nswers\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\'\n\rprobabilities\x18\x04 \x01(\x0b\x32\x10.probe.v1.Tensor\x12(\n\x0estored_answers\x18\x05 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\"\n\x08recalled\x18\x06 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x10\n\x08\x61\x63\x63uracy\x18\x07 \x01(\x01\x12\x0f\n\x07\x62\x61\x63kend\x18\x08 \x01(\t\"\xb1\x01\n\x17\x45xtractAttentionRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\r\n\x05hooks\x18\x02 \x03(\t\x12 \n\x06tokens\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x15\n\rnum_sequences\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x1a\n\x12\x61verage_over_batch\x18\x06 \x01(\x08\x12\r\n\x05heads\x18\x07 \x03(\x05\"\x1a\n\x07Parents\x12\x0f\n\x07parents\x18\x01 \x03(\x03\"\xb7\x01\n\x18\x45xtractAttentionResponse\x12(\n\tattention\x18\x01 \x03(\x0b\x32\x15.probe.v1.NamedTensor\x12 \n\x06tokens\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x17\n\x0fquery_positions\x18\x03 \x03(\x03\x12\r\n\x05heads\x18\x04 \x03(\x05\x12\'\n\x0ctrue_parents\x18\x05 \x03(\x0b\x32\x11.probe.v1.Parents\"\x8e\x01\n\x17MeasureSharpnessRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\x05\x12\x14\n\x0cnum_examples\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x16\n\x0emax_iterations\x18\x05 \x01(\x05\x12\x11\n\ttolerance\x18\x06 \x01(\x01\"\xa7\x01\n\x18MeasureSharpnessResponse\x12\x13\n\x0b\x65igenvalues\x18\x01 \x03(\x01\x12\x11\n\tresiduals\x18\x02 \x03(\x01\x12\x12\n\niterations\x18\x03 \x01(\x05\x12\x11\n\thvp_count\x18\x04 \x01(\x03\x12\x16\n\x0enum_parameters\x18\x05 \x01(\x03\x12\x14\n\x0cnum_examples\x18\x06 \x01(\x05\x12\x0e\n\x06method\x18\x07 \x01(\t\"M\n\x0f\x45valuateRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x15\n\rnum_sequences\x18\x02 \x01(\x05\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"\xa1\x01\n\x10\x45valuateResponse\x12\x10\n\x08\x61\x63\x63uracy\x18\x01 \x01(\x01\x12\x11\n\ttest_loss\x18\x02 \x01(\x01\x12\x38\n\x07metrics\x18\x03 \x03(\x0b\x32\'.probe.v1.EvaluateResponse.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"Q\n\x13RecoverGraphRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x15\n\rnum_sequences\x18\x02 \x01(\x05\x12\x0c\n\x04seed\x18\x03 \x01(\x04\"|\n\x11RecoveredPosition\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\x14\n\x0ctrue_parents\x18\x02 \x03(\x03\x12\x19\n\x11recovered_parents\x18\x03 \x03(\x03\x12\x13\n\x0bparent_mass\x18\x04 \x01(\x01\x12\x0f\n\x07\x63orrect\x18\x05 \x01(\x08\"\xd9\x02\n\x14RecoverGraphResponse\x12\r\n\x05graph\x18\x01 \x01(\t\x12\r\n\x05layer\x18\x02 \x01(\x05\x12.\n\tpositions\x18\x03 \x03(\x0b\x32\x1b.probe.v1.RecoveredPosition\x12\x17\n\x0fparent_accuracy\x18\x04 \x01(\x01\x12\x13\n\x0bparent_mass\x18\x05 \x01(\x01\x12\x1c\n\x0finduction_score\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x11\n\ttest_loss\x18\x07 \x01(\x01\x12\x12\n\nbayes_loss\x18\x08 \x01(\x01\x12<\n\x07metrics\x18\t \x03(\x0b\x32+.probe.v1.RecoverGraphResponse.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x12\n\x10_induction_score2\x9f\x03\n\x0cProbeService\x12G\n\nQueryFacts\x12\x1b.probe.v1.QueryFactsRequest\x1a\x1c.probe.v1.QueryFactsResponse\x12Y\n\x10\x45xtractAttention\x12!.probe.v1.ExtractAttentionRequest\x1a\".probe.v1.ExtractAttentionResponse\x12Y\n\x10MeasureSharpness\x12!.probe.v1.MeasureSharpnessRequest\x1a\".probe.v1.MeasureSharpnessResponse\x12\x41\n\x08\x45valuate\x12\x19.probe.v1.EvaluateRequest\x1a\x1a.probe.v1.EvaluateResponse\x12M\n\x0cRecoverGraph\x12\x1d.probe.v1.RecoverGraphRequest\x1a\x1e.probe.v1.RecoverGraphResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,24 +34,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVALUATERESPONSE_METRICSENTRY']._loaded_options = None
   _globals['_EVALUATERESPONSE_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_RECOVERGRAPHRESPONSE_METRICSENTRY']._loaded_options = None
+  _globals['_RECOVERGRAPHRESPONSE_METRICSENTRY']._serialized_options = b'8\001'
   _globals['_QUERYFACTSREQUEST']._serialized_start=59
   _globals['_QUERYFACTSREQUEST']._serialized_end=192
   _globals['_QUERYFACTSRESPONSE']._serialized_start=195
   _globals['_QUERYFACTSRESPONSE']._serialized_end=477
   _globals['_EXTRACTATTENTIONREQUEST']._serialized_start=480
-  _globals['_EXTRACTATTENTIONREQUEST']._serialized_end=642
-  _globals['_EXTRACTATTENTIONRESPONSE']._serialized_start=644
-  _globals['_EXTRACTATTENTIONRESPONSE']._serialized_end=771
-  _globals['_MEASURESHARPNESSREQUEST']._serialized_start=774
-  _globals['_MEASURESHARPNESSREQUEST']._serialized_end=916
-  _globals['_MEASURESHARPNESSRESPONSE']._serialized_start=919
-  _globals['_MEASURESHARPNESSRESPONSE']._serialized_end=1086
-  _globals['_EVALUATEREQUEST']._serialized_start=1088
-  _globals['_EVALUATEREQUEST']._serialized_end=1165
-  _globals['_EVALUATERESPONSE']._serialized_start=1168
-  _globals['_EVALUATERESPONSE']._serialized_end=1329
-  _globals['_EVALUATERESPONSE_METRICSENTRY']._serialized_start=1283
-  _globals['_EVALUATERESPONSE_METRICSENTRY']._serialized_end=1329
-  _globals['_PROBESERVICE']._serialized_start=1332
-  _globals['_PROBESERVICE']._serialized_end=1668
+  _globals['_EXTRACTATTENTIONREQUEST']._serialized_end=657
+  _globals['_PARENTS']._serialized_start=659
+  _globals['_PARENTS']._serialized_end=685
+  _globals['_EXTRACTATTENTIONRESPONSE']._serialized_start=688
+  _globals['_EXTRACTATTENTIONRESPONSE']._serialized_end=871
+  _globals['_MEASURESHARPNESSREQUEST']._serialized_start=874
+  _globals['_MEASURESHARPNESSREQUEST']._serialized_end=1016
+  _globals['_MEASURESHARPNESSRESPONSE']._serialized_start=1019
+  _globals['_MEASURESHARPNESSRESPONSE']._serialized_end=1186
+  _globals['_EVALUATEREQUEST']._serialized_start=1188
+  _globals['_EVALUATEREQUEST']._serialized_end=1265
+  _globals['_EVALUATERESPONSE']._serialized_start=1268
+  _globals['_EVALUATERESPONSE']._serialized_end=1429
+  _globals['_EVALUATERESPONSE_METRICSENTRY']._serialized_start=1383
+  _globals['_EVALUATERESPONSE_METRICSENTRY']._serialized_end=1429
+  _globals['_RECOVERGRAPHREQUEST']._serialized_start=1431
+  _globals['_RECOVERGRAPHREQUEST']._serialized_end=1512
+  _globals['_RECOVEREDPOSITION']._serialized_start=1514
+  _globals['_RECOVEREDPOSITION']._serialized_end=1638
+  _globals['_RECOVERGRAPHRESPONSE']._serialized_start=1641
+  _globals['_RECOVERGRAPHRESPONSE']._serialized_end=1986
+  _globals['_RECOVERGRAPHRESPONSE_METRICSENTRY']._serialized_start=1383
+  _globals['_RECOVERGRAPHRESPONSE_METRICSENTRY']._serialized_end=1429
+  _globals['_PROBESERVICE']._serialized_start=1989
+  _globals['_PROBESERVICE']._serialized_end=2404
 # @@protoc_insertion_point(module_scope)

@@ -44,30 +44,42 @@ class QueryFactsResponse(_message.Message):
     def __init__(self, subjects: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., relations: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., answers: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., probabilities: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., stored_answers: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., recalled: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., accuracy: _Optional[float] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ExtractAttentionRequest(_message.Message):
-    __slots__ = ("checkpoint_id", "hooks", "tokens", "num_sequences", "seed", "average_over_batch")
+    __slots__ = ("checkpoint_id", "hooks", "tokens", "num_sequences", "seed", "average_over_batch", "heads")
     CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     HOOKS_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     NUM_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     AVERAGE_OVER_BATCH_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
     checkpoint_id: str
     hooks: _containers.RepeatedScalarFieldContainer[str]
     tokens: _tensor_pb2.Tensor
     num_sequences: int
     seed: int
     average_over_batch: bool
-    def __init__(self, checkpoint_id: _Optional[str] = ..., hooks: _Optional[_Iterable[str]] = ..., tokens: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., num_sequences: _Optional[int] = ..., seed: _Optional[int] = ..., average_over_batch: _Optional[bool] = ...) -> None: ...
+    heads: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, checkpoint_id: _Optional[str] = ..., hooks: _Optional[_Iterable[str]] = ..., tokens: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., num_sequences: _Optional[int] = ..., seed: _Optional[int] = ..., average_over_batch: _Optional[bool] = ..., heads: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Parents(_message.Message):
+    __slots__ = ("parents",)
+    PARENTS_FIELD_NUMBER: _ClassVar[int]
+    parents: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, parents: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ExtractAttentionResponse(_message.Message):
-    __slots__ = ("attention", "tokens", "query_positions")
+    __slots__ = ("attention", "tokens", "query_positions", "heads", "true_parents")
     ATTENTION_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     QUERY_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    TRUE_PARENTS_FIELD_NUMBER: _ClassVar[int]
     attention: _containers.RepeatedCompositeFieldContainer[_tensor_pb2.NamedTensor]
     tokens: _tensor_pb2.Tensor
     query_positions: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, attention: _Optional[_Iterable[_Union[_tensor_pb2.NamedTensor, _Mapping]]] = ..., tokens: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., query_positions: _Optional[_Iterable[int]] = ...) -> None: ...
+    heads: _containers.RepeatedScalarFieldContainer[int]
+    true_parents: _containers.RepeatedCompositeFieldContainer[Parents]
+    def __init__(self, attention: _Optional[_Iterable[_Union[_tensor_pb2.NamedTensor, _Mapping]]] = ..., tokens: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., query_positions: _Optional[_Iterable[int]] = ..., heads: _Optional[_Iterable[int]] = ..., true_parents: _Optional[_Iterable[_Union[Parents, _Mapping]]] = ...) -> None: ...
 
 class MeasureSharpnessRequest(_message.Message):
     __slots__ = ("checkpoint_id", "top_k", "num_examples", "seed", "max_iterations", "tolerance")
@@ -129,3 +141,56 @@ class EvaluateResponse(_message.Message):
     test_loss: float
     metrics: _containers.ScalarMap[str, float]
     def __init__(self, accuracy: _Optional[float] = ..., test_loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class RecoverGraphRequest(_message.Message):
+    __slots__ = ("checkpoint_id", "num_sequences", "seed")
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    NUM_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    checkpoint_id: str
+    num_sequences: int
+    seed: int
+    def __init__(self, checkpoint_id: _Optional[str] = ..., num_sequences: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class RecoveredPosition(_message.Message):
+    __slots__ = ("position", "true_parents", "recovered_parents", "parent_mass", "correct")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    TRUE_PARENTS_FIELD_NUMBER: _ClassVar[int]
+    RECOVERED_PARENTS_FIELD_NUMBER: _ClassVar[int]
+    PARENT_MASS_FIELD_NUMBER: _ClassVar[int]
+    CORRECT_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    true_parents: _containers.RepeatedScalarFieldContainer[int]
+    recovered_parents: _containers.RepeatedScalarFieldContainer[int]
+    parent_mass: float
+    correct: bool
+    def __init__(self, position: _Optional[int] = ..., true_parents: _Optional[_Iterable[int]] = ..., recovered_parents: _Optional[_Iterable[int]] = ..., parent_mass: _Optional[float] = ..., correct: _Optional[bool] = ...) -> None: ...
+
+class RecoverGraphResponse(_message.Message):
+    __slots__ = ("graph", "layer", "positions", "parent_accuracy", "parent_mass", "induction_score", "test_loss", "bayes_loss", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    PARENT_MASS_FIELD_NUMBER: _ClassVar[int]
+    INDUCTION_SCORE_FIELD_NUMBER: _ClassVar[int]
+    TEST_LOSS_FIELD_NUMBER: _ClassVar[int]
+    BAYES_LOSS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    graph: str
+    layer: int
+    positions: _containers.RepeatedCompositeFieldContainer[RecoveredPosition]
+    parent_accuracy: float
+    parent_mass: float
+    induction_score: float
+    test_loss: float
+    bayes_loss: float
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, graph: _Optional[str] = ..., layer: _Optional[int] = ..., positions: _Optional[_Iterable[_Union[RecoveredPosition, _Mapping]]] = ..., parent_accuracy: _Optional[float] = ..., parent_mass: _Optional[float] = ..., induction_score: _Optional[float] = ..., test_loss: _Optional[float] = ..., bayes_loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...

@@ -55,6 +55,11 @@ class ProbeServiceStub:
                 request_serializer=probe_dot_v1_dot_probes__pb2.EvaluateRequest.SerializeToString,
                 response_deserializer=probe_dot_v1_dot_probes__pb2.EvaluateResponse.FromString,
                 _registered_method=True)
+        self.RecoverGraph = channel.unary_unary(
+                '/probe.v1.ProbeService/RecoverGraph',
+                request_serializer=probe_dot_v1_dot_probes__pb2.RecoverGraphRequest.SerializeToString,
+                response_deserializer=probe_dot_v1_dot_probes__pb2.RecoverGraphResponse.FromString,
+                _registered_method=True)
 
 
 class ProbeServiceServicer:
@@ -89,6 +94,13 @@ class ProbeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecoverGraph(self, request, context):
+        """The latent causal graph as the first attention layer encodes it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProbeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +123,11 @@ def add_ProbeServiceServicer_to_server(servicer, server):
                     servicer.Evaluate,
                     request_deserializer=probe_dot_v1_dot_probes__pb2.EvaluateRequest.FromString,
                     response_serializer=probe_dot_v1_dot_probes__pb2.EvaluateResponse.SerializeToString,
+            ),
+            'RecoverGraph': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecoverGraph,
+                    request_deserializer=probe_dot_v1_dot_probes__pb2.RecoverGraphRequest.FromString,
+                    response_serializer=probe_dot_v1_dot_probes__pb2.RecoverGraphResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +239,33 @@ class ProbeService:
             '/probe.v1.ProbeService/Evaluate',
             probe_dot_v1_dot_probes__pb2.EvaluateRequest.SerializeToString,
             probe_dot_v1_dot_probes__pb2.EvaluateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecoverGraph(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/probe.v1.ProbeService/RecoverGraph',
+            probe_dot_v1_dot_probes__pb2.RecoverGraphRequest.SerializeToString,
+            probe_dot_v1_dot_probes__pb2.RecoverGraphResponse.FromString,
             options,
             channel_credentials,
             insecure,

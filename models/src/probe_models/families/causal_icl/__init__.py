@@ -1,0 +1,6 @@
+"""Family ``causal-icl`` (PAPERS.md §2)."""
+
+from probe_models.families.causal_icl.config import CausalICLConfig
+from probe_models.families.causal_icl.family import CausalICL
+
+__all__ = ["CausalICL", "CausalICLConfig"]
