@@ -113,6 +113,27 @@ def cases(ckpt: str, am_ckpt: str, job_id: str):
             "tolerance",
         ),
         "MeasureSharpness examples": (lambda c: c.measure_sharpness(ckpt, num_examples=-5), INVALID, "num_examples"),
+        "MeasureSharpness method": (lambda c: c.measure_sharpness(ckpt, method="lobpcg"), INVALID, "unknown method"),
+        "MeasureSharpness whole set of a stream": (
+            lambda c: c.measure_sharpness(ckpt, whole_training_set=True),
+            PRECONDITION,
+            "no finite training set",
+        ),
+        "MeasureSharpness both data choices": (
+            lambda c: c.measure_sharpness(ckpt, num_examples=8, whole_training_set=True),
+            INVALID,
+            "not both",
+        ),
+        "MeasureSharpness warm start size": (
+            lambda c: c.measure_sharpness(ckpt, warm_start=np.ones(3)),
+            INVALID,
+            "warm_start",
+        ),
+        "MeasureSharpness trace samples": (
+            lambda c: c.measure_sharpness(ckpt, trace_samples=10**6),
+            EXHAUSTED,
+            "trace_samples",
+        ),
         "Evaluate too many": (lambda c: c.evaluate(ckpt, num_sequences=10**8), EXHAUSTED, "num_sequences"),
         "Evaluate unknown": (lambda c: c.evaluate(MISSING_CKPT), NOT_FOUND, MISSING_CKPT),
     }

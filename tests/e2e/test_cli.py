@@ -49,6 +49,12 @@ def test_train_watch_show_query_eval_attention_sharpness(server, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(attention["patterns"]["blocks.0.attn.hook_pattern"][0]) == 4  # heads
     eigenvalues = cli_json(server, "sharpness", ckpt, "--top-k", "2", "--num-examples", "128")["eigenvalues"]
+    traced = cli_json(server, "sharpness", ckpt, "--method", "power", "--trace", "--trace-samples", "10",
+                      "--num-examples", "128", "--max-iterations", "300")  # fmt: skip
+    assert traced["method"] == "power" and traced["trace_samples"] == 10 and traced["trace"] is not None
+    assert abs(traced["eigenvalues"][0] - eigenvalues[0]) <= 1e-3 * abs(eigenvalues[0])
+    human = cli(server, "sharpness", ckpt, "--trace", "--trace-samples", "5", "--num-examples", "64").stdout
+    assert "trace ≈" in human and "Hutchinson" in human
     assert len(eigenvalues) == 2 and eigenvalues[0] >= eigenvalues[1]
     events = cli_json(server, "jobs", "watch", job_id)["events"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

@@ -439,7 +439,15 @@ class ProbeClient:
         seed: int = 0,
         max_iterations: int = 0,
         tolerance: float = 0.0,
+        method: str = "",
+        trace_samples: int = 0,
+        whole_training_set: bool = False,
+        chunk_size: int = 0,
+        float64: bool = False,
+        warm_start: np.ndarray | None = None,
+        return_eigenvectors: bool = False,
     ) -> Sharpness:
+        """Top Hessian eigenvalues (Lanczos, or power iteration), and optionally Hutchinson's trace."""
         request = probes_pb2.MeasureSharpnessRequest(
             checkpoint_id=checkpoint_id,
             top_k=top_k,
@@ -447,16 +455,31 @@ class ProbeClient:
             seed=seed,
             max_iterations=max_iterations,
             tolerance=tolerance,
+            method=method,
+            trace_samples=trace_samples,
+            whole_training_set=whole_training_set,
+            chunk_size=chunk_size,
+            float64=float64,
+            return_eigenvectors=return_eigenvectors,
         )
+        if warm_start is not None:
+            request.warm_start.CopyFrom(to_tensor(np.asarray(warm_start)))
         r = self._call(self._probes.MeasureSharpness, request, timeout=max(self.timeout or 0, 600))
         return Sharpness(
-            list(r.eigenvalues),
-            list(r.residuals),
-            r.iterations,
-            r.hvp_count,
-            r.num_parameters,
-            r.num_examples,
-            r.method,
+            eigenvalues=list(r.eigenvalues),
+            residuals=list(r.residuals),
+            iterations=r.iterations,
+            hvp_count=r.hvp_count,
+            num_parameters=r.num_parameters,
+            num_examples=r.num_examples,
+            method=r.method,
+            data=r.data,
+            dtype=r.dtype,
+            chunks=r.chunks,
+            trace=r.trace if r.HasField("trace") else None,
+            trace_standard_error=r.trace_standard_error if r.HasField("trace_standard_error") else None,
+            trace_samples=r.trace_samples,
+            eigenvectors=from_tensor(r.eigenvectors) if r.HasField("eigenvectors") else None,
         )
 
     def evaluate(self, checkpoint_id: str, *, num_sequences: int = 0, seed: int = 0) -> Evaluation:

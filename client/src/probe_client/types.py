@@ -250,6 +250,13 @@ class Sharpness:
     num_parameters: int
     num_examples: int
     method: str
+    data: str  # what it computed on
+    dtype: str
+    chunks: int
+    trace: float | None
+    trace_standard_error: float | None
+    trace_samples: int
+    eigenvectors: np.ndarray | None  # [top_k, num_parameters] when asked
 
 
 @dataclass

@@ -45,12 +45,13 @@ class Evaluation:
 
 
 @dataclass
-class SharpnessObjective:
-    """A scalar loss over the trainable parameters at a checkpoint."""
+class SharpnessData:
+    """The examples of a sharpness measurement and the mean loss of a module on any chunk of them."""
 
-    params: list[torch.nn.Parameter]
-    loss: Callable[[], torch.Tensor]
-    num_examples: int
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    loss: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+    description: str  # e.g. "1024 training sequences drawn with seed 0"
 
 
 @dataclass
@@ -204,5 +205,11 @@ class Family(ABC):
         raise UnsupportedProbe(f"family {self.name} has no latent graph")
 
     @abstractmethod
-    def sharpness_objective(self, model: LoadedModel, num_examples: int, seed: int) -> SharpnessObjective:
-        """The training loss on a fixed batch, as a function of the trainable parameters."""
+    def sharpness_data(
+        self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False
+    ) -> SharpnessData:
+        """The training loss's examples: ``num_examples`` drawn with ``seed``, or the whole training set.
+
+        Families that train on fresh samples have no finite training set and
+        raise UnsupportedProbe for ``whole_training_set``.
+        """

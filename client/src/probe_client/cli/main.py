@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -663,16 +664,24 @@ def graph(
 def sharpness(
     checkpoint_id: str,
     top_k: Annotated[int, typer.Option(help="eigenvalues wanted")] = 1,
+    method: Annotated[str, typer.Option(help="lanczos or power")] = "lanczos",
+    trace: Annotated[bool, typer.Option("--trace", help="also Hutchinson's estimate of the Hessian trace")] = False,
+    trace_samples: Annotated[int, typer.Option(help="Rademacher probes for --trace")] = 100,
     num_examples: Annotated[int, typer.Option(help="training examples in the loss (0: 1024)")] = 0,
-    seed: Annotated[int, typer.Option(help="seed of the examples and of the Lanczos start")] = 0,
-    max_iterations: Annotated[int, typer.Option(help="Lanczos iterations at most (0: 100)")] = 0,
+    whole_training_set: Annotated[bool, typer.Option("--whole-training-set", help="every training example")] = False,
+    chunk_size: Annotated[int, typer.Option(help="examples per physical chunk (0: 4096)")] = 0,
+    float64: Annotated[bool, typer.Option("--float64", help="compute on a float64 copy of the model")] = False,
+    seed: Annotated[int, typer.Option(help="seed of the examples and of the start vector")] = 0,
+    max_iterations: Annotated[int, typer.Option(help="iterations at most (0: 100)")] = 0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Top eigenvalues of the training-loss Hessian at a checkpoint (Lanczos on HVPs)."""
+    """Top eigenvalues of the training-loss Hessian at a checkpoint, from Hessian-vector products."""
     with _client() as client:
         result = client.measure_sharpness(
-            checkpoint_id, top_k=top_k, num_examples=num_examples, seed=seed, max_iterations=max_iterations
-        )
+            checkpoint_id, top_k=top_k, method=method, num_examples=num_examples, seed=seed,
+            max_iterations=max_iterations, trace_samples=trace_samples if trace else 0,
+            whole_training_set=whole_training_set, chunk_size=chunk_size, float64=float64,
+        )  # fmt: skip
     if as_json:
         print_json(result)
         return
@@ -680,11 +689,16 @@ def sharpness(
         [i + 1, fmt(v), f"{r:.2e}"] for i, (v, r) in enumerate(zip(result.eigenvalues, result.residuals, strict=True))
     ]
     table(
-        f"Hessian eigenvalues ({result.iterations} Lanczos iterations, {result.hvp_count} HVPs, "
-        f"{result.num_parameters} parameters, {result.num_examples} examples)",
+        f"Hessian eigenvalues ({result.method}, {result.iterations} iterations, {result.hvp_count} HVPs, "
+        f"{result.num_parameters} parameters, {result.dtype}; {result.data})",
         ["#", "eigenvalue", "residual"],
         rows,
     )
+    if result.trace is not None:
+        console.print(
+            f"trace ≈ {fmt(result.trace)} ± {fmt(result.trace_standard_error or math.nan)} "
+            f"(Hutchinson, {result.trace_samples} probes)"
+        )
 
 
 @app.command("eval")

@@ -16,13 +16,14 @@ import torch
 from probe_client._proto.probe.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
 from probe_client.tensors import TensorFormatError, from_tensor, to_tensor
 from probe_models.errors import InvalidInput, TooLarge
-from probe_models.hessian import top_hessian_eigenvalues
+from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.settings import Limits
 
 ONNX_CHUNK = 8192
 DEFAULT_ATTENTION_SEQUENCES = 8
 DEFAULT_SHARPNESS_EXAMPLES = 1024
+DEFAULT_SHARPNESS_CHUNK = 4096
 DEFAULT_LANCZOS_ITERATIONS = 100
 DEFAULT_TOLERANCE = 1e-7
 DEFAULT_EVAL_SEQUENCES = 4096
@@ -209,30 +210,57 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         self, request: probes_pb2.MeasureSharpnessRequest, context: grpc.ServicerContext
     ) -> probes_pb2.MeasureSharpnessResponse:
         model = self.cache.model(request.checkpoint_id)
+        if request.whole_training_set and request.num_examples:
+            raise InvalidInput("give either num_examples or whole_training_set, not both")
         examples = _check_count("num_examples", request.num_examples, DEFAULT_SHARPNESS_EXAMPLES, self.limits.max_batch)
         iterations = _check_count(
             "max_iterations", request.max_iterations, DEFAULT_LANCZOS_ITERATIONS, self.limits.max_hvp_iterations
         )
+        trace_samples = _check_count("trace_samples", request.trace_samples, 0, self.limits.max_hvp_iterations)
+        chunk_size = _check_count("chunk_size", request.chunk_size, DEFAULT_SHARPNESS_CHUNK, self.limits.max_batch)
         top_k = request.top_k or 1
         if not 1 <= top_k <= iterations:
             raise InvalidInput(f"top_k must lie in [1, max_iterations={iterations}], got {request.top_k}")
         tolerance = request.tolerance or DEFAULT_TOLERANCE
         if not (math.isfinite(tolerance) and 0 < tolerance < 1):
             raise InvalidInput(f"tolerance must lie in (0, 1), got {request.tolerance}")
+        method = request.method or "lanczos"
+        if method not in METHODS:
+            raise InvalidInput(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+        warm_start = None
+        if request.HasField("warm_start"):
+            try:
+                warm_start = torch.from_numpy(from_tensor(request.warm_start).astype(np.float64))
+            except (TensorFormatError, ValueError) as error:
+                raise InvalidInput(f"warm_start: {error}") from None
+        settings = SharpnessRequest(
+            top_k=top_k, method=method, max_iterations=iterations, tolerance=tolerance, seed=request.seed,
+            chunk_size=chunk_size, float64=request.float64, trace_samples=trace_samples, warm_start=warm_start,
+        )  # fmt: skip
         with self.probe_slots:
-            objective = model.family.sharpness_objective(model, examples, request.seed)
-            result = top_hessian_eigenvalues(
-                objective.loss, objective.params, top_k, iterations, tolerance, request.seed
-            )
-        return probes_pb2.MeasureSharpnessResponse(
-            eigenvalues=result.eigenvalues,
-            residuals=result.residuals,
-            iterations=result.iterations,
-            hvp_count=result.hvp_count,
-            num_parameters=result.num_parameters,
-            num_examples=objective.num_examples,
-            method="lanczos",
+            data = model.family.sharpness_data(model, examples, request.seed, request.whole_training_set)
+            report = measure_sharpness(model, data, settings)
+        response = probes_pb2.MeasureSharpnessResponse(
+            eigenvalues=report.eigenvalues,
+            residuals=report.residuals,
+            iterations=report.iterations,
+            hvp_count=report.hvp_count,
+            num_parameters=report.num_parameters,
+            num_examples=report.num_examples,
+            method=report.method,
+            data=report.data,
+            dtype=report.dtype,
+            chunks=report.chunks,
+            trace=report.trace,
+            trace_standard_error=report.trace_standard_error,
+            trace_samples=report.trace_samples,
         )
+        if request.return_eigenvectors:
+            vectors = report.eigenvectors.numpy()
+            if vectors.nbytes > self.limits.max_message_bytes // 2:
+                raise TooLarge(f"{vectors.nbytes:,} bytes of eigenvectors exceed half the message limit")
+            response.eigenvectors.CopyFrom(to_tensor(vectors))
+        return response
 
     def Evaluate(
         self, request: probes_pb2.EvaluateRequest, context: grpc.ServicerContext

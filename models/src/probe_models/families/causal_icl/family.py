@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from probe_models.errors import InvalidInput
+from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.causal_icl.config import CausalICLConfig
 from probe_models.families.causal_icl.networks import (
     DisentangledTransformer,
@@ -26,7 +26,7 @@ from probe_models.families.causal_icl.networks import (
 from probe_models.families.causal_icl.recovery import induction_score, position_block_parent_mass, recover_parents
 from probe_models.families.causal_icl.reproduce import CausalICLReproduction
 from probe_models.families.causal_icl.task import CausalTask, numpy_rng, soft_cross_entropy
-from probe_models.family import CPU, Evaluation, Family, GraphRecovery, LoadedModel, SharpnessObjective, TrainingRun
+from probe_models.family import CPU, Evaluation, Family, GraphRecovery, LoadedModel, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed
 
@@ -204,12 +204,16 @@ class CausalICL(Family):
     def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
         return list(range(seq_len))
 
-    def sharpness_objective(self, model: LoadedModel, num_examples: int, seed: int) -> SharpnessObjective:
+    def sharpness_data(
+        self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False
+    ) -> SharpnessData:
+        if whole_training_set:
+            raise UnsupportedProbe("causal-icl trains on fresh sequences every step: it has no finite training set")
         batch = causal_task(model.config, model.seed).sample(num_examples, numpy_rng(seed, "sharpness"))
-        module = model.module
-        tokens, targets = batch.tokens.to(model.device), batch.targets.to(model.device)
 
-        def loss() -> torch.Tensor:
+        def loss(module: torch.nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             return soft_cross_entropy(module(tokens).log_softmax(dim=-1), targets)
 
-        return SharpnessObjective(params=list(module.parameters()), loss=loss, num_examples=num_examples)
+        return SharpnessData(
+            batch.tokens, batch.targets, loss, f"{num_examples} training sequences drawn with seed {seed}"
+        )

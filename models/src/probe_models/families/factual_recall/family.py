@@ -18,11 +18,12 @@ from probe_models.families.factual_recall.config import LADDER_LRS, FactualRecal
 from probe_models.families.factual_recall.networks import PATTERN, SCORES, build_network, paper_parameter_count
 from probe_models.families.factual_recall.reproduce import FactualRecallReproduction
 from probe_models.families.factual_recall.task import FactTask
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, SharpnessObjective, TrainingRun
+from probe_models.family import CPU, Evaluation, Family, LoadedModel, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed, generator
 
 EVAL_CHUNK = 8192
+FRESH_SAMPLES = "factual-recall trains on fresh sequences every step: it has no finite training set; give num_examples"
 
 
 @functools.lru_cache(maxsize=64)
@@ -223,14 +224,16 @@ class FactualRecall(Family):
     def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
         return [seq_len - 1]  # only the last token (EOS) queries
 
-    def sharpness_objective(self, model: LoadedModel, num_examples: int, seed: int) -> SharpnessObjective:
-        task = fact_task(model.config, model.seed)
-        batch = task.sample(num_examples, generator(seed, "sharpness"))
-        module = model.module
-        params = [p for p in module.parameters() if p.requires_grad]
-        inputs, targets = batch.inputs.to(model.device), batch.targets.to(model.device)
+    def sharpness_data(
+        self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False
+    ) -> SharpnessData:
+        if whole_training_set:
+            raise UnsupportedProbe(FRESH_SAMPLES)
+        batch = fact_task(model.config, model.seed).sample(num_examples, generator(seed, "sharpness"))
 
-        def loss() -> torch.Tensor:
+        def loss(module: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(module(inputs), targets)
 
-        return SharpnessObjective(params=params, loss=loss, num_examples=num_examples)
+        return SharpnessData(
+            batch.inputs, batch.targets, loss, f"{num_examples} training sequences drawn with seed {seed}"
+        )

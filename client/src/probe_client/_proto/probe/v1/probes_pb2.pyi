@@ -82,23 +82,37 @@ class ExtractAttentionResponse(_message.Message):
     def __init__(self, attention: _Optional[_Iterable[_Union[_tensor_pb2.NamedTensor, _Mapping]]] = ..., tokens: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., query_positions: _Optional[_Iterable[int]] = ..., heads: _Optional[_Iterable[int]] = ..., true_parents: _Optional[_Iterable[_Union[Parents, _Mapping]]] = ...) -> None: ...
 
 class MeasureSharpnessRequest(_message.Message):
-    __slots__ = ("checkpoint_id", "top_k", "num_examples", "seed", "max_iterations", "tolerance")
+    __slots__ = ("checkpoint_id", "top_k", "num_examples", "seed", "max_iterations", "tolerance", "method", "trace_samples", "whole_training_set", "chunk_size", "float64", "warm_start", "return_eigenvectors")
     CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    TRACE_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    WHOLE_TRAINING_SET_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FLOAT64_FIELD_NUMBER: _ClassVar[int]
+    WARM_START_FIELD_NUMBER: _ClassVar[int]
+    RETURN_EIGENVECTORS_FIELD_NUMBER: _ClassVar[int]
     checkpoint_id: str
     top_k: int
     num_examples: int
     seed: int
     max_iterations: int
     tolerance: float
-    def __init__(self, checkpoint_id: _Optional[str] = ..., top_k: _Optional[int] = ..., num_examples: _Optional[int] = ..., seed: _Optional[int] = ..., max_iterations: _Optional[int] = ..., tolerance: _Optional[float] = ...) -> None: ...
+    method: str
+    trace_samples: int
+    whole_training_set: bool
+    chunk_size: int
+    float64: bool
+    warm_start: _tensor_pb2.Tensor
+    return_eigenvectors: bool
+    def __init__(self, checkpoint_id: _Optional[str] = ..., top_k: _Optional[int] = ..., num_examples: _Optional[int] = ..., seed: _Optional[int] = ..., max_iterations: _Optional[int] = ..., tolerance: _Optional[float] = ..., method: _Optional[str] = ..., trace_samples: _Optional[int] = ..., whole_training_set: _Optional[bool] = ..., chunk_size: _Optional[int] = ..., float64: _Optional[bool] = ..., warm_start: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., return_eigenvectors: _Optional[bool] = ...) -> None: ...
 
 class MeasureSharpnessResponse(_message.Message):
-    __slots__ = ("eigenvalues", "residuals", "iterations", "hvp_count", "num_parameters", "num_examples", "method")
+    __slots__ = ("eigenvalues", "residuals", "iterations", "hvp_count", "num_parameters", "num_examples", "method", "data", "dtype", "chunks", "trace", "trace_standard_error", "trace_samples", "eigenvectors")
     EIGENVALUES_FIELD_NUMBER: _ClassVar[int]
     RESIDUALS_FIELD_NUMBER: _ClassVar[int]
     ITERATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +120,13 @@ class MeasureSharpnessResponse(_message.Message):
     NUM_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     NUM_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FIELD_NUMBER: _ClassVar[int]
+    TRACE_STANDARD_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TRACE_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    EIGENVECTORS_FIELD_NUMBER: _ClassVar[int]
     eigenvalues: _containers.RepeatedScalarFieldContainer[float]
     residuals: _containers.RepeatedScalarFieldContainer[float]
     iterations: int
@@ -113,7 +134,14 @@ class MeasureSharpnessResponse(_message.Message):
     num_parameters: int
     num_examples: int
     method: str
-    def __init__(self, eigenvalues: _Optional[_Iterable[float]] = ..., residuals: _Optional[_Iterable[float]] = ..., iterations: _Optional[int] = ..., hvp_count: _Optional[int] = ..., num_parameters: _Optional[int] = ..., num_examples: _Optional[int] = ..., method: _Optional[str] = ...) -> None: ...
+    data: str
+    dtype: str
+    chunks: int
+    trace: float
+    trace_standard_error: float
+    trace_samples: int
+    eigenvectors: _tensor_pb2.Tensor
+    def __init__(self, eigenvalues: _Optional[_Iterable[float]] = ..., residuals: _Optional[_Iterable[float]] = ..., iterations: _Optional[int] = ..., hvp_count: _Optional[int] = ..., num_parameters: _Optional[int] = ..., num_examples: _Optional[int] = ..., method: _Optional[str] = ..., data: _Optional[str] = ..., dtype: _Optional[str] = ..., chunks: _Optional[int] = ..., trace: _Optional[float] = ..., trace_standard_error: _Optional[float] = ..., trace_samples: _Optional[int] = ..., eigenvectors: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class EvaluateRequest(_message.Message):
     __slots__ = ("checkpoint_id", "num_sequences", "seed")
