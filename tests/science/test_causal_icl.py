@@ -11,6 +11,7 @@ from probe_models.families.causal_icl import CausalICL, CausalICLConfig
 from probe_models.families.causal_icl.family import measure
 from probe_models.families.causal_icl.networks import DisentangledTransformer, build_network, parameter_count
 from probe_models.families.causal_icl.task import CausalTask, numpy_rng, stationary
+from tests.science.resume import restored_and_whole
 
 CHAIN_STEPS = 600
 
@@ -148,15 +149,4 @@ def test_other_graphs_models_and_the_papers_optimizer_train(overrides):
 
 def test_a_restored_run_continues_exactly():
     config = parse_config(CausalICLConfig, {"batch_size": 32})
-    whole = CausalICL().new_run(config, seed=3, steps=20)
-    for step in range(20):
-        whole.train_step(step)
-    first = CausalICL().new_run(config, seed=3, steps=20)
-    for step in range(10):
-        first.train_step(step)
-    resumed = CausalICL().new_run(config, seed=3, steps=20)
-    resumed.restore(10, {k: v.clone() for k, v in first.model.state_dict().items()}, first.optimizer_state())
-    for step in range(10, 20):
-        resumed.train_step(step)
-    for name, value in whole.model.state_dict().items():
-        torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=0)
+    restored_and_whole(CausalICL(), config, seed=3, steps=20, stop=10)

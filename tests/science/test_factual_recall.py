@@ -10,6 +10,7 @@ from probe_models.families.factual_recall import FactualRecall, FactualRecallCon
 from probe_models.families.factual_recall.networks import paper_parameter_count
 from probe_models.families.factual_recall.task import FactTask
 from probe_models.seeding import generator
+from tests.science.resume import restored_and_whole
 
 FACTS_64 = {"num_subjects": 8, "num_relations": 8}
 
@@ -121,15 +122,4 @@ def test_lr_ladder_moves_to_the_next_rate_until_the_facts_are_learned():
 
 def test_a_restored_run_continues_exactly_as_the_uninterrupted_one():
     config = parse_config(FactualRecallConfig, {**FACTS_64, "batch_size": 128})
-    straight = FactualRecall().new_run(config, seed=4, steps=40)
-    for step in range(40):
-        straight.train_step(step)
-    first = FactualRecall().new_run(config, seed=4, steps=40)
-    for step in range(25):
-        first.train_step(step)
-    resumed = FactualRecall().new_run(config, seed=4, steps=40)
-    resumed.restore(25, first.model.state_dict(), first.optimizer_state())
-    for step in range(25, 40):
-        resumed.train_step(step)
-    for name, tensor in straight.model.state_dict().items():
-        assert torch.equal(resumed.model.state_dict()[name], tensor), name
+    restored_and_whole(FactualRecall(), config, seed=4, steps=40, stop=25)

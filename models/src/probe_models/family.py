@@ -123,6 +123,10 @@ class TrainingRun(ABC):
     def finished(self) -> bool:
         return False
 
+    def progress_due(self, step: int) -> bool:
+        """Whether completed step ``step`` must be reported whatever log_every says (e.g. a sharpness trace)."""
+        return False
+
     @abstractmethod
     def optimizer_state(self) -> dict[str, torch.Tensor]:
         """Optimizer tensors needed to resume, flat names to tensors."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from probe_models.errors import InvalidInput
 from probe_models.families.causal_icl import CausalICL
+from probe_models.families.eos import EOS
 from probe_models.families.factual_recall import FactualRecall
 from probe_models.family import Family
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (FactualRecall(), CausalICL())}
+FAMILIES: dict[str, Family] = {family.name: family for family in (FactualRecall(), CausalICL(), EOS())}
 
 
 def get_family(name: str) -> Family:

@@ -40,7 +40,7 @@ def train(run: TrainingRun, start_step: int, log_every: int, checkpoint_every: i
         if not math.isfinite(metrics["loss"]):
             raise NonFiniteLoss(f"loss became {metrics['loss']} at step {step}")
         last = step == run.max_steps or run.finished
-        if step % log_every == 0 or last:
+        if step % log_every == 0 or last or run.progress_due(step):
             metrics = {**metrics, **run.evaluate()}
             hooks.on_progress(step, metrics)
         if checkpoint_every > 0 and step % checkpoint_every == 0 and not last:

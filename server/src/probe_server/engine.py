@@ -233,7 +233,7 @@ class JobEngine:
             if event.state != "RUNNING":
                 self.metrics.job_left_running(job_id, family)
         elif kind == "PROGRESS":
-            self.metrics.job_progress(job_id, family, event.step, event.loss)
+            self.metrics.job_progress(job_id, family, event.step, event.loss, event.metrics)
         self._notify()
 
     def _dispatch(self) -> None:

@@ -60,18 +60,26 @@ class Metrics:
         self.job_loss = Gauge(
             "probe_job_loss", "Latest training loss of a running job", ["job_id", "family"], registry=self.registry
         )
+        self.job_sharpness = Gauge(
+            "probe_job_sharpness",
+            "Latest top Hessian eigenvalue a running job measured (families that track sharpness)",
+            ["job_id", "family"],
+            registry=self.registry,
+        )
         self.cache_hits = Counter("probe_model_cache_hits", "Model cache hits", ["cache"], registry=self.registry)
         self.cache_misses = Counter("probe_model_cache_misses", "Model cache misses", ["cache"], registry=self.registry)
 
     def watch_store(self, store: "Store", families: list[str]) -> None:
         self.registry.register(_StoreCollector(store, families))
 
-    def job_progress(self, job_id: str, family: str, step: int, loss: float) -> None:
+    def job_progress(self, job_id: str, family: str, step: int, loss: float, metrics: dict[str, float]) -> None:
         self.job_step.labels(job_id, family).set(step)
         self.job_loss.labels(job_id, family).set(loss)
+        if "sharpness" in metrics:
+            self.job_sharpness.labels(job_id, family).set(metrics["sharpness"])
 
     def job_left_running(self, job_id: str, family: str) -> None:
-        for gauge in (self.job_step, self.job_loss):
+        for gauge in (self.job_step, self.job_loss, self.job_sharpness):
             with contextlib.suppress(KeyError):
                 gauge.remove(job_id, family)
 

@@ -701,6 +701,40 @@ def sharpness(
         )
 
 
+@app.command("sharpness-trace")
+@handles_errors
+def sharpness_trace(
+    job_id: str,
+    png: Annotated[Path | None, typer.Option(help="draw S(t), the 2/η line and the loss to this PNG")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The sharpness a job traced while training (families that track it), once the job has ended."""
+    with _client() as client:
+        events = [e for e in client.watch_job(job_id) if e.kind == "PROGRESS"]
+    traced = [e for e in events if "sharpness" in e.metrics]
+    if not traced:
+        raise ValueError(f"job {job_id} recorded no sharpness (set sharpness_every on a family that tracks it)")
+    trace = {
+        "job_id": job_id,
+        "steps": [e.step for e in traced],
+        "sharpness": [e.metrics["sharpness"] for e in traced],
+        "threshold": traced[-1].metrics.get("threshold"),
+        "loss_steps": [e.step for e in events],
+        "loss": [e.loss for e in events],
+    }
+    if png is not None:
+        from probe_client.cli.plots import sharpness_trace_png
+
+        sharpness_trace_png(trace, png)
+    if as_json:
+        print_json({**trace, "png": str(png) if png else None})
+        return
+    rows = [[step, fmt(s)] for step, s in zip(trace["steps"], trace["sharpness"], strict=True)]
+    table(f"sharpness of job {job_id} (2/η = {fmt(trace['threshold'] or math.nan)})", ["step", "sharpness"], rows)
+    if png is not None:
+        console.print(f"wrote {png}")
+
+
 @app.command("eval")
 @handles_errors
 def evaluate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from probe_client.types import Attention
 
@@ -13,13 +14,7 @@ def attention_png(result: Attention, path: Path) -> None:
     Where the checkpoint's task has a latent graph, each query position's true
     parents are marked with red squares.
     """
-    try:
-        import matplotlib
-    except ImportError:
-        raise ValueError("--png needs matplotlib: pip install 'probe-client[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     panels = [(name, head) for name, pattern in result.patterns.items() for head in range(pattern.shape[1])]
     queries, keys = next(iter(result.patterns.values())).shape[2:]
     height = 1.5 + 0.3 * queries
@@ -50,3 +45,35 @@ def attention_png(result: Attention, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def sharpness_trace_png(trace: dict[str, Any], path: Path) -> None:
+    """S(t) with the 2/η line, and the training loss on a second axis (log scale)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.plot(trace["steps"], trace["sharpness"], color="tab:blue", marker=".", label="sharpness S(t)")
+    if trace["threshold"] is not None:
+        ax.axhline(trace["threshold"], color="k", ls="--", label=f"2/η = {trace['threshold']:g}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("top Hessian eigenvalue")
+    loss_axis = ax.twinx()
+    loss_axis.plot(trace["loss_steps"], trace["loss"], color="tab:red", alpha=0.6, lw=0.8, label="training loss")
+    loss_axis.set_yscale("log")
+    loss_axis.set_ylabel("training loss")
+    lines = ax.get_legend_handles_labels()[0] + loss_axis.get_legend_handles_labels()[0]
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize=8)
+    ax.set_title(f"job {trace['job_id']}: sharpness against 2/η")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError("--png needs matplotlib: pip install 'probe-client[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -1,0 +1,6 @@
+"""Family ``eos`` (PAPERS.md §4)."""
+
+from probe_models.families.eos.config import EOSConfig
+from probe_models.families.eos.family import EOS
+
+__all__ = ["EOS", "EOSConfig"]

@@ -1,0 +1,19 @@
+"""Acceptance: `probe-cli reproduce eos --scale small` end to end (`make reproduce-check`)."""
+
+import pytest
+
+from tests.slow.reproduce import check_figures, reproduce_small
+
+pytestmark = pytest.mark.slow
+
+
+def test_small_reproduction_shows_the_edge_of_stability_for_each_step_size(server, tmp_path):
+    out = tmp_path / "report"
+    summary = reproduce_small(server, "eos", out, budget_s=10 * 60)
+    runs = summary["measurements"]["runs"]
+    assert len(runs) >= 2
+    for run in runs:
+        assert run["arrival_step"] is not None, run
+        assert run["max_deviation"] <= 0.10 and run["final_loss"] < run["loss_at_arrival"], run
+    assert summary["passed"], [c["name"] for c in summary["checks"] if not c["passed"]]
+    assert [f.name for f in check_figures(out)] == ["sharpness.png"]
