@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from probe_client import ProbeClient
+from probe_models.config import parse_config
+from probe_models.registry import get_family
+from probe_server.checkpoint_files import read_weights
 
 BIN = Path(sys.executable).parent
 
@@ -111,3 +114,12 @@ def causal_chain(client: ProbeClient):
     job = client.wait(job.job_id)
     assert job.state == "SUCCEEDED", job.error
     return job
+
+
+def in_process(server: ServerProcess, client: ProbeClient, checkpoint_id: str):
+    """A served checkpoint loaded in this process from the server's files: (family, LoadedModel)."""
+    record = client.get_checkpoint(checkpoint_id)
+    family = get_family(record.family)
+    config = parse_config(family.config_cls, record.config)
+    weights = read_weights(server.data_dir / "checkpoints" / checkpoint_id)
+    return family, family.load(config, record.seed, weights)

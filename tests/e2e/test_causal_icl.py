@@ -9,9 +9,7 @@ import pytest
 import torch
 
 from probe_client import ProbeError
-from probe_models.config import parse_config
-from probe_models.registry import get_family
-from probe_server.checkpoint_files import read_weights
+from tests.conftest import in_process
 from tests.e2e.test_bad_input import snapshot
 from tests.e2e.test_cli import cli, cli_json
 
@@ -19,14 +17,6 @@ INVALID = grpc.StatusCode.INVALID_ARGUMENT
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 T = 20
-
-
-def in_process(server, client, checkpoint_id: str):
-    record = client.get_checkpoint(checkpoint_id)
-    family = get_family(record.family)
-    config = parse_config(family.config_cls, record.config)
-    weights = read_weights(server.data_dir / "checkpoints" / checkpoint_id)
-    return family, family.load(config, record.seed, weights)
 
 
 def test_attention_over_grpc_equals_in_process_hooks(server, client, causal_chain):

@@ -8,6 +8,7 @@ import matplotlib.image
 import pytest
 
 from probe_client import ProbeError
+from tests.conftest import in_process
 from tests.e2e.test_cli import cli, cli_json
 from tests.science.test_eos import write_cifar_batch
 
@@ -99,3 +100,25 @@ def test_bad_eos_configs_are_invalid_argument(client, tmp_path):
     job = client.wait(client.submit_job("eos", {"data": "cifar10", "data_path": str(tmp_path), "num_examples": 4,
                                                 "width": 8}, steps=3).job_id)  # fmt: skip
     assert job.state == "SUCCEEDED", job.error
+
+
+def test_self_stabilization_over_grpc_equals_in_process(server, client, eos_job):
+    job, _ = eos_job
+    served = client.measure_stabilization(job.checkpoint_id, steps=4, projected=True)
+    family, model = in_process(server, client, job.checkpoint_id)
+    local = family.self_stabilization(model, 4, projected=True)
+    assert served.steps == [1, 2, 3, 4] and served.threshold == pytest.approx(2 / SMALL["lr"])
+    assert served.sharpness == pytest.approx(local.sharpness, rel=1e-9)
+    assert served.alpha == pytest.approx(local.alpha, rel=1e-6) and served.beta == pytest.approx(local.beta, rel=1e-6)
+    assert served.y_measured == pytest.approx(local.y_measured, rel=1e-6, abs=1e-12)
+    assert len(served.projected_distance) == 4 and served.hvp_count > 0
+
+
+def test_self_stabilization_on_other_families_and_bad_steps(client, eos_job, trained):
+    with pytest.raises(ProbeError) as error:
+        client.measure_stabilization(trained.checkpoint_id)
+    assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION and "full-batch GD" in error.value.message
+    for steps, code in ((-1, grpc.StatusCode.INVALID_ARGUMENT), (10**6, grpc.StatusCode.RESOURCE_EXHAUSTED)):
+        with pytest.raises(ProbeError) as error:
+            client.measure_stabilization(eos_job[0].checkpoint_id, steps=steps)
+        assert error.value.code == code and "steps" in error.value.message

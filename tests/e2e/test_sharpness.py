@@ -7,7 +7,7 @@ import torch
 
 from probe_client import ProbeError
 from probe_models.sharpness import SharpnessRequest, measure_sharpness
-from tests.e2e.test_causal_icl import in_process
+from tests.conftest import in_process
 
 
 def test_served_sharpness_equals_in_process_with_trace_and_eigenvectors(server, client, trained):

@@ -44,6 +44,7 @@ from probe_client.types import (
     Reproduction,
     ServerInfo,
     Sharpness,
+    Stabilization,
     Sweep,
     SweepEvent,
     state_value,
@@ -481,6 +482,12 @@ class ProbeClient:
             trace_samples=r.trace_samples,
             eigenvectors=from_tensor(r.eigenvectors) if r.HasField("eigenvectors") else None,
         )
+
+    def measure_stabilization(self, checkpoint_id: str, *, steps: int = 0, projected: bool = False) -> Stabilization:
+        """α, β, δ at a GD-trained checkpoint and the next GD steps beside the paper's prediction."""
+        request = probes_pb2.MeasureStabilizationRequest(checkpoint_id=checkpoint_id, steps=steps, projected=projected)
+        r = self._call(self._probes.MeasureStabilization, request, timeout=max(self.timeout or 0, 1800))
+        return Stabilization.from_proto(r)
 
     def evaluate(self, checkpoint_id: str, *, num_sequences: int = 0, seed: int = 0) -> Evaluation:
         request = probes_pb2.EvaluateRequest(checkpoint_id=checkpoint_id, num_sequences=num_sequences, seed=seed)

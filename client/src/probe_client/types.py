@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from probe_client._proto.probe.v1 import (
     checkpoints_pb2,
     info_pb2,
     jobs_pb2,
+    probes_pb2,
     registry_pb2,
     reproductions_pb2,
     sweeps_pb2,
@@ -257,6 +259,39 @@ class Sharpness:
     trace_standard_error: float | None
     trace_samples: int
     eigenvectors: np.ndarray | None  # [top_k, num_parameters] when asked
+
+
+@dataclass
+class Stabilization:
+    """Self-stabilization at a checkpoint; the lists run over GD steps 1..len(steps)."""
+
+    lr: float
+    threshold: float
+    sharpness: float
+    alpha: float
+    beta: float
+    delta: float
+    gradient_norm: float
+    sharpness_gradient_norm: float
+    steps: list[int]
+    x_measured: list[float]
+    y_measured: list[float]
+    x_predicted: list[float]
+    y_predicted: list[float]
+    loss: list[float]
+    sharpness_along_gd: list[float]
+    projected_distance: list[float]
+    projected_sharpness: list[float]
+    hvp_count: int
+    displacement: list[float]
+
+    @classmethod
+    def from_proto(cls, r: probes_pb2.MeasureStabilizationResponse) -> "Stabilization":
+        values = {}
+        for f in dataclasses.fields(cls):
+            value = getattr(r, f.name)
+            values[f.name] = list(value) if f.type.startswith("list") else value
+        return cls(**values)
 
 
 @dataclass

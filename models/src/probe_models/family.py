@@ -18,6 +18,7 @@ import torch
 
 from probe_models.errors import UnsupportedProbe
 from probe_models.reproduction import Reproduction
+from probe_models.stabilization import StabilizationReport
 
 CPU = torch.device("cpu")
 
@@ -203,6 +204,10 @@ class Family(ABC):
     def true_parents(self, model: LoadedModel) -> list[tuple[int, ...]]:
         """The latent graph's parents of each input position; empty when the task has no graph."""
         return []
+
+    def self_stabilization(self, model: LoadedModel, steps: int, projected: bool) -> StabilizationReport:
+        """α, β, δ at the checkpoint and the next ``steps`` GD steps beside the paper's prediction."""
+        raise UnsupportedProbe(f"family {self.name} does not train by full-batch GD at a fixed step")
 
     def recover_graph(self, model: LoadedModel, num_sequences: int, seed: int) -> GraphRecovery:
         """The latent graph as the first attention layer encodes it, on ``num_sequences`` fresh sequences."""

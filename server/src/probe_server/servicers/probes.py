@@ -6,6 +6,7 @@ heavy Hessian requests cannot occupy every RPC thread.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 
@@ -28,6 +29,7 @@ DEFAULT_LANCZOS_ITERATIONS = 100
 DEFAULT_TOLERANCE = 1e-7
 DEFAULT_EVAL_SEQUENCES = 4096
 DEFAULT_GRAPH_SEQUENCES = 1024
+DEFAULT_STABILIZATION_STEPS = 20
 BYTES_PER_QUERY = 30  # wire bytes of one reply row besides its top-k answers and probabilities
 
 
@@ -261,6 +263,15 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 raise TooLarge(f"{vectors.nbytes:,} bytes of eigenvectors exceed half the message limit")
             response.eigenvectors.CopyFrom(to_tensor(vectors))
         return response
+
+    def MeasureStabilization(
+        self, request: probes_pb2.MeasureStabilizationRequest, context: grpc.ServicerContext
+    ) -> probes_pb2.MeasureStabilizationResponse:
+        model = self.cache.model(request.checkpoint_id)
+        steps = _check_count("steps", request.steps, DEFAULT_STABILIZATION_STEPS, self.limits.max_hvp_iterations)
+        with self.probe_slots:
+            report = model.family.self_stabilization(model, steps, request.projected)
+        return probes_pb2.MeasureStabilizationResponse(**dataclasses.asdict(report))
 
     def Evaluate(
         self, request: probes_pb2.EvaluateRequest, context: grpc.ServicerContext

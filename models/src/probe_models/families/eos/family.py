@@ -9,6 +9,7 @@ reported with a progress event, so watch streams S(t) beside the loss.
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import torch
@@ -22,6 +23,7 @@ from probe_models.family import CPU, Evaluation, Family, LoadedModel, SharpnessD
 from probe_models.hessian import lanczos_top_eigenpairs
 from probe_models.seeding import derive_seed
 from probe_models.sharpness import hessian_operator
+from probe_models.stabilization import StabilizationReport, self_stabilization
 
 SHARPNESS_TOLERANCE = 1e-6
 SHARPNESS_ITERATIONS = 100
@@ -144,6 +146,14 @@ class EOS(Family):
         accuracy = float((outputs.argmax(dim=1) == labels).float().mean())
         metrics = {"train_loss": loss, "train_accuracy": accuracy, "threshold": model.config.threshold}
         return Evaluation(accuracy=accuracy, loss=loss, metrics=metrics)
+
+    def self_stabilization(self, model: LoadedModel, steps: int, projected: bool) -> StabilizationReport:
+        """On a float64 copy of the model and the whole training set; the cached model is never touched."""
+        module = copy.deepcopy(model.module).double()
+        data = dataset(model.config, model.seed)
+        inputs, targets = data.inputs.to(model.device).double(), data.targets.to(model.device).double()
+        params = [p for p in module.parameters() if p.requires_grad]
+        return self_stabilization(params, lambda: mse(module, inputs, targets), model.config.lr, steps, projected)
 
     def sharpness_data(
         self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False

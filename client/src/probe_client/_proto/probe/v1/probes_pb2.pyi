@@ -222,3 +222,55 @@ class RecoverGraphResponse(_message.Message):
     bayes_loss: float
     metrics: _containers.ScalarMap[str, float]
     def __init__(self, graph: _Optional[str] = ..., layer: _Optional[int] = ..., positions: _Optional[_Iterable[_Union[RecoveredPosition, _Mapping]]] = ..., parent_accuracy: _Optional[float] = ..., parent_mass: _Optional[float] = ..., induction_score: _Optional[float] = ..., test_loss: _Optional[float] = ..., bayes_loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class MeasureStabilizationRequest(_message.Message):
+    __slots__ = ("checkpoint_id", "steps", "projected")
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    PROJECTED_FIELD_NUMBER: _ClassVar[int]
+    checkpoint_id: str
+    steps: int
+    projected: bool
+    def __init__(self, checkpoint_id: _Optional[str] = ..., steps: _Optional[int] = ..., projected: _Optional[bool] = ...) -> None: ...
+
+class MeasureStabilizationResponse(_message.Message):
+    __slots__ = ("lr", "threshold", "sharpness", "alpha", "beta", "delta", "gradient_norm", "sharpness_gradient_norm", "steps", "x_measured", "y_measured", "x_predicted", "y_predicted", "loss", "sharpness_along_gd", "projected_distance", "projected_sharpness", "hvp_count", "displacement")
+    LR_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    SHARPNESS_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    BETA_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_NORM_FIELD_NUMBER: _ClassVar[int]
+    SHARPNESS_GRADIENT_NORM_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    X_MEASURED_FIELD_NUMBER: _ClassVar[int]
+    Y_MEASURED_FIELD_NUMBER: _ClassVar[int]
+    X_PREDICTED_FIELD_NUMBER: _ClassVar[int]
+    Y_PREDICTED_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    SHARPNESS_ALONG_GD_FIELD_NUMBER: _ClassVar[int]
+    PROJECTED_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    PROJECTED_SHARPNESS_FIELD_NUMBER: _ClassVar[int]
+    HVP_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DISPLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    lr: float
+    threshold: float
+    sharpness: float
+    alpha: float
+    beta: float
+    delta: float
+    gradient_norm: float
+    sharpness_gradient_norm: float
+    steps: _containers.RepeatedScalarFieldContainer[int]
+    x_measured: _containers.RepeatedScalarFieldContainer[float]
+    y_measured: _containers.RepeatedScalarFieldContainer[float]
+    x_predicted: _containers.RepeatedScalarFieldContainer[float]
+    y_predicted: _containers.RepeatedScalarFieldContainer[float]
+    loss: _containers.RepeatedScalarFieldContainer[float]
+    sharpness_along_gd: _containers.RepeatedScalarFieldContainer[float]
+    projected_distance: _containers.RepeatedScalarFieldContainer[float]
+    projected_sharpness: _containers.RepeatedScalarFieldContainer[float]
+    hvp_count: int
+    displacement: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, lr: _Optional[float] = ..., threshold: _Optional[float] = ..., sharpness: _Optional[float] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ..., delta: _Optional[float] = ..., gradient_norm: _Optional[float] = ..., sharpness_gradient_norm: _Optional[float] = ..., steps: _Optional[_Iterable[int]] = ..., x_measured: _Optional[_Iterable[float]] = ..., y_measured: _Optional[_Iterable[float]] = ..., x_predicted: _Optional[_Iterable[float]] = ..., y_predicted: _Optional[_Iterable[float]] = ..., loss: _Optional[_Iterable[float]] = ..., sharpness_along_gd: _Optional[_Iterable[float]] = ..., projected_distance: _Optional[_Iterable[float]] = ..., projected_sharpness: _Optional[_Iterable[float]] = ..., hvp_count: _Optional[int] = ..., displacement: _Optional[_Iterable[float]] = ...) -> None: ...

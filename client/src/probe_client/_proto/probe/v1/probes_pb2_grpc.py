@@ -60,6 +60,11 @@ class ProbeServiceStub:
                 request_serializer=probe_dot_v1_dot_probes__pb2.RecoverGraphRequest.SerializeToString,
                 response_deserializer=probe_dot_v1_dot_probes__pb2.RecoverGraphResponse.FromString,
                 _registered_method=True)
+        self.MeasureStabilization = channel.unary_unary(
+                '/probe.v1.ProbeService/MeasureStabilization',
+                request_serializer=probe_dot_v1_dot_probes__pb2.MeasureStabilizationRequest.SerializeToString,
+                response_deserializer=probe_dot_v1_dot_probes__pb2.MeasureStabilizationResponse.FromString,
+                _registered_method=True)
 
 
 class ProbeServiceServicer:
@@ -101,6 +106,14 @@ class ProbeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MeasureStabilization(self, request, context):
+        """Self-stabilization at a checkpoint trained by full-batch GD: α, β, δ and
+        the next GD steps beside the predicted (x, y) and projected GD.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProbeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +141,11 @@ def add_ProbeServiceServicer_to_server(servicer, server):
                     servicer.RecoverGraph,
                     request_deserializer=probe_dot_v1_dot_probes__pb2.RecoverGraphRequest.FromString,
                     response_serializer=probe_dot_v1_dot_probes__pb2.RecoverGraphResponse.SerializeToString,
+            ),
+            'MeasureStabilization': grpc.unary_unary_rpc_method_handler(
+                    servicer.MeasureStabilization,
+                    request_deserializer=probe_dot_v1_dot_probes__pb2.MeasureStabilizationRequest.FromString,
+                    response_serializer=probe_dot_v1_dot_probes__pb2.MeasureStabilizationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +284,33 @@ class ProbeService:
             '/probe.v1.ProbeService/RecoverGraph',
             probe_dot_v1_dot_probes__pb2.RecoverGraphRequest.SerializeToString,
             probe_dot_v1_dot_probes__pb2.RecoverGraphResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MeasureStabilization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/probe.v1.ProbeService/MeasureStabilization',
+            probe_dot_v1_dot_probes__pb2.MeasureStabilizationRequest.SerializeToString,
+            probe_dot_v1_dot_probes__pb2.MeasureStabilizationResponse.FromString,
             options,
             channel_credentials,
             insecure,
