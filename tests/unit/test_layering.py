@@ -29,6 +29,11 @@ def test_models_source_never_imports_grpc_or_the_client():
     assert not names & {"grpc", "grpc_health", "probe_client", "probe_server", "google"}
 
 
+def test_no_package_imports_the_benchmark_baselines():
+    for package in ("client/src/probe_client", "models/src/probe_models", "server/src/probe_server"):
+        assert "pyhessian" not in imported_modules(ROOT / package), package
+
+
 def test_importing_the_client_and_cli_loads_no_torch():
     code = "import sys, probe_client, probe_client.cli.main; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
