@@ -65,11 +65,12 @@ def measure(
     patterns: dict[str, list[torch.Tensor]] = {}
     for start in range(0, n, CHUNK):
         tokens = batch.tokens[start : start + CHUNK].to(device)
-        log_probs = module(tokens).log_softmax(dim=-1).cpu()
+        logits, hooks = module.logits_and_attention(tokens)  # one pass for the loss and the graph
+        log_probs = logits.log_softmax(dim=-1).cpu()
         targets = batch.targets[start : start + CHUNK]
         loss_sum += float(-(targets * log_probs).sum())
         correct += int((log_probs.argmax(dim=-1) == batch.next_tokens[start : start + CHUNK]).sum())
-        for name, tensor in module.attention(tokens).items():
+        for name, tensor in hooks.items():
             if name.endswith("hook_pattern"):
                 patterns.setdefault(name, []).append(tensor.cpu())
     attention = {name: torch.cat(parts) for name, parts in patterns.items()}

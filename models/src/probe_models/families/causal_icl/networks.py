@@ -33,7 +33,26 @@ def _attend(h: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch
     return scores, pattern, torch.einsum("bhij,bjd->bihd", pattern, h)
 
 
-class DisentangledTransformer(nn.Module):
+class _ReadsLastPosition(nn.Module):
+    """Logits from the last position's residual through W; one pass gives the logits and every hook."""
+
+    W: nn.Parameter
+
+    def _run(self, tokens: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def logits_and_attention(self, tokens: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        h, hooks = self._run(tokens)
+        return h[:, -1] @ self.W, hooks
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.logits_and_attention(tokens)[0]
+
+    def attention(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self._run(tokens)[1]
+
+
+class DisentangledTransformer(_ReadsLastPosition):
     """Input [one-hot token; one-hot position]; each layer appends its heads' outputs to the residual."""
 
     def __init__(self, vocab: int, seq_len: int, heads: tuple[int, ...]) -> None:
@@ -60,14 +79,8 @@ class DisentangledTransformer(nn.Module):
             h = torch.cat([h, heads.flatten(2)], dim=-1)
         return h, hooks
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self._run(tokens)[0][:, -1] @ self.W
 
-    def attention(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self._run(tokens)[1]
-
-
-class StandardTransformer(nn.Module):
+class StandardTransformer(_ReadsLastPosition):
     """Embeddings, per layer attention with a value map and an MLP on its output, additive residual."""
 
     def __init__(self, vocab: int, seq_len: int, heads: tuple[int, ...], width: int, gen: torch.Generator) -> None:
@@ -97,12 +110,6 @@ class StandardTransformer(nn.Module):
             hooks[scores_hook(layer)], hooks[pattern_hook(layer)] = scores, pattern
             h = h + mlp(heads.flatten(2) @ V)
         return h, hooks
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self._run(tokens)[0][:, -1] @ self.W
-
-    def attention(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self._run(tokens)[1]
 
 
 def build_network(config: CausalICLConfig, init_seed: int) -> nn.Module:
