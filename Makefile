@@ -11,7 +11,7 @@ $(VENV)/.installed: client/pyproject.toml models/pyproject.toml server/pyproject
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(if $(TORCH),$(PY) -m pip install -q "$(TORCH)")
-	$(PY) -m pip install -q -e "client[dev,plot]" -e models -e server
+	$(PY) -m pip install -q -e "client[dev,plot]" -e "models[hf]" -e server
 	touch $@
 
 install: $(VENV)/.installed
@@ -40,6 +40,7 @@ bench: install
 	$(PY) -m pip install -q --no-deps "pyhessian==0.1"
 	$(PY) bench/run.py
 	$(PY) bench/hessian.py
+	$(PY) bench/memory.py
 
 lint: install
 	$(VENV)/bin/ruff check .

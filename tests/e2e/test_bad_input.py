@@ -54,6 +54,59 @@ def cases(ckpt: str, am_ckpt: str, job_id: str):
             "parameters",
         ),
         "SubmitJob seed too big": (lambda c: c.submit_job("factual-recall", seed=2**64 - 1), INVALID, "seed"),
+        "SubmitJob mezo eps 0": (
+            lambda c: c.submit_job("factual-recall", optimizer="mezo", optimizer_config={"eps": 0.0}),
+            INVALID,
+            "eps",
+        ),
+        "SubmitJob mezo negative eps": (
+            lambda c: c.submit_job("factual-recall", optimizer="mezo", optimizer_config={"eps": -1e-3}),
+            INVALID,
+            "eps",
+        ),
+        "SubmitJob mezo n_spsa 0": (
+            lambda c: c.submit_job("factual-recall", optimizer="mezo", optimizer_config={"n_spsa": 0}),
+            INVALID,
+            "n_spsa",
+        ),
+        "SubmitJob accuracy without classes": (
+            lambda c: c.submit_job("causal-icl", optimizer="mezo", optimizer_config={"objective": "accuracy"}),
+            INVALID,
+            "no classification target",
+        ),
+        "SubmitJob unknown optimizer": (
+            lambda c: c.submit_job("factual-recall", optimizer="adagrad"),
+            INVALID,
+            "unknown optimizer",
+        ),
+        "SubmitJob optimizer config alone": (
+            lambda c: c.submit_job("factual-recall", optimizer_config={"eps": 1e-3}),
+            INVALID,
+            "needs an optimizer",
+        ),
+        "SubmitJob missing init checkpoint": (
+            lambda c: c.submit_job("factual-recall", init_checkpoint=MISSING_CKPT),
+            NOT_FOUND,
+            MISSING_CKPT,
+        ),
+        "SubmitJob init from another family": (
+            lambda c: c.submit_job("eos", init_checkpoint=ckpt),
+            PRECONDITION,
+            "factual-recall model",
+        ),
+        "SubmitJob hf path missing": (
+            lambda c: c.submit_job("lm-finetune", {"model": "hf", "hf_path": "/nonexistent/model"}),
+            INVALID,
+            "not a directory",
+        ),
+        "SubmitJob hf path not given": (lambda c: c.submit_job("lm-finetune", {"model": "hf"}), INVALID, "hf_path"),
+        "SubmitSweep mezo eps 0": (
+            lambda c: c.submit_sweep(
+                "factual-recall", grid={"lr": [0.1]}, optimizer="mezo", optimizer_config={"eps": 0.0}
+            ),
+            INVALID,
+            "eps",
+        ),
         "GetJob malformed id": (lambda c: c.get_job("../../etc/passwd"), INVALID, "malformed job_id"),
         "GetJob empty id": (lambda c: c.get_job(""), INVALID, "job_id is required"),
         "GetJob unknown id": (lambda c: c.get_job(MISSING_JOB), NOT_FOUND, MISSING_JOB),

@@ -11,6 +11,7 @@ from probe_models.errors import ConfigError
 from probe_models.families.eos import EOS, EOSConfig
 from probe_models.families.eos.data import load_dataset
 from probe_models.families.eos.networks import build_network, classes, input_shape, parameter_count
+from probe_models.training import advance
 from tests.science.resume import restored_and_whole
 
 
@@ -92,7 +93,7 @@ def test_progressive_sharpening_then_the_edge_of_stability():
     run = EOS().new_run(config, seed=0, steps=2200)
     trace, losses = [], []
     for step in range(2200):
-        losses.append(run.train_step(step)["loss"])
+        losses.append(advance(run, step)["loss"])
         if run.progress_due(step + 1):
             trace.append((step + 1, run.evaluate()["sharpness"]))
     threshold = config.threshold

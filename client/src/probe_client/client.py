@@ -40,6 +40,7 @@ from probe_client.types import (
     GraphRecovery,
     Job,
     JobEvent,
+    Optimizer,
     RecoveredPosition,
     Reproduction,
     ServerInfo,
@@ -47,6 +48,7 @@ from probe_client.types import (
     Stabilization,
     Sweep,
     SweepEvent,
+    TrainingOptions,
     state_value,
     sweep_state_value,
 )
@@ -147,6 +149,11 @@ class ProbeClient:
         response = self._call(self._registry.ListFamilies, registry_pb2.ListFamiliesRequest())
         return [Family.from_proto(f) for f in response.families]
 
+    def optimizers(self) -> list[Optimizer]:
+        """Optimizers any family's job can choose instead of its own, with their config schemas."""
+        response = self._call(self._registry.ListFamilies, registry_pb2.ListFamiliesRequest())
+        return [Optimizer.from_proto(o) for o in response.optimizers]
+
     # jobs
 
     def submit_job(
@@ -158,7 +165,12 @@ class ProbeClient:
         seed: int = 0,
         checkpoint_every: int = 0,
         log_every: int = 0,
+        optimizer: str = "",
+        optimizer_config: dict[str, Any] | None = None,
+        init_checkpoint: str = "",
     ) -> Job:
+        """Train ``family`` as a job; ``optimizer="mezo"`` trains by MeZO instead of the family's own optimizer,
+        and ``init_checkpoint`` starts from a checkpoint's weights (e.g. fine-tuning a pretrained model)."""
         request = jobs_pb2.SubmitJobRequest(
             family=family,
             config=to_struct(config),
@@ -166,6 +178,7 @@ class ProbeClient:
             seed=seed,
             checkpoint_every=checkpoint_every,
             log_every=log_every,
+            training=TrainingOptions(optimizer, optimizer_config or {}, init_checkpoint).to_proto(),
         )
         return Job.from_proto(self._call(self._jobs.SubmitJob, request).job)
 
@@ -225,6 +238,9 @@ class ProbeClient:
         checkpoint_every: int = 0,
         log_every: int = 0,
         name: str = "",
+        optimizer: str = "",
+        optimizer_config: dict[str, Any] | None = None,
+        init_checkpoint: str = "",
     ) -> Sweep:
         """One child job per grid point and seed; or, with ``search`` (key, low, high, metric,
         threshold, log_scale, resolution), a bisection for the largest passing value at each point."""
@@ -237,6 +253,7 @@ class ProbeClient:
             checkpoint_every=checkpoint_every,
             log_every=log_every,
             name=name,
+            training=TrainingOptions(optimizer, optimizer_config or {}, init_checkpoint).to_proto(),
         )
         for key, values in (grid or {}).items():
             axis = request.grid.add(key=key)

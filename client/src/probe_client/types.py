@@ -19,6 +19,7 @@ from probe_client._proto.probe.v1 import (
     reproductions_pb2,
     sweeps_pb2,
 )
+from probe_client.structs import to_struct
 
 FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
 
@@ -80,6 +81,26 @@ class JobEvent:
 
 
 @dataclass
+class TrainingOptions:
+    """How a job trains beside its family config: "" is the family's own optimizer."""
+
+    optimizer: str = ""
+    optimizer_config: dict[str, Any] = field(default_factory=dict)
+    init_checkpoint: str = ""
+
+    @classmethod
+    def from_proto(cls, t: jobs_pb2.TrainingOptions) -> "TrainingOptions":
+        return cls(t.optimizer, _config(t.optimizer_config), t.init_checkpoint)
+
+    def to_proto(self) -> jobs_pb2.TrainingOptions:
+        return jobs_pb2.TrainingOptions(
+            optimizer=self.optimizer,
+            optimizer_config=to_struct(self.optimizer_config),
+            init_checkpoint=self.init_checkpoint,
+        )
+
+
+@dataclass
 class Job:
     job_id: str
     family: str
@@ -100,6 +121,7 @@ class Job:
     finished_at: datetime | None
     runs: int
     peak_memory_bytes: int
+    training: TrainingOptions
 
     @property
     def done(self) -> bool:
@@ -127,6 +149,7 @@ class Job:
             finished_at=_time(j.finished_at, j.HasField("finished_at")),
             runs=j.runs,
             peak_memory_bytes=j.peak_memory_bytes,
+            training=TrainingOptions.from_proto(j.training),
         )
 
 
@@ -170,6 +193,25 @@ class ConfigField:
     choices: list[str] = field(default_factory=list)
 
 
+def _config_fields(config: Any) -> list[ConfigField]:
+    fields = [
+        ConfigField(
+            name=c.name,
+            type=c.type,
+            default=json_format.MessageToDict(c.default_value),
+            help=c.help,
+            min=c.min if c.HasField("min") else None,
+            max=c.max if c.HasField("max") else None,
+            choices=list(c.choices),
+        )
+        for c in config
+    ]
+    for spec in fields:  # Value carries numbers as doubles
+        if spec.type == "int" and isinstance(spec.default, float):
+            spec.default = int(spec.default)
+    return fields
+
+
 @dataclass
 class Family:
     name: str
@@ -180,22 +222,21 @@ class Family:
 
     @classmethod
     def from_proto(cls, f: registry_pb2.Family) -> "Family":
-        fields = [
-            ConfigField(
-                name=c.name,
-                type=c.type,
-                default=json_format.MessageToDict(c.default_value),
-                help=c.help,
-                min=c.min if c.HasField("min") else None,
-                max=c.max if c.HasField("max") else None,
-                choices=list(c.choices),
-            )
-            for c in f.config
-        ]
-        for spec in fields:  # Value carries numbers as doubles
-            if spec.type == "int" and isinstance(spec.default, float):
-                spec.default = int(spec.default)
-        return cls(f.name, f.description, f.paper, f.default_steps, fields)
+        return cls(f.name, f.description, f.paper, f.default_steps, _config_fields(f.config))
+
+
+@dataclass
+class Optimizer:
+    """An optimizer any family's job can use instead of its own (e.g. mezo)."""
+
+    name: str
+    description: str
+    paper: str
+    config: list[ConfigField]
+
+    @classmethod
+    def from_proto(cls, o: registry_pb2.Optimizer) -> "Optimizer":
+        return cls(o.name, o.description, o.paper, _config_fields(o.config))
 
 
 @dataclass

@@ -56,6 +56,19 @@ class SharpnessData:
 
 
 @dataclass
+class ObjectiveBatch:
+    """The examples of one training step, and how a module scores on them.
+
+    What an optimizer that only evaluates (MeZO) needs from a family: one
+    forward pass gives the mean training loss and, where the task has
+    classes, whether each example is classified right.
+    """
+
+    score: Callable[[torch.nn.Module], tuple[torch.Tensor, torch.Tensor | None]]
+    size: int
+
+
+@dataclass
 class PositionRecovery:
     """One position of a graph-recovery probe."""
 
@@ -128,6 +141,13 @@ class TrainingRun(ABC):
         """Whether completed step ``step`` must be reported whatever log_every says (e.g. a sharpness trace)."""
         return False
 
+    def after_step(self, step: int) -> None:  # noqa: B027 (most runs observe nothing)
+        """Called once ``step`` steps are done, whichever optimizer took them (e.g. to trace the sharpness)."""
+
+    @abstractmethod
+    def objective_batch(self, step: int) -> ObjectiveBatch:
+        """The examples step ``step`` trains on, the same ones :meth:`train_step` would use."""
+
     @abstractmethod
     def optimizer_state(self) -> dict[str, torch.Tensor]:
         """Optimizer tensors needed to resume, flat names to tensors."""
@@ -150,6 +170,10 @@ class Family(ABC):
     @abstractmethod
     def new_run(self, config: Any, seed: int, steps: int, device: torch.device = CPU) -> TrainingRun:
         """A fresh run on ``device``: task, model and optimizer made from ``seed``."""
+
+    def has_classes(self, config: Any) -> bool:
+        """Whether the task has a classification target, so accuracy can be an objective."""
+        return True
 
     @abstractmethod
     def parameter_count(self, config: Any) -> int:

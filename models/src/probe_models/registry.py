@@ -6,9 +6,10 @@ from probe_models.errors import InvalidInput
 from probe_models.families.causal_icl import CausalICL
 from probe_models.families.eos import EOS
 from probe_models.families.factual_recall import FactualRecall
+from probe_models.families.lm_finetune import LMFinetune
 from probe_models.family import Family
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (FactualRecall(), CausalICL(), EOS())}
+FAMILIES: dict[str, Family] = {family.name: family for family in (FactualRecall(), CausalICL(), EOS(), LMFinetune())}
 
 
 def get_family(name: str) -> Family:
@@ -16,3 +17,12 @@ def get_family(name: str) -> Family:
         return FAMILIES[name]
     except KeyError:
         raise InvalidInput(f"unknown family {name!r}; known families: {', '.join(sorted(FAMILIES))}") from None
+
+
+# Papers whose reproduction lives in a family of another name: `reproduce mezo` runs lm-finetune's.
+REPRODUCTION_ALIASES = {"mezo": "lm-finetune"}
+
+
+def family_of_reproduction(name: str) -> Family:
+    """The family whose reproduction ``name`` (a family name or a paper's key, e.g. mezo) runs."""
+    return get_family(REPRODUCTION_ALIASES.get(name, name))

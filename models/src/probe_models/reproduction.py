@@ -43,6 +43,9 @@ class SweepPlan:
     log_every: int = 0
     history: bool = False  # the analysis reads every progress event of every child
     weights: bool = False  # the analysis reads every child's final weights
+    optimizer: str = ""  # every child trains with this optimizer instead of the family's own
+    optimizer_config: dict[str, Any] = field(default_factory=dict)
+    init_from: str = ""  # an earlier plan: its first child's final checkpoint starts every child of this one
 
     @property
     def children(self) -> int:

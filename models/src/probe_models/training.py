@@ -25,6 +25,13 @@ class NonFiniteLoss(RuntimeError):
     """Training diverged; the job fails with the step at which it happened."""
 
 
+def advance(run: TrainingRun, step: int) -> dict[str, float]:
+    """Take step ``step`` and let the run observe that it is done: what one iteration of :func:`train` does."""
+    metrics = run.train_step(step)
+    run.after_step(step + 1)
+    return metrics
+
+
 def train(run: TrainingRun, start_step: int, log_every: int, checkpoint_every: int, hooks: TrainingHooks) -> int:
     """Train from ``start_step`` until the run's last step, a stop request, or early finish.
 
@@ -35,7 +42,7 @@ def train(run: TrainingRun, start_step: int, log_every: int, checkpoint_every: i
     while step < run.max_steps and not run.finished:
         if hooks.should_stop():
             return step
-        metrics = run.train_step(step)
+        metrics = advance(run, step)
         step += 1
         if not math.isfinite(metrics["loss"]):
             raise NonFiniteLoss(f"loss became {metrics['loss']} at step {step}")

@@ -56,7 +56,7 @@ def write_checkpoint(
     final = root / meta.checkpoint_id
     tmp = root / f".tmp-{meta.checkpoint_id}"
     tmp.mkdir(parents=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, str(tmp / WEIGHTS))
+    save_file(_unshared(weights), str(tmp / WEIGHTS))
     save_file({k: v.detach().contiguous().cpu() for k, v in optimizer.items()}, str(tmp / OPTIMIZER))
     (tmp / META).write_text(json.dumps(asdict(meta), indent=1))
     for name in (WEIGHTS, OPTIMIZER, META):
@@ -65,6 +65,18 @@ def write_checkpoint(
     os.rename(tmp, final)
     _fsync_dir(root)
     return directory_size(final)
+
+
+def _unshared(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Tensors safetensors can write: tied weights (one storage, two names) are written twice."""
+    seen: set[int] = set()
+    out = {}
+    for name, tensor in weights.items():
+        tensor = tensor.detach().contiguous().cpu()
+        pointer = tensor.untyped_storage().data_ptr()
+        out[name] = tensor.clone() if pointer in seen else tensor
+        seen.add(pointer)
+    return out
 
 
 def directory_size(path: Path) -> int:

@@ -82,6 +82,15 @@ def job_proto(job: JobRecord, last_event: EventRecord | None) -> jobs_pb2.Job:
         finished_at=timestamp(job.finished_at),
         runs=job.runs,
         peak_memory_bytes=job.peak_memory_bytes,
+        training=training_proto(job.training),
+    )
+
+
+def training_proto(training: dict[str, Any]) -> jobs_pb2.TrainingOptions:
+    return jobs_pb2.TrainingOptions(
+        optimizer=training.get("optimizer", ""),
+        optimizer_config=to_struct(training.get("optimizer_config", {})),
+        init_checkpoint=training.get("init_checkpoint", ""),
     )
 
 
@@ -128,6 +137,7 @@ def sweep_proto(
         created_at=timestamp(sweep.created_at),
         finished_at=timestamp(sweep.finished_at),
         message=sweep.message,
+        training=training_proto(spec.get("training", {})),
     )  # fmt: skip
     for point, status in enumerate(statuses):
         message.search_results.add(

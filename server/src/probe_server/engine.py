@@ -124,19 +124,32 @@ class JobEngine:
 
     @staticmethod
     def new_job(
-        family: str, config: dict[str, Any], seed: int, steps: int, checkpoint_every: int, log_every: int
+        family: str,
+        config: dict[str, Any],
+        seed: int,
+        steps: int,
+        checkpoint_every: int,
+        log_every: int,
+        training: dict[str, Any],
     ) -> JobRecord:
         return JobRecord(
             job_id=new_id("job"), family=family, config=config, seed=seed, steps=steps,
             checkpoint_every=checkpoint_every, log_every=log_every, state="QUEUED", step=0, loss=0.0, metrics={},
             checkpoint_id="", error="", created_at=time.time(), started_at=None, finished_at=None, runs=0,
-            peak_memory_bytes=0, last_seq=0,
+            peak_memory_bytes=0, last_seq=0, training=training,
         )  # fmt: skip
 
     def submit(
-        self, family: str, config: dict[str, Any], seed: int, steps: int, checkpoint_every: int, log_every: int
+        self,
+        family: str,
+        config: dict[str, Any],
+        seed: int,
+        steps: int,
+        checkpoint_every: int,
+        log_every: int,
+        training: dict[str, Any],
     ) -> JobRecord:
-        job = self.new_job(family, config, seed, steps, checkpoint_every, log_every)
+        job = self.new_job(family, config, seed, steps, checkpoint_every, log_every, training)
         self.submit_jobs([job])
         return self.get(job.job_id)
 
@@ -233,7 +246,8 @@ class JobEngine:
             if event.state != "RUNNING":
                 self.metrics.job_left_running(job_id, family)
         elif kind == "PROGRESS":
-            self.metrics.job_progress(job_id, family, event.step, event.loss, event.metrics)
+            peak = kwargs.get("updates", {}).get("peak_memory_bytes", 0)
+            self.metrics.job_progress(job_id, family, event.step, event.loss, event.metrics, peak)
         self._notify()
 
     def _dispatch(self) -> None:
@@ -272,6 +286,9 @@ class JobEngine:
             log_every=job.log_every,
             checkpoint_root=str(self.checkpoint_root),
             resume_from=checkpoint.checkpoint_id if checkpoint else "",
+            optimizer=job.training.get("optimizer", ""),
+            optimizer_config=job.training.get("optimizer_config", {}),
+            init_checkpoint=job.training.get("init_checkpoint", ""),
             threads=self.threads_per_job,
             device=self.device,
         )
@@ -363,6 +380,8 @@ class JobEngine:
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             state, message = "FAILED", f"worker process died ({how}) without reporting an error"
             updates["error"] = message
+        if "peak_memory_bytes" in updates:
+            self.metrics.job_finished(worker.family, updates["peak_memory_bytes"])
         with self._lock:
             self._record(worker.job_id, worker.family, "STATE", state=state, message=message, updates=updates)
             self._running.pop(worker.job_id, None)

@@ -66,20 +66,40 @@ class Metrics:
             ["job_id", "family"],
             registry=self.registry,
         )
+        self.job_peak_memory = Gauge(
+            "probe_job_peak_memory_bytes",
+            "Peak memory of a running job's worker: CUDA allocator peak, or the process's peak resident set on CPU",
+            ["job_id", "family"],
+            registry=self.registry,
+        )
+        self.finished_peak_memory = Histogram(
+            "probe_job_finished_peak_memory_bytes",
+            "Peak memory of jobs when they ended, by family",
+            ["family"],
+            buckets=tuple(2.0**k for k in range(24, 41, 2)),  # 16 MiB .. 1 TiB
+            registry=self.registry,
+        )
         self.cache_hits = Counter("probe_model_cache_hits", "Model cache hits", ["cache"], registry=self.registry)
         self.cache_misses = Counter("probe_model_cache_misses", "Model cache misses", ["cache"], registry=self.registry)
 
     def watch_store(self, store: "Store", families: list[str]) -> None:
         self.registry.register(_StoreCollector(store, families))
 
-    def job_progress(self, job_id: str, family: str, step: int, loss: float, metrics: dict[str, float]) -> None:
+    def job_progress(
+        self, job_id: str, family: str, step: int, loss: float, metrics: dict[str, float], peak_memory: int
+    ) -> None:
         self.job_step.labels(job_id, family).set(step)
+        if peak_memory:
+            self.job_peak_memory.labels(job_id, family).set(peak_memory)
         self.job_loss.labels(job_id, family).set(loss)
         if "sharpness" in metrics:
             self.job_sharpness.labels(job_id, family).set(metrics["sharpness"])
 
+    def job_finished(self, family: str, peak_memory: int) -> None:
+        self.finished_peak_memory.labels(family).observe(peak_memory)
+
     def job_left_running(self, job_id: str, family: str) -> None:
-        for gauge in (self.job_step, self.job_loss, self.job_sharpness):
+        for gauge in (self.job_step, self.job_loss, self.job_sharpness, self.job_peak_memory):
             with contextlib.suppress(KeyError):
                 gauge.remove(job_id, family)
 

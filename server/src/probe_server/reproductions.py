@@ -17,8 +17,10 @@ import threading
 import time
 from pathlib import Path
 
+from probe_models.config import parse_config
 from probe_models.errors import InvalidInput, UnsupportedProbe
-from probe_models.registry import get_family
+from probe_models.optimizers import parse_optimizer
+from probe_models.registry import family_of_reproduction, get_family
 from probe_models.reproduction import SCALES, ChildResult, Reproduction, SearchOutcome, SweepPlan, SweepResult
 from probe_server.checkpoint_files import read_weights, write_atomic
 from probe_server.errors import Conflict, NotFoundError
@@ -52,7 +54,7 @@ class ReproductionManager:
 
     @staticmethod
     def reproduction_of(family_name: str) -> Reproduction:
-        family = get_family(family_name)
+        family = family_of_reproduction(family_name)
         reproduction = getattr(family, "reproduction", None)
         if reproduction is None:
             raise UnsupportedProbe(f"family {family.name} has no reproduction yet")
@@ -63,7 +65,16 @@ class ReproductionManager:
         if scale not in SCALES:
             raise InvalidInput(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
         record = ReproductionRecord(
-            new_id("reproduction"), get_family(family_name).name, scale, "RUNNING", [], [], False, "", time.time(), None
+            new_id("reproduction"),
+            family_of_reproduction(family_name).name,
+            scale,
+            "RUNNING",
+            [],
+            [],
+            False,
+            "",
+            time.time(),
+            None,
         )
         self.store.create_reproduction(record)
         log.info("reproduction=%s family=%s scale=%s plans=%d", record.reproduction_id, record.family, scale,
@@ -129,19 +140,21 @@ class ReproductionManager:
         reproduction = self.reproduction_of(record.family)
         plans = reproduction.plan(record.scale)
         sweep_ids = list(record.sweep_ids)
+        names = [plan.name for plan in plans]
         for plan in plans[len(sweep_ids) :]:
+            init_checkpoint = ""
+            if plan.init_from:
+                source = sweep_ids[names.index(plan.init_from)]
+                if not self._wait(reproduction_id, [source]):
+                    return
+                init_checkpoint = self._final_checkpoint(source, plan)
             with self._lock:  # a cancel sees every sweep submitted before it, and stops every one after
                 if self._stopped.is_set() or self.get(reproduction_id).state != "RUNNING":
                     return
-                sweep_ids.append(self._submit(record.family, plan, reproduction_id))
+                sweep_ids.append(self._submit(record.family, plan, reproduction_id, init_checkpoint))
                 self.store.update_reproduction(reproduction_id, sweep_ids=sweep_ids)
-        while any(self.sweeps.get(s).state == "RUNNING" for s in sweep_ids):
-            if self._stopped.is_set():
-                return
-            with self.sweeps.changed:
-                self.sweeps.changed.wait(timeout=1.0)
-        if self.get(reproduction_id).state != "RUNNING":
-            return  # cancelled
+        if not self._wait(reproduction_id, sweep_ids):
+            return
         results = {plan.name: self._result(plan, sweep_id) for plan, sweep_id in zip(plans, sweep_ids, strict=True)}
         with self._analysis_lock:
             report = reproduction.analyze(record.scale, results)
@@ -156,16 +169,36 @@ class ReproductionManager:
         )  # fmt: skip
         log.info("reproduction=%s SUCCEEDED passed=%s", reproduction_id, report.summary.get("passed"))
 
-    def _submit(self, family: str, plan: SweepPlan, reproduction_id: str) -> str:
+    def _wait(self, reproduction_id: str, sweep_ids: list[str]) -> bool:
+        """Wait for the sweeps to end; False when the server stops or the reproduction is no longer RUNNING."""
+        while any(self.sweeps.get(s).state == "RUNNING" for s in sweep_ids):
+            if self._stopped.is_set():
+                return False
+            with self.sweeps.changed:
+                self.sweeps.changed.wait(timeout=1.0)
+        return self.get(reproduction_id).state == "RUNNING"
+
+    def _final_checkpoint(self, sweep_id: str, plan: SweepPlan) -> str:
+        """The final checkpoint of the first child of ``sweep_id`` that succeeded: where ``plan`` starts."""
+        for child in self.store.sweep_children(sweep_id):
+            job = self.store.get_job(child.job_id)
+            if job is not None and job.state == "SUCCEEDED" and job.checkpoint_id:
+                return job.checkpoint_id
+        raise RuntimeError(f"sweep {plan.init_from} has no child that succeeded, so {plan.name} cannot start from it")
+
+    def _submit(self, family: str, plan: SweepPlan, reproduction_id: str, init_checkpoint: str = "") -> str:
         search = None
         if plan.search is not None:
             search = {**plan.search.__dict__}
         family_obj = get_family(family)
         steps = plan.steps or family_obj.default_steps
         log_every = plan.log_every or max(1, steps // 100)
+        config = parse_config(family_obj.config_cls, plan.base_config)
+        optimizer_config = parse_optimizer(family_obj, config, plan.optimizer, plan.optimizer_config)
         sweep = self.sweeps.submit(
             family, plan.base_config, list(plan.grid.items()), search, plan.seeds, plan.seed, steps, 0, log_every,
             f"{reproduction_id}/{plan.name}",
+            {"optimizer": plan.optimizer, "optimizer_config": optimizer_config, "init_checkpoint": init_checkpoint},
         )  # fmt: skip
         return sweep.sweep_id
 

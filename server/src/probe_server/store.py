@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at REAL,
     runs INTEGER NOT NULL DEFAULT 0,
     peak_memory_bytes INTEGER NOT NULL DEFAULT 0,
-    last_seq INTEGER NOT NULL DEFAULT 0
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    training TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE TABLE IF NOT EXISTS events (
@@ -138,6 +139,7 @@ class JobRecord:
     runs: int
     peak_memory_bytes: int
     last_seq: int
+    training: dict[str, Any] = field(default_factory=dict)  # optimizer, optimizer_config, init_checkpoint
     rowid: int = 0
 
 
@@ -262,6 +264,7 @@ def _job(row: sqlite3.Row) -> JobRecord:
     values = dict(row)
     values["config"] = json.loads(values["config"])
     values["metrics"] = json.loads(values["metrics"])
+    values["training"] = json.loads(values["training"])
     return JobRecord(**values)
 
 
@@ -303,6 +306,13 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after a data directory was created (the probe.v1 API only ever adds fields)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "training" not in columns:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN training TEXT NOT NULL DEFAULT '{}'")
 
     def close(self) -> None:
         with self._lock:
@@ -344,7 +354,7 @@ class Store:
                 for job in jobs:
                     self._db.execute(
                         "INSERT INTO jobs (job_id, family, config, seed, steps, checkpoint_every, log_every, state,"
-                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " created_at, training) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             job.job_id,
                             job.family,
@@ -355,6 +365,7 @@ class Store:
                             job.log_every,
                             job.state,
                             job.created_at,
+                            json.dumps(job.training),
                         ),
                     )
                     self._append(job.job_id, "STATE", job.state, 0, 0.0, {}, "", message, {})

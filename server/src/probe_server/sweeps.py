@@ -88,6 +88,7 @@ class SweepManager:
         checkpoint_every: int,
         log_every: int,
         name: str,
+        training: dict[str, Any],
     ) -> SweepRecord:
         family = get_family(family_name)
         fields = {f.name: f for f in schema(family.config_cls)}
@@ -128,6 +129,7 @@ class SweepManager:
                 "log_every": log_every,
                 "points": points,
                 "planned_children": planned,
+                "training": training,
             },
             state="RUNNING",
             message="",
@@ -138,7 +140,9 @@ class SweepManager:
         if not spec:
             for index, (point, config) in enumerate(zip(points, configs, strict=True)):
                 for k in range(seeds):
-                    job = self.engine.new_job(family.name, config, seed + k, steps, checkpoint_every, log_every)
+                    job = self.engine.new_job(
+                        family.name, config, seed + k, steps, checkpoint_every, log_every, training
+                    )
                     jobs.append(job)
                     children.append(
                         SweepChildRecord(job.job_id, sweep.sweep_id, len(children), index, seed + k, point, None)
@@ -258,8 +262,9 @@ class SweepManager:
         jobs, children = [], []
         for k in range(s["seeds"]):
             job = self.engine.new_job(
-                family.name, config, s["seed"] + k, s["steps"], s["checkpoint_every"], s["log_every"]
-            )
+                family.name, config, s["seed"] + k, s["steps"], s["checkpoint_every"], s["log_every"],
+                s.get("training", {}),
+            )  # fmt: skip
             jobs.append(job)
             children.append(
                 SweepChildRecord(job.job_id, sweep.sweep_id, ordinal + k, point, s["seed"] + k, overrides, probe)

@@ -33,6 +33,9 @@ class JobSpec:
     log_every: int
     checkpoint_root: str
     resume_from: str  # a checkpoint id, or "" for a fresh start
+    optimizer: str  # "" for the family's own
+    optimizer_config: dict[str, Any]
+    init_checkpoint: str  # a checkpoint id whose weights a fresh start begins from, or ""
     threads: int
     device: str  # "cpu" or "cuda"
 
@@ -46,16 +49,27 @@ def peak_memory_bytes(device: str) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+def load_initial_weights(model: Any, path: Path) -> None:
+    """Start from a checkpoint's weights; a checkpoint of another architecture fails the job, saying why."""
+    weights = read_weights(path)
+    try:
+        model.load_state_dict({k: v.to(next(model.parameters()).device) for k, v in weights.items()})
+    except RuntimeError as error:
+        raise ValueError(f"init_checkpoint {path.name} does not fit this config's model: {error}") from None
+
+
 class _PipeHooks:
-    def __init__(self, spec: JobSpec, conn: Connection, run: Any) -> None:
+    def __init__(self, spec: JobSpec, conn: Connection, run: Any, baseline_memory: int) -> None:
         self.spec, self.conn, self.run = spec, conn, run
+        self.baseline_memory = baseline_memory
         self.stopped = False
         self.parent_pid = os.getppid()
 
     def on_progress(self, step: int, metrics: dict[str, float]) -> None:
-        self.conn.send(
-            ("progress", {"step": step, "metrics": metrics, "peak_memory_bytes": peak_memory_bytes(self.spec.device)})
-        )
+        peak = peak_memory_bytes(self.spec.device)
+        # what training added to the process: the model, its optimizer and activations, not the runtime
+        metrics = {**metrics, "excess_memory_bytes": float(peak - self.baseline_memory)}
+        self.conn.send(("progress", {"step": step, "metrics": metrics, "peak_memory_bytes": peak}))
 
     def on_checkpoint(self, step: int, metrics: dict[str, float]) -> None:
         spec = self.spec
@@ -90,19 +104,24 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
         import torch
 
         from probe_models.config import parse_config
+        from probe_models.optimizers import with_optimizer
         from probe_models.registry import get_family
         from probe_models.training import train
 
         torch.set_num_threads(spec.threads)
         family = get_family(spec.family)
         config = parse_config(family.config_cls, spec.config)
+        baseline_memory = peak_memory_bytes(spec.device)
         run = family.new_run(config, spec.seed, spec.steps, torch.device(spec.device))
+        if spec.init_checkpoint and not spec.resume_from:
+            load_initial_weights(run.model, Path(spec.checkpoint_root) / spec.init_checkpoint)
+        run = with_optimizer(run, spec.optimizer, spec.optimizer_config, spec.seed)
         start = 0
         if spec.resume_from:
             path = Path(spec.checkpoint_root) / spec.resume_from
             start = read_meta(path).step
             run.restore(start, read_weights(path), read_optimizer(path))
-        hooks = _PipeHooks(spec, conn, run)
+        hooks = _PipeHooks(spec, conn, run, baseline_memory)
         step = train(run, start, spec.log_every, spec.checkpoint_every, hooks)
         conn.send(
             ("done", {"step": step, "stopped": hooks.stopped, "peak_memory_bytes": peak_memory_bytes(spec.device)})

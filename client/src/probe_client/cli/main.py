@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from probe_client.cli.output import console, errors, fmt, print_json, table
 from probe_client.client import API_VERSION, ProbeClient, default_address
 from probe_client.errors import ProbeError, Unavailable
-from probe_client.types import ConfigField, Family, Job, Sweep
+from probe_client.types import ConfigField, Family, Job, Optimizer, Sweep
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 jobs_app = typer.Typer(help="List, inspect, watch, cancel and resume training jobs.", no_args_is_help=True)
@@ -99,7 +99,7 @@ def _typed(spec: ConfigField, raw: str) -> Any:
     return raw
 
 
-def _field(family: Family, key: str) -> ConfigField:
+def _field(family: Family | Optimizer, key: str) -> ConfigField:
     fields = {f.name: f for f in family.config}
     if key not in fields:
         raise ValueError(f"{family.name} has no config key {key!r}; known keys: {', '.join(fields)}")
@@ -113,11 +113,11 @@ def _split(pair: str, option: str) -> tuple[str, str]:
     return key, raw
 
 
-def parse_overrides(family: Family, pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` strings typed by the family's schema."""
+def parse_overrides(family: Family | Optimizer, pairs: list[str], option: str = "--set") -> dict[str, Any]:
+    """``key=value`` strings typed by the family's (or the optimizer's) schema."""
     overrides = {}
     for pair in pairs:
-        key, raw = _split(pair, "--set")
+        key, raw = _split(pair, option)
         overrides[key] = _typed(_field(family, key), raw)
     return overrides
 
@@ -137,6 +137,27 @@ def _family(client: ProbeClient, name: str) -> Family:
     if name not in schema:
         raise ValueError(f"unknown family {name!r}; known: {', '.join(schema)}")
     return schema[name]
+
+
+def optimizer_config(client: ProbeClient, optimizer: str, pairs: list[str]) -> dict[str, Any]:
+    """``--opt key=value`` strings typed by the optimizer's schema."""
+    if not optimizer:
+        if pairs:
+            raise ValueError("--opt sets the config of --optimizer; name the optimizer too")
+        return {}
+    known = {o.name: o for o in client.optimizers()}
+    if optimizer not in known:
+        raise ValueError(f"unknown optimizer {optimizer!r}; known: {', '.join(known)}")
+    return parse_overrides(known[optimizer], pairs, "--opt")
+
+
+OptimizerOption = Annotated[
+    str, typer.Option("--optimizer", help="train with this optimizer instead of the family's own (e.g. mezo)")
+]
+OptOption = Annotated[list[str] | None, typer.Option("--opt", help="optimizer config key=value (e.g. eps=1e-3)")]
+InitOption = Annotated[
+    str, typer.Option("--init", help="start from this checkpoint's weights (same family and architecture)")
+]
 
 
 def progress_bar(unit: str, quiet: bool) -> Progress:
@@ -189,7 +210,11 @@ def _print_job(job: Job) -> None:
         ["seed", job.seed],
         ["runs", job.runs],
         ["peak memory", f"{job.peak_memory_bytes / 2**20:.0f} MiB"],
+        ["optimizer", job.training.optimizer or "the family's own"],
     ]
+    if job.training.init_checkpoint:
+        rows.append(["started from", job.training.init_checkpoint])
+    rows += [[f"optimizer {k}", v] for k, v in job.training.optimizer_config.items()]
     rows += [[f"metric {k}", fmt(v)] for k, v in sorted(job.metrics.items())]
     rows += [[f"config {k}", v] for k, v in job.config.items()]
     table(f"job {job.job_id}", ["field", "value"], rows)
@@ -205,16 +230,27 @@ def _print_job(job: Job) -> None:
 def families(as_json: JsonFlag = False) -> None:
     """List the families the server can train, with their config keys."""
     with _client() as client:
-        result = client.families()
+        _print_schemas(client.families(), as_json)
+
+
+@app.command()
+@handles_errors
+def optimizers(as_json: JsonFlag = False) -> None:
+    """List the optimizers any family's job may use instead of its own (train --optimizer), with their keys."""
+    with _client() as client:
+        _print_schemas(client.optimizers(), as_json)
+
+
+def _print_schemas(items: list[Family] | list[Optimizer], as_json: bool) -> None:
     if as_json:
-        print_json(result)
+        print_json(items)
         return
-    for family in result:
+    for item in items:
         rows = []
-        for f in family.config:
+        for f in item.config:
             bounds = "|".join(f.choices) if f.choices else f"[{_bound(f.min)}, {_bound(f.max)}]"
             rows.append([f.name, f.type, f.default, bounds, f.help])
-        table(f"{family.name}: {family.description}", ["key", "type", "default", "allowed", "help"], rows)
+        table(f"{item.name}: {item.description}", ["key", "type", "default", "allowed", "help"], rows)
 
 
 def _bound(value: float | None) -> str:
@@ -230,6 +266,9 @@ def train(
     seed: Annotated[int, typer.Option(help="seed of the task, the init and the data stream")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="steps between checkpoints (0: only the last)")] = 0,
     log_every: Annotated[int, typer.Option(help="steps between progress events (0: about 100 per job)")] = 0,
+    optimizer: OptimizerOption = "",
+    opts: OptOption = None,
+    init: InitOption = "",
     watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -237,8 +276,9 @@ def train(
     with _client() as client:
         config = parse_overrides(_family(client, family), overrides or [])
         job = client.submit_job(
-            family, config, steps=steps, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every
-        )
+            family, config, steps=steps, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
+            optimizer=optimizer, optimizer_config=optimizer_config(client, optimizer, opts or []), init_checkpoint=init,
+        )  # fmt: skip
         if watch:
             job = _watch(client, job, quiet=as_json)
     if as_json:
@@ -428,6 +468,9 @@ def sweep_submit(
     log_scale: Annotated[bool, typer.Option("--log-scale", help="bisect geometrically")] = False,
     resolution: Annotated[float, typer.Option(help="float search keys: stop at this bracket width")] = 0.0,
     name: Annotated[str, typer.Option(help="a name to recognize the sweep by")] = "",
+    optimizer: OptimizerOption = "",
+    opts: OptOption = None,
+    init: InitOption = "",
     watch: Annotated[bool, typer.Option("--watch", help="follow the sweep until it ends")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -445,7 +488,8 @@ def sweep_submit(
                            "threshold": threshold, "log_scale": log_scale, "resolution": resolution}  # fmt: skip
         sweep = client.submit_sweep(
             family, parse_overrides(schema, overrides or []), parse_grid(schema, grid or []),
-            search=search_spec, seeds=seeds, seed=seed, steps=steps, name=name,
+            search=search_spec, seeds=seeds, seed=seed, steps=steps, name=name, optimizer=optimizer,
+            optimizer_config=optimizer_config(client, optimizer, opts or []), init_checkpoint=init,
         )  # fmt: skip
         if watch:
             sweep = _watch_sweep(client, sweep, quiet=as_json)

@@ -11,13 +11,15 @@ from probe_client._proto.probe.v1 import jobs_pb2, jobs_pb2_grpc
 from probe_models.config import config_to_dict, parse_config
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import Family
+from probe_models.optimizers import parse_optimizer
 from probe_models.registry import get_family
 from probe_server import paging
 from probe_server.convert import event_proto, job_proto, struct_to_dict
 from probe_server.engine import JobEngine
+from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import check_id
 from probe_server.settings import Limits
-from probe_server.store import FINAL_STATES, JobRecord
+from probe_server.store import FINAL_STATES, JobRecord, Store
 
 MAX_SEED = 2**63 - 1
 EVENTS_PER_JOB = 100  # progress events a job gets when log_every is left at 0
@@ -46,6 +48,23 @@ def check_size(family: Family, config: Any, limits: Limits) -> None:
         )
 
 
+def check_training(family: Family, config: Any, options: jobs_pb2.TrainingOptions, store: Store) -> dict[str, Any]:
+    """Validate a job's (or sweep's) training options; returns them with the optimizer's config filled in."""
+    optimizer_config = parse_optimizer(family, config, options.optimizer, struct_to_dict(options.optimizer_config))
+    training: dict[str, Any] = {"optimizer": options.optimizer, "optimizer_config": optimizer_config}
+    if options.init_checkpoint:
+        checkpoint_id = check_id("checkpoint", options.init_checkpoint)
+        checkpoint = store.get_checkpoint(checkpoint_id)
+        if checkpoint is None:
+            raise NotFoundError(f"no checkpoint {checkpoint_id} to start from")
+        if checkpoint.family != family.name:
+            raise Conflict(
+                f"init_checkpoint {checkpoint_id} is a {checkpoint.family} model; this job trains {family.name}"
+            )
+        training["init_checkpoint"] = checkpoint_id
+    return training
+
+
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, engine: JobEngine, limits: Limits) -> None:
         self.engine = engine
@@ -61,8 +80,9 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         config = parse_config(family.config_cls, struct_to_dict(request.config))
         check_size(family, config, self.limits)
         steps, log_every = check_run(family, request, self.limits)
+        training = check_training(family, config, request.training, self.engine.store)
         job = self.engine.submit(
-            family.name, config_to_dict(config), request.seed, steps, request.checkpoint_every, log_every
+            family.name, config_to_dict(config), request.seed, steps, request.checkpoint_every, log_every, training
         )
         return jobs_pb2.SubmitJobResponse(job=self._job(job))
 

@@ -7,13 +7,13 @@ import grpc
 from probe_client._proto.probe.v1 import info_pb2, info_pb2_grpc, registry_pb2, registry_pb2_grpc
 from probe_client.structs import to_value
 from probe_models.config import schema
+from probe_models.optimizers import OPTIMIZERS
 from probe_models.registry import FAMILIES
 from probe_server.settings import Limits
 
 
-def family_proto(name: str) -> registry_pb2.Family:
-    family = FAMILIES[name]
-    fields = [
+def config_fields(config_cls: type) -> list[registry_pb2.ConfigField]:
+    return [
         registry_pb2.ConfigField(
             name=spec.name,
             type=spec.type,
@@ -23,14 +23,25 @@ def family_proto(name: str) -> registry_pb2.Family:
             choices=list(spec.choices or ()),
             help=spec.help,
         )
-        for spec in schema(family.config_cls)
+        for spec in schema(config_cls)
     ]
+
+
+def family_proto(name: str) -> registry_pb2.Family:
+    family = FAMILIES[name]
     return registry_pb2.Family(
         name=family.name,
         description=family.description,
         paper=family.paper,
         default_steps=family.default_steps,
-        config=fields,
+        config=config_fields(family.config_cls),
+    )
+
+
+def optimizer_proto(name: str) -> registry_pb2.Optimizer:
+    spec = OPTIMIZERS[name]
+    return registry_pb2.Optimizer(
+        name=spec.name, description=spec.description, paper=spec.paper, config=config_fields(spec.config_cls)
     )
 
 
@@ -38,7 +49,10 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def ListFamilies(
         self, request: registry_pb2.ListFamiliesRequest, context: grpc.ServicerContext
     ) -> registry_pb2.ListFamiliesResponse:
-        return registry_pb2.ListFamiliesResponse(families=[family_proto(name) for name in sorted(FAMILIES)])
+        return registry_pb2.ListFamiliesResponse(
+            families=[family_proto(name) for name in sorted(FAMILIES)],
+            optimizers=[optimizer_proto(name) for name in sorted(OPTIMIZERS)],
+        )
 
 
 class InfoServicer(info_pb2_grpc.InfoServiceServicer):

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 import grpc
 
 from probe_client._proto.probe.v1 import sweeps_pb2, sweeps_pb2_grpc
+from probe_models.config import parse_config
 from probe_models.errors import InvalidInput
 from probe_models.registry import get_family
 from probe_server import paging
 from probe_server.convert import struct_to_dict, sweep_event_proto, sweep_proto, value_to_python
 from probe_server.ids import check_id
-from probe_server.servicers.jobs import check_run
+from probe_server.servicers.jobs import check_run, check_training
 from probe_server.settings import Limits
 from probe_server.sweeps import SweepManager
 
@@ -44,9 +45,11 @@ class SweepServicer(sweeps_pb2_grpc.SweepServiceServicer):
                 "key": s.key, "low": s.low, "high": s.high, "metric": s.metric, "threshold": s.threshold,
                 "log_scale": s.log_scale, "resolution": s.resolution,
             }  # fmt: skip
+        base = struct_to_dict(request.base_config)
+        training = check_training(family, parse_config(family.config_cls, base), request.training, self.sweeps.store)
         sweep = self.sweeps.submit(
             family.name,
-            struct_to_dict(request.base_config),
+            base,
             grid,
             search,
             request.seeds or 1,
@@ -55,6 +58,7 @@ class SweepServicer(sweeps_pb2_grpc.SweepServiceServicer):
             request.checkpoint_every,
             log_every,
             request.name,
+            training,
         )
         return sweeps_pb2.SubmitSweepResponse(sweep=self._full(sweep.sweep_id))
 

@@ -26,7 +26,16 @@ from probe_models.families.causal_icl.networks import (
 from probe_models.families.causal_icl.recovery import induction_score, position_block_parent_mass, recover_parents
 from probe_models.families.causal_icl.reproduce import CausalICLReproduction
 from probe_models.families.causal_icl.task import CausalTask, numpy_rng, soft_cross_entropy
-from probe_models.family import CPU, Evaluation, Family, GraphRecovery, LoadedModel, SharpnessData, TrainingRun
+from probe_models.family import (
+    CPU,
+    Evaluation,
+    Family,
+    GraphRecovery,
+    LoadedModel,
+    ObjectiveBatch,
+    SharpnessData,
+    TrainingRun,
+)
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed
 
@@ -118,6 +127,15 @@ class CausalICLRun(TrainingRun):
         self.model = build_network(config, derive_seed(seed, "init")).to(device)
         self.optimizer = _make_optimizer(config, self.model)
 
+    def objective_batch(self, step: int) -> ObjectiveBatch:
+        batch = self.task.sample(self.config.batch_size, numpy_rng(self.seed, "train", step))
+        tokens, targets = batch.tokens.to(self.device), batch.targets.to(self.device)
+
+        def score(module: torch.nn.Module) -> tuple[torch.Tensor, None]:
+            return soft_cross_entropy(module(tokens).log_softmax(dim=-1), targets), None
+
+        return ObjectiveBatch(score, len(targets))
+
     def train_step(self, step: int) -> dict[str, float]:
         lr = learning_rate(self.config, step, self.steps)
         for group in self.optimizer.param_groups:
@@ -151,6 +169,9 @@ class CausalICL(Family):
     config_cls = CausalICLConfig
     default_steps = 4000
     reproduction = CausalICLReproduction()
+
+    def has_classes(self, config: CausalICLConfig) -> bool:
+        return False  # the target is the next token's distribution, π(·|parents): there is nothing to be right about
 
     def new_run(self, config: CausalICLConfig, seed: int, steps: int, device: torch.device = CPU) -> CausalICLRun:
         return CausalICLRun(config, seed, steps, device)

@@ -19,7 +19,7 @@ from probe_models.families.eos.config import EOSConfig
 from probe_models.families.eos.data import Dataset, load_dataset
 from probe_models.families.eos.networks import build_network, classes, input_shape, parameter_count
 from probe_models.families.eos.reproduce import EOSReproduction
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, SharpnessData, TrainingRun
+from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.hessian import lanczos_top_eigenpairs
 from probe_models.seeding import derive_seed
 from probe_models.sharpness import hessian_operator
@@ -64,11 +64,21 @@ class EOSRun(TrainingRun):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        metrics = {"loss": float(loss.detach())}
-        self._completed = step + 1
-        if self.progress_due(step + 1):
-            self._sharpness, self._measured_at = self.measure_sharpness(), step + 1
-        return metrics
+        return {"loss": float(loss.detach())}
+
+    def after_step(self, step: int) -> None:
+        self._completed = step
+        if self.progress_due(step):
+            self._sharpness, self._measured_at = self.measure_sharpness(), step
+
+    def objective_batch(self, step: int) -> ObjectiveBatch:
+        labels = self.data.labels.to(self.device)
+
+        def score(module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+            outputs = module(self.inputs)
+            return 0.5 * (outputs - self.targets).pow(2).sum(dim=1).mean(), outputs.argmax(dim=1) == labels
+
+        return ObjectiveBatch(score, len(labels))
 
     def progress_due(self, step: int) -> bool:
         every = self.config.sharpness_every

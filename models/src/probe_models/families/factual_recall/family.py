@@ -18,7 +18,7 @@ from probe_models.families.factual_recall.config import LADDER_LRS, FactualRecal
 from probe_models.families.factual_recall.networks import PATTERN, SCORES, build_network, paper_parameter_count
 from probe_models.families.factual_recall.reproduce import FactualRecallReproduction
 from probe_models.families.factual_recall.task import FactTask
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, SharpnessData, TrainingRun
+from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed, generator
 
@@ -80,6 +80,16 @@ class FactualRecallRun(TrainingRun):
     @property
     def finished(self) -> bool:
         return self._done
+
+    def objective_batch(self, step: int) -> ObjectiveBatch:
+        batch = self.task.training_batch(step)
+        inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
+
+        def score(module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+            logits = module(inputs)
+            return F.cross_entropy(logits, targets), logits.argmax(dim=-1) == targets
+
+        return ObjectiveBatch(score, len(targets))
 
     def train_step(self, step: int) -> dict[str, float]:
         batch = self.task.training_batch(step)  # drawn on the CPU, so every device sees the same data

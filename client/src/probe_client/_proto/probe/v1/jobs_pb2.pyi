@@ -71,7 +71,7 @@ class JobEvent(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., seq: _Optional[int] = ..., kind: _Optional[_Union[JobEventKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., message: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "family", "config", "seed", "steps", "checkpoint_every", "log_every", "state", "step", "loss", "metrics", "checkpoint_id", "error", "last_event", "created_at", "started_at", "finished_at", "runs", "peak_memory_bytes")
+    __slots__ = ("job_id", "family", "config", "seed", "steps", "checkpoint_every", "log_every", "state", "step", "loss", "metrics", "checkpoint_id", "error", "last_event", "created_at", "started_at", "finished_at", "runs", "peak_memory_bytes", "training")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,7 @@ class Job(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     RUNS_FIELD_NUMBER: _ClassVar[int]
     PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     family: str
     config: _struct_pb2.Struct
@@ -117,23 +118,36 @@ class Job(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     runs: int
     peak_memory_bytes: int
-    def __init__(self, job_id: _Optional[str] = ..., family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., error: _Optional[str] = ..., last_event: _Optional[_Union[JobEvent, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., runs: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ...) -> None: ...
+    training: TrainingOptions
+    def __init__(self, job_id: _Optional[str] = ..., family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., error: _Optional[str] = ..., last_event: _Optional[_Union[JobEvent, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., runs: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ...) -> None: ...
+
+class TrainingOptions(_message.Message):
+    __slots__ = ("optimizer", "optimizer_config", "init_checkpoint")
+    OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
+    OPTIMIZER_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    INIT_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    optimizer: str
+    optimizer_config: _struct_pb2.Struct
+    init_checkpoint: str
+    def __init__(self, optimizer: _Optional[str] = ..., optimizer_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., init_checkpoint: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("family", "config", "steps", "seed", "checkpoint_every", "log_every")
+    __slots__ = ("family", "config", "steps", "seed", "checkpoint_every", "log_every", "training")
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
     LOG_EVERY_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
     family: str
     config: _struct_pb2.Struct
     steps: int
     seed: int
     checkpoint_every: int
     log_every: int
-    def __init__(self, family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., steps: _Optional[int] = ..., seed: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ...) -> None: ...
+    training: TrainingOptions
+    def __init__(self, family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., steps: _Optional[int] = ..., seed: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
     __slots__ = ("job",)

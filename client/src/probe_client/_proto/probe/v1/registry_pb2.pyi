@@ -39,12 +39,26 @@ class Family(_message.Message):
     config: _containers.RepeatedCompositeFieldContainer[ConfigField]
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., paper: _Optional[str] = ..., default_steps: _Optional[int] = ..., config: _Optional[_Iterable[_Union[ConfigField, _Mapping]]] = ...) -> None: ...
 
+class Optimizer(_message.Message):
+    __slots__ = ("name", "description", "paper", "config")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PAPER_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    paper: str
+    config: _containers.RepeatedCompositeFieldContainer[ConfigField]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., paper: _Optional[str] = ..., config: _Optional[_Iterable[_Union[ConfigField, _Mapping]]] = ...) -> None: ...
+
 class ListFamiliesRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ListFamiliesResponse(_message.Message):
-    __slots__ = ("families",)
+    __slots__ = ("families", "optimizers")
     FAMILIES_FIELD_NUMBER: _ClassVar[int]
+    OPTIMIZERS_FIELD_NUMBER: _ClassVar[int]
     families: _containers.RepeatedCompositeFieldContainer[Family]
-    def __init__(self, families: _Optional[_Iterable[_Union[Family, _Mapping]]] = ...) -> None: ...
+    optimizers: _containers.RepeatedCompositeFieldContainer[Optimizer]
+    def __init__(self, families: _Optional[_Iterable[_Union[Family, _Mapping]]] = ..., optimizers: _Optional[_Iterable[_Union[Optimizer, _Mapping]]] = ...) -> None: ...
