@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/run.py
 	$(PY) bench/hessian.py
 	$(PY) bench/memory.py
+	$(PY) bench/replicas.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -7,9 +7,12 @@ from probe_models.families.causal_icl import CausalICL
 from probe_models.families.eos import EOS
 from probe_models.families.factual_recall import FactualRecall
 from probe_models.families.lm_finetune import LMFinetune
+from probe_models.families.single_index import SingleIndex
 from probe_models.family import Family
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (FactualRecall(), CausalICL(), EOS(), LMFinetune())}
+FAMILIES: dict[str, Family] = {
+    family.name: family for family in (FactualRecall(), CausalICL(), EOS(), LMFinetune(), SingleIndex())
+}
 
 
 def get_family(name: str) -> Family:
