@@ -137,9 +137,9 @@ def corpus_sequences(config: LMFinetuneConfig, n: int, generator: np.random.Gene
     return torch.tensor(rows, dtype=torch.int64)
 
 
-def lm_loss(module: torch.nn.Module, sequences: torch.Tensor) -> torch.Tensor:
-    logits = module(sequences[:, :-1])
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), sequences[:, 1:].reshape(-1))
+def next_token_loss(module: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    logits = module(inputs)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
 @torch.no_grad()
@@ -159,7 +159,7 @@ def corpus_loss(module: torch.nn.Module, sequences: torch.Tensor) -> float:
     total = 0.0
     for start in range(0, len(sequences), EVAL_CHUNK):
         part = sequences[start : start + EVAL_CHUNK]
-        total += float(lm_loss(module, part)) * len(part)
+        total += float(next_token_loss(module, part[:, :-1], part[:, 1:])) * len(part)
     return total / len(sequences)
 
 
@@ -297,7 +297,7 @@ class LMFinetune(Family):
             if whole_training_set:
                 raise UnsupportedProbe("pretraining draws fresh corpus sequences: there is no finite training set")
             sequences = corpus_sequences(config, num_examples, rng(seed, "sharpness"))
-            return SharpnessData(sequences[:, :-1], sequences[:, 1:], _next_token_loss, f"{num_examples} corpus "
+            return SharpnessData(sequences[:, :-1], sequences[:, 1:], next_token_loss, f"{num_examples} corpus "
                                  f"sequences drawn with seed {seed}")  # fmt: skip
         if whole_training_set:
             data = prompts(config, config.k_shot, rng(model.seed, "k-shot"), per_class=True)
@@ -306,8 +306,3 @@ class LMFinetune(Family):
             data = prompts(config, num_examples, rng(seed, "sharpness"))
             described = f"{num_examples} task prompts drawn with seed {seed}"
         return SharpnessData(data.ids, torch.stack([data.last, data.labels], dim=1), loss, described)
-
-
-def _next_token_loss(module: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    logits = module(inputs)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
