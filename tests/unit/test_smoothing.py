@@ -3,8 +3,9 @@
 import numpy as np
 import torch
 
-from probe_models.families.single_index.smoothing import link_values, smoothed_link
+from probe_models.families.single_index.smoothing import smoothed_link
 from probe_models.gaussian.hermite import monomial_coefficients
+from probe_models.gaussian.links import polynomial_values
 
 DIM, LAM, SAMPLES = 16, 16**0.25, 200_000
 MONOMIALS = monomial_coefficients(np.array([0.0, 0.3, 0.0, 0.9, 0.2]))  # 0.3 h1 + 0.9 h3 + 0.2 h4
@@ -27,7 +28,7 @@ def monte_carlo(w: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
     def one(w_: torch.Tensor, xi_: torch.Tensor) -> torch.Tensor:
         p = xi_ - (xi_ @ w_) * w_
         moved = w_ + LAM * p / p.norm()
-        return link_values((moved / moved.norm()) @ x, MONOMIALS)
+        return polynomial_values((moved / moved.norm()) @ x, MONOMIALS)
 
     values = torch.func.vmap(one, in_dims=(None, 0))(w, xi)
     grads = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))(w, xi)
@@ -54,4 +55,4 @@ def test_the_closed_form_equals_monte_carlo_within_its_error_bars():
 def test_no_smoothing_is_the_plain_link():
     w, x = setup()
     value = smoothed_link(w @ x, x @ x, MONOMIALS, torch.tensor(0.0, dtype=torch.float64), DIM)
-    torch.testing.assert_close(value, link_values(w @ x, MONOMIALS))
+    torch.testing.assert_close(value, polynomial_values(w @ x, MONOMIALS))

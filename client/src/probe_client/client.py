@@ -168,9 +168,11 @@ class ProbeClient:
         optimizer: str = "",
         optimizer_config: dict[str, Any] | None = None,
         init_checkpoint: str = "",
+        trainable: Sequence[str] = (),
     ) -> Job:
         """Train ``family`` as a job; ``optimizer="mezo"`` trains by MeZO instead of the family's own optimizer,
-        and ``init_checkpoint`` starts from a checkpoint's weights (e.g. fine-tuning a pretrained model)."""
+        ``init_checkpoint`` starts from a checkpoint's weights (e.g. fine-tuning a pretrained model), and
+        ``trainable`` names the only parameter groups that train (e.g. refitting a last layer)."""
         request = jobs_pb2.SubmitJobRequest(
             family=family,
             config=to_struct(config),
@@ -178,7 +180,7 @@ class ProbeClient:
             seed=seed,
             checkpoint_every=checkpoint_every,
             log_every=log_every,
-            training=TrainingOptions(optimizer, optimizer_config or {}, init_checkpoint).to_proto(),
+            training=TrainingOptions(optimizer, optimizer_config or {}, init_checkpoint, list(trainable)).to_proto(),
         )
         return Job.from_proto(self._call(self._jobs.SubmitJob, request).job)
 
@@ -241,6 +243,7 @@ class ProbeClient:
         optimizer: str = "",
         optimizer_config: dict[str, Any] | None = None,
         init_checkpoint: str = "",
+        trainable: Sequence[str] = (),
     ) -> Sweep:
         """One child job per grid point and seed; or, with ``search`` (key, low, high, metric,
         threshold, log_scale, resolution), a bisection for the largest passing value at each point."""
@@ -253,7 +256,7 @@ class ProbeClient:
             checkpoint_every=checkpoint_every,
             log_every=log_every,
             name=name,
-            training=TrainingOptions(optimizer, optimizer_config or {}, init_checkpoint).to_proto(),
+            training=TrainingOptions(optimizer, optimizer_config or {}, init_checkpoint, list(trainable)).to_proto(),
         )
         for key, values in (grid or {}).items():
             axis = request.grid.add(key=key)

@@ -87,16 +87,18 @@ class TrainingOptions:
     optimizer: str = ""
     optimizer_config: dict[str, Any] = field(default_factory=dict)
     init_checkpoint: str = ""
+    trainable: list[str] = field(default_factory=list)  # parameter groups that train; empty: all
 
     @classmethod
     def from_proto(cls, t: jobs_pb2.TrainingOptions) -> "TrainingOptions":
-        return cls(t.optimizer, _config(t.optimizer_config), t.init_checkpoint)
+        return cls(t.optimizer, _config(t.optimizer_config), t.init_checkpoint, list(t.trainable))
 
     def to_proto(self) -> jobs_pb2.TrainingOptions:
         return jobs_pb2.TrainingOptions(
             optimizer=self.optimizer,
             optimizer_config=to_struct(self.optimizer_config),
             init_checkpoint=self.init_checkpoint,
+            trainable=self.trainable,
         )
 
 

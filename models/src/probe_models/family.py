@@ -110,6 +110,11 @@ class GraphRecovery:
         return sum(p.parent_mass for p in scored) / len(scored) if scored else float("nan")
 
 
+def in_group(name: str, group: str) -> bool:
+    """Whether parameter ``name`` is the group or lies under it: "blocks.1" holds "blocks.1.attn.W_Q"."""
+    return name == group or name.startswith(group + ".")
+
+
 class TrainingRun(ABC):
     """One training job's mutable state; steps are numbered globally from 0.
 
@@ -144,6 +149,15 @@ class TrainingRun(ABC):
     def after_step(self, step: int) -> None:  # noqa: B027 (most runs observe nothing)
         """Called once ``step`` steps are done, whichever optimizer took them (e.g. to trace the sharpness)."""
 
+    def train_only(self, groups: list[str]) -> None:
+        """Freeze every parameter outside ``groups``: optimizers skip a parameter that gets no gradient.
+
+        Runs whose steps fit parameters in closed form override this to skip
+        the stages that fit frozen ones.
+        """
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(any(in_group(name, group) for group in groups))
+
     @abstractmethod
     def objective_batch(self, step: int) -> ObjectiveBatch:
         """The examples step ``step`` trains on, the same ones :meth:`train_step` would use."""
@@ -170,6 +184,13 @@ class Family(ABC):
     @abstractmethod
     def new_run(self, config: Any, seed: int, steps: int, device: torch.device = CPU) -> TrainingRun:
         """A fresh run on ``device``: task, model and optimizer made from ``seed``."""
+
+    def parameter_names(self, config: Any) -> list[str]:
+        """The names of the model's parameters (what a job's trainable groups select from).
+
+        Builds a run; a family whose runs are costly to build overrides this.
+        """
+        return [name for name, _ in self.new_run(config, 0, 1).model.named_parameters()]
 
     def has_classes(self, config: Any) -> bool:
         """Whether the task has a classification target, so accuracy can be an objective."""

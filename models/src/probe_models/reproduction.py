@@ -46,6 +46,7 @@ class SweepPlan:
     optimizer: str = ""  # every child trains with this optimizer instead of the family's own
     optimizer_config: dict[str, Any] = field(default_factory=dict)
     init_from: str = ""  # an earlier plan: its first child's final checkpoint starts every child of this one
+    trainable: tuple[str, ...] = ()  # every child trains only these parameter groups (empty: all)
 
     @property
     def children(self) -> int:

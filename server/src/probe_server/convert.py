@@ -91,6 +91,7 @@ def training_proto(training: dict[str, Any]) -> jobs_pb2.TrainingOptions:
         optimizer=training.get("optimizer", ""),
         optimizer_config=to_struct(training.get("optimizer_config", {})),
         init_checkpoint=training.get("init_checkpoint", ""),
+        trainable=training.get("trainable", []),
     )
 
 

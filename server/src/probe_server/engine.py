@@ -289,6 +289,7 @@ class JobEngine:
             optimizer=job.training.get("optimizer", ""),
             optimizer_config=job.training.get("optimizer_config", {}),
             init_checkpoint=job.training.get("init_checkpoint", ""),
+            trainable=job.training.get("trainable", []),
             threads=self.threads_per_job,
             device=self.device,
         )

@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from probe_models.config import parse_config
 from probe_models.errors import InvalidInput, UnsupportedProbe
@@ -195,10 +196,14 @@ class ReproductionManager:
         log_every = plan.log_every or max(1, steps // 100)
         config = parse_config(family_obj.config_cls, plan.base_config)
         optimizer_config = parse_optimizer(family_obj, config, plan.optimizer, plan.optimizer_config)
+        training: dict[str, Any] = {
+            "optimizer": plan.optimizer, "optimizer_config": optimizer_config, "init_checkpoint": init_checkpoint
+        }  # fmt: skip
+        if plan.trainable:
+            training["trainable"] = list(plan.trainable)
         sweep = self.sweeps.submit(
             family, plan.base_config, list(plan.grid.items()), search, plan.seeds, plan.seed, steps, 0, log_every,
-            f"{reproduction_id}/{plan.name}",
-            {"optimizer": plan.optimizer, "optimizer_config": optimizer_config, "init_checkpoint": init_checkpoint},
+            f"{reproduction_id}/{plan.name}", training,
         )  # fmt: skip
         return sweep.sweep_id
 

@@ -36,6 +36,7 @@ class JobSpec:
     optimizer: str  # "" for the family's own
     optimizer_config: dict[str, Any]
     init_checkpoint: str  # a checkpoint id whose weights a fresh start begins from, or ""
+    trainable: list[str]  # the parameter groups that train; empty: all
     threads: int
     device: str  # "cpu" or "cuda"
 
@@ -115,6 +116,8 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
         run = family.new_run(config, spec.seed, spec.steps, torch.device(spec.device))
         if spec.init_checkpoint and not spec.resume_from:
             load_initial_weights(run.model, Path(spec.checkpoint_root) / spec.init_checkpoint)
+        if spec.trainable:
+            run.train_only(spec.trainable)
         run = with_optimizer(run, spec.optimizer, spec.optimizer_config, spec.seed)
         start = 0
         if spec.resume_from:

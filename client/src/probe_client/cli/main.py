@@ -158,6 +158,10 @@ OptOption = Annotated[list[str] | None, typer.Option("--opt", help="optimizer co
 InitOption = Annotated[
     str, typer.Option("--init", help="start from this checkpoint's weights (same family and architecture)")
 ]
+TrainOnlyOption = Annotated[
+    list[str] | None,
+    typer.Option("--train-only", help="train only this parameter group (repeatable; e.g. the last layer)"),
+]
 
 
 def progress_bar(unit: str, quiet: bool) -> Progress:
@@ -214,6 +218,8 @@ def _print_job(job: Job) -> None:
     ]
     if job.training.init_checkpoint:
         rows.append(["started from", job.training.init_checkpoint])
+    if job.training.trainable:
+        rows.append(["trains only", ", ".join(job.training.trainable)])
     rows += [[f"optimizer {k}", v] for k, v in job.training.optimizer_config.items()]
     rows += [[f"metric {k}", fmt(v)] for k, v in sorted(job.metrics.items())]
     rows += [[f"config {k}", v] for k, v in job.config.items()]
@@ -269,6 +275,7 @@ def train(
     optimizer: OptimizerOption = "",
     opts: OptOption = None,
     init: InitOption = "",
+    train_only: TrainOnlyOption = None,
     watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -278,6 +285,7 @@ def train(
         job = client.submit_job(
             family, config, steps=steps, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
             optimizer=optimizer, optimizer_config=optimizer_config(client, optimizer, opts or []), init_checkpoint=init,
+            trainable=train_only or [],
         )  # fmt: skip
         if watch:
             job = _watch(client, job, quiet=as_json)
@@ -471,6 +479,7 @@ def sweep_submit(
     optimizer: OptimizerOption = "",
     opts: OptOption = None,
     init: InitOption = "",
+    train_only: TrainOnlyOption = None,
     watch: Annotated[bool, typer.Option("--watch", help="follow the sweep until it ends")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -490,6 +499,7 @@ def sweep_submit(
             family, parse_overrides(schema, overrides or []), parse_grid(schema, grid or []),
             search=search_spec, seeds=seeds, seed=seed, steps=steps, name=name, optimizer=optimizer,
             optimizer_config=optimizer_config(client, optimizer, opts or []), init_checkpoint=init,
+            trainable=train_only or [],
         )  # fmt: skip
         if watch:
             sweep = _watch_sweep(client, sweep, quiet=as_json)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from probe_models.config import param
-from probe_models.errors import ConfigError
-from probe_models.gaussian.hermite import information_exponent
-
-MAX_DEGREE = 8
+from probe_models.gaussian.links import MAX_DEGREE, checked_link, link_coefficients
 
 
 @dataclass(frozen=True)
@@ -48,25 +44,4 @@ class SingleIndexConfig:
         return self.lam_scale * self.dim**0.25 if self.method == "smoothed" else 0.0
 
     def check(self) -> None:
-        if self.link == "hermite" and self.coefficients:
-            raise ConfigError("coefficients", "coefficients are for link=custom")
-        information_exponent(self.hermite_coefficients)  # refuses a link with only a mean
-
-
-@functools.lru_cache(maxsize=64)
-def link_coefficients(link: str, k_star: int, coefficients: str) -> np.ndarray:
-    if link == "hermite":
-        out = np.zeros(k_star + 1)
-        out[k_star] = 1.0
-        return out
-    try:
-        values = [float(c) for c in coefficients.split(",")] if coefficients.strip() else []
-    except ValueError:
-        raise ConfigError("coefficients", f"must be comma-separated numbers, got {coefficients!r}") from None
-    if not values:
-        raise ConfigError("coefficients", "link=custom needs coefficients c_0,c_1,...")
-    if len(values) > MAX_DEGREE + 1:
-        raise ConfigError("coefficients", f"at most degree {MAX_DEGREE} ({MAX_DEGREE + 1} coefficients)")
-    if not all(np.isfinite(values)):
-        raise ConfigError("coefficients", "must be finite")
-    return np.array(values)
+        checked_link(self.link, self.k_star, self.coefficients, SingleIndexConfig.coefficients)

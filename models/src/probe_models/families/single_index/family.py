@@ -24,9 +24,10 @@ from torch import nn
 from probe_models.errors import UnsupportedProbe
 from probe_models.families.single_index.config import SingleIndexConfig
 from probe_models.families.single_index.reproduce import SingleIndexReproduction
-from probe_models.families.single_index.smoothing import link_values, smoothed_link
+from probe_models.families.single_index.smoothing import smoothed_link
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.gaussian.hermite import monomial_coefficients
+from probe_models.gaussian.links import polynomial_values
 from probe_models.seeding import generator
 
 PER_SEED_LIMIT = 64  # replicas whose own metrics are reported (aggregates cover all)
@@ -95,7 +96,7 @@ class SingleIndexRun(TrainingRun):
         """x [K, d] and y [K]: replica k's fresh sample of step ``step``."""
         x = torch.randn(self.config.num_seeds, self.config.dim, generator=generator(self.seed, "train", step))
         x = x.to(self.device)
-        return x, link_values((self.w_star * x).sum(dim=-1), self.monomials)
+        return x, polynomial_values((self.w_star * x).sum(dim=-1), self.monomials)
 
     @property
     def finished(self) -> bool:
@@ -143,7 +144,7 @@ class SingleIndexRun(TrainingRun):
 
         def score(module: nn.Module) -> tuple[torch.Tensor, None]:
             u = (module.directions() * x).sum(dim=-1)
-            return (1.0 - y * link_values(u, self.monomials)).mean(), None
+            return (1.0 - y * polynomial_values(u, self.monomials)).mean(), None
 
         return ObjectiveBatch(score, self.config.num_seeds)
 
@@ -187,8 +188,8 @@ class SingleIndex(Family):
         monomials = monomial_coefficients(config.hermite_coefficients)
         x = torch.randn(num_sequences, config.num_seeds, config.dim, generator=generator(eval_seed, "eval"))
         x = x.to(model.device)
-        y = link_values((x * w_star).sum(dim=-1), monomials)
-        loss = float((1.0 - y * link_values((x * w).sum(dim=-1), monomials)).mean())
+        y = polynomial_values((x * w_star).sum(dim=-1), monomials)
+        loss = float((1.0 - y * polynomial_values((x * w).sum(dim=-1), monomials)).mean())
         m = overlaps(config, w, w_star).cpu()
         metrics = {
             "overlap": float(m.mean()),
@@ -210,9 +211,9 @@ class SingleIndex(Family):
         monomials = monomial_coefficients(config.hermite_coefficients)
         w_star = teachers(config, model.seed)
         x = torch.randn(num_examples, config.num_seeds, config.dim, generator=generator(seed, "sharpness"))
-        y = link_values((x * w_star).sum(dim=-1), monomials)
+        y = polynomial_values((x * w_star).sum(dim=-1), monomials)
 
         def loss(module: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-            return (1.0 - targets * link_values((inputs * module.directions()).sum(dim=-1), monomials)).mean()
+            return (1.0 - targets * polynomial_values((inputs * module.directions()).sum(dim=-1), monomials)).mean()
 
         return SharpnessData(x, y, loss, f"{num_examples} samples per replica drawn with seed {seed}")

@@ -49,11 +49,3 @@ def smoothed_link(
             inner = inner + math.comb(j, i) * a ** (j - i) * lam**i * b2 ** (i // 2) * moments[i]
         total = total + float(m_j) * scale**j * inner
     return total
-
-
-def link_values(u: torch.Tensor, monomials: np.ndarray) -> torch.Tensor:
-    """σ(u) = Σ_j m_j u^j."""
-    total = torch.zeros_like(u)
-    for j in reversed(range(len(monomials))):  # Horner
-        total = total * u + float(monomials[j])
-    return total

@@ -122,14 +122,16 @@ class Job(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., error: _Optional[str] = ..., last_event: _Optional[_Union[JobEvent, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., runs: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ...) -> None: ...
 
 class TrainingOptions(_message.Message):
-    __slots__ = ("optimizer", "optimizer_config", "init_checkpoint")
+    __slots__ = ("optimizer", "optimizer_config", "init_checkpoint", "trainable")
     OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZER_CONFIG_FIELD_NUMBER: _ClassVar[int]
     INIT_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    TRAINABLE_FIELD_NUMBER: _ClassVar[int]
     optimizer: str
     optimizer_config: _struct_pb2.Struct
     init_checkpoint: str
-    def __init__(self, optimizer: _Optional[str] = ..., optimizer_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., init_checkpoint: _Optional[str] = ...) -> None: ...
+    trainable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, optimizer: _Optional[str] = ..., optimizer_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., init_checkpoint: _Optional[str] = ..., trainable: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("family", "config", "steps", "seed", "checkpoint_every", "log_every", "training")

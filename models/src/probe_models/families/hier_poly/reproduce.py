@@ -1,0 +1,136 @@
+"""Reproduction of learning h = g∘p with a three-layer bottleneck network (PAPERS.md §7; Wang, Nichani, Lee 2023).
+
+For several d, a sweep over n of the layer-wise network and of the kernel
+baseline (ridge on random features over the same n samples), p = xᵀAx on
+the sphere and g = 0.6·h₁ + 0.8·h₂: the network's feature z correlates with
+p once n is a few d², and its test error falls where the kernel, which must
+fit g∘p as a degree-4 polynomial in x, stays near the share of g that is not
+linear. Transfer: from the network trained at the largest d and n, only the
+outer layer is refitted on a few samples of a new link g' = 0.6·h₁ + 0.8·h₃;
+a network trained from scratch on the same few samples is the reference.
+
+Checks at small scale: feature correlation ≥ 0.9 at the largest n for each
+d; the transferred network's test error is below the scratch network's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from probe_models.families.three_layer.reproduce import curves
+from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
+
+PAPER = "Wang, Nichani, Lee (2023). Learning Hierarchical Polynomials with Three-Layer Neural Networks"
+SETTINGS: dict[str, dict[str, Any]] = {
+    "small": {"dims": [8, 12, 16], "per_d2": [1, 2, 4, 8, 16, 32], "seeds": 2, "transfer_samples": 256},
+    "paper": {"dims": [16, 24, 32], "per_d2": [1, 2, 4, 8, 16, 32, 64], "seeds": 4, "transfer_samples": 512},
+}
+LEARNERS = ("three-layer", "random-features")
+WIDTH1_PER_D2 = 8  # m1 = 8d² random features: the ridge fit whitens them, so twice the d²/2 quadratics suffice
+NEW_LINK = "0,0.6,0,0.8"
+FEATURE_CORRELATION = 0.9
+
+
+def plan_name(learner: str, dim: int) -> str:
+    return f"{learner}-d{dim}"
+
+
+def final_metrics(result: SweepResult) -> dict[str, float] | None:
+    done = [c.metrics for c in result.children if c.state == "SUCCEEDED"]
+    return done[0] if done else None
+
+
+class HierPolyReproduction(Reproduction):
+    paper = PAPER
+
+    def plan(self, scale: str) -> list[SweepPlan]:
+        s = SETTINGS[scale]
+        plans = []
+        for dim in s["dims"]:
+            for learner in LEARNERS:
+                base = {"learner": learner, "dim": dim, "num_seeds": s["seeds"], "width1": WIDTH1_PER_D2 * dim * dim}
+                grid = {"samples": [f * dim * dim for f in s["per_d2"]]}
+                plans.append(SweepPlan(plan_name(learner, dim), base, grid=grid, steps=2, log_every=2))
+        top = max(s["dims"])
+        source = {"dim": top, "num_seeds": s["seeds"], "width1": WIDTH1_PER_D2 * top * top}
+        many, few = {"samples": [max(s["per_d2"]) * top * top]}, {"samples": [s["transfer_samples"]]}
+        new_link = {**source, "coefficients": NEW_LINK}
+        plans += [
+            SweepPlan("transfer-source", source, grid=many, steps=2, log_every=2),
+            SweepPlan("transfer", new_link, grid=few, steps=2, log_every=2, init_from="transfer-source",
+                      trainable=("c", "c0")),
+            SweepPlan("scratch", new_link, grid=few, steps=2, log_every=2),
+        ]  # fmt: skip
+        return plans
+
+    def analyze(self, scale: str, results: dict[str, SweepResult]) -> Report:
+        s = SETTINGS[scale]
+        checks: list[Check] = []
+        errors: dict[int, dict[str, dict[int, float]]] = {}
+        correlations: dict[int, dict[int, float]] = {}
+        for dim in s["dims"]:
+            errors[dim], correlations[dim] = curves(results, {lr: plan_name(lr, dim) for lr in LEARNERS})
+            network = correlations[dim]
+            if not network:
+                checks.append(Check(f"d={dim}: the network trained", None, "a point", False, "no point succeeded"))
+                continue
+            top = max(network)
+            corr = correlations[dim][top]
+            checks.append(Check(f"d={dim}, n={top}: feature correlation with p", corr, f">= {FEATURE_CORRELATION}",
+                                corr >= FEATURE_CORRELATION, f"{corr:.3f}"))  # fmt: skip
+        transfer, scratch = final_metrics(results["transfer"]), final_metrics(results["scratch"])
+        transfer_errors = {}
+        if transfer is None or scratch is None:
+            checks.append(Check("transfer beats training from scratch", None, "both ran", False, "a job failed"))
+        else:
+            transfer_errors = {"transfer": transfer["test_error"], "scratch": scratch["test_error"]}
+            checks.append(Check(
+                f"transfer to g' with n={s['transfer_samples']} beats training from scratch",
+                transfer["test_error"], f"< {scratch['test_error']:.3f}",
+                transfer["test_error"] < scratch["test_error"],
+                f"refit c only: {transfer['test_error']:.3f}; from scratch: {scratch['test_error']:.3f}",
+            ))  # fmt: skip
+        measurements = {"test_error": {str(d): e for d, e in errors.items()},
+                        "feature_correlation": {str(d): c for d, c in correlations.items()},
+                        "transfer": transfer_errors}  # fmt: skip
+        summary = summary_of(checks, measurements, scale, PAPER)
+        figures = {"hier_poly.png": _figure(errors, correlations)}
+        return Report(summary, figures, _readme(checks, errors, correlations, transfer_errors))
+
+
+def _figure(errors: dict[int, dict[str, dict[int, float]]], correlations: dict[int, dict[int, float]]) -> bytes:
+    plt = pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for dim, by_learner in errors.items():
+        for learner, curve in by_learner.items():
+            ns = sorted(curve)
+            style = "-" if learner == "three-layer" else "--"
+            left.plot([n / dim**2 for n in ns], [curve[n] for n in ns], style, marker="o", label=f"{learner}, d={dim}")
+        ns = sorted(correlations[dim])
+        right.plot([n / dim**2 for n in ns], [correlations[dim][n] for n in ns], marker="o", label=f"d={dim}")
+    left.set(xscale="log", xlabel="n / d²", ylabel="test error (MSE / Var y)", title="test error")
+    right.set(xscale="log", xlabel="n / d²", ylabel="|corr(z, p)|", title="learned feature against p")
+    left.legend(fontsize=7)
+    right.legend()
+    return png(figure)
+
+
+def _readme(
+    checks: list[Check],
+    errors: dict[int, dict[str, dict[int, float]]],
+    correlations: dict[int, dict[int, float]],
+    transfer: dict[str, float],
+) -> str:
+    lines = [f"# hier-poly: learning g∘p with a three-layer bottleneck network\n\n{PAPER}\n",
+             "| d | n | three-layer error | kernel error | feature correlation |", "|---|---|---|---|---|"]  # fmt: skip
+    for dim, by_learner in errors.items():
+        for n in sorted(set().union(*by_learner.values())):
+            cells = [f"{by_learner[lr][n]:.3f}" if n in by_learner[lr] else "-" for lr in LEARNERS]
+            lines.append(f"| {dim} | {n} | {cells[0]} | {cells[1]} | {correlations[dim].get(n, math.nan):.3f} |")
+    if transfer:
+        lines += ["", f"Transfer to g' = {NEW_LINK} (Hermite coefficients): refitting c only "
+                  f"{transfer['transfer']:.3f}, training from scratch {transfer['scratch']:.3f}."]  # fmt: skip
+    lines += ["", "![test error and feature correlation](hier_poly.png)", "", "## Checks", ""]
+    lines += [f"- {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail} (want {c.reference})" for c in checks]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,53 @@
+"""hier-poly through the server: a job, Evaluate, transfer from a checkpoint, and bad input."""
+
+import math
+
+import grpc
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from probe_client import ProbeClient, ProbeError
+
+SMALL = {"dim": 8, "samples": 2048, "width1": 512, "width2": 128, "num_seeds": 2}
+
+
+def test_a_job_learns_p_and_transfers_to_a_new_link(client: ProbeClient, server):
+    source = client.wait(client.submit_job("hier-poly", SMALL, seed=2).job_id)
+    assert source.state == "SUCCEEDED" and source.step == 2, source.error
+    assert source.metrics["feature_correlation"] > 0.95
+    evaluation = client.evaluate(source.checkpoint_id, num_sequences=2000)
+    assert math.isnan(evaluation.accuracy) and evaluation.metrics["test_error"] < 0.2
+    few = {**SMALL, "samples": 128, "coefficients": "0,0.6,0,0.8"}
+    transfer = client.wait(client.submit_job("hier-poly", few, seed=2, init_checkpoint=source.checkpoint_id,
+                                             trainable=["c", "c0"]).job_id)  # fmt: skip
+    scratch = client.wait(client.submit_job("hier-poly", few, seed=2).job_id)
+    assert transfer.state == scratch.state == "SUCCEEDED", (transfer.error, scratch.error)
+    assert transfer.metrics["test_error"] < scratch.metrics["test_error"]
+    root = server.data_dir / "checkpoints"
+    before = load_file(str(root / source.checkpoint_id / "weights.safetensors"))
+    after = load_file(str(root / transfer.checkpoint_id / "weights.safetensors"))
+    assert torch.equal(before["u"], after["u"]) and not torch.equal(before["c"], after["c"])
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"coefficients": "2.0"}, "information exponent 0"),
+        ({"feature": "hermite-sum", "degree": 0}, "degree"),
+        ({"feature": "hermite-sum", "degree": 9}, "degree"),
+        ({"link": "hermite", "link_degree": 12}, "link_degree"),
+        ({"stage1_fraction": 1.5}, "stage1_fraction"),
+    ],
+)
+def test_bad_targets_are_invalid_arguments(client: ProbeClient, config, message):
+    with pytest.raises(ProbeError) as error:
+        client.submit_job("hier-poly", config)
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT and message in error.value.message
+
+
+def test_a_weight_without_its_intercept_fails_the_job_saying_why(client: ProbeClient):
+    source = client.wait(client.submit_job("hier-poly", SMALL, seed=2).job_id)
+    job = client.wait(client.submit_job("hier-poly", SMALL, seed=2, init_checkpoint=source.checkpoint_id,
+                                        trainable=["c"]).job_id)  # fmt: skip
+    assert job.state == "FAILED" and "c and c0 are fitted together" in job.error

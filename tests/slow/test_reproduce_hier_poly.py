@@ -1,0 +1,19 @@
+"""Acceptance: `probe-cli reproduce hier-poly --scale small`: feature correlation and test error against n; transfer."""
+
+import pytest
+
+from tests.slow.reproduce import check_figures, reproduce_small
+
+pytestmark = pytest.mark.slow
+
+
+def test_small_reproduction_learns_p_at_every_d_and_transfer_beats_scratch(server, tmp_path):
+    out = tmp_path / "report"
+    summary = reproduce_small(server, "hier-poly", out, budget_s=15 * 60)
+    for dim, curve in summary["measurements"]["feature_correlation"].items():
+        top = max(curve, key=int)
+        assert curve[top] >= 0.9, (dim, curve)
+    transfer = summary["measurements"]["transfer"]
+    assert transfer["transfer"] < transfer["scratch"]
+    assert summary["passed"], [c["name"] for c in summary["checks"] if not c["passed"]]
+    assert [f.name for f in check_figures(out)] == ["hier_poly.png"]

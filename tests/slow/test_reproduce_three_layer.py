@@ -1,0 +1,20 @@
+"""Acceptance: `probe-cli reproduce three-layer --scale small`: test error against n for the three learners."""
+
+import pytest
+
+from tests.slow.reproduce import check_figures, reproduce_small
+
+pytestmark = pytest.mark.slow
+
+
+def test_small_reproduction_three_layer_beats_both_baselines_and_learns_the_quadratic_feature(server, tmp_path):
+    out = tmp_path / "report"
+    summary = reproduce_small(server, "three-layer", out, budget_s=15 * 60)
+    errors = summary["measurements"]["test_error"]["16"]
+    top = max(int(n) for n in errors["three-layer"])
+    three = errors["three-layer"][str(top)]
+    for baseline in ("two-layer", "random-features"):
+        assert three < 0.5 * errors[baseline][str(top)], (baseline, errors)
+    assert summary["measurements"]["feature_correlation"]["16"][str(top)] >= 0.9
+    assert summary["passed"], [c["name"] for c in summary["checks"] if not c["passed"]]
+    assert [f.name for f in check_figures(out)] == ["test_error.png"]

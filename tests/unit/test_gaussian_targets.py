@@ -1,0 +1,56 @@
+"""Inputs and hidden features of the feature-learning targets: the normalizations PAPERS.md states."""
+
+import math
+
+import pytest
+import torch
+
+from probe_models.gaussian.data import draw_inputs
+from probe_models.gaussian.features import Features, quadratic_matrices
+
+
+@pytest.mark.parametrize("kind", ["spread", "gaussian"])
+def test_quadratic_matrices_are_symmetric_traceless_and_frobenius_orthonormal(kind):
+    a = quadratic_matrices(kind, replicas=2, count=3, dim=10, gen=torch.Generator().manual_seed(0)).double()
+    torch.testing.assert_close(a, a.transpose(-1, -2))
+    traces = a.diagonal(dim1=-2, dim2=-1).sum(-1)
+    torch.testing.assert_close(traces, torch.zeros(2, 3, dtype=torch.float64), atol=1e-6, rtol=0)
+    gram = torch.einsum("krij,ksij->krs", a, a)
+    torch.testing.assert_close(gram, torch.eye(3, dtype=torch.float64).expand(2, 3, 3) / 2, atol=1e-6, rtol=0)
+    assert not torch.allclose(a[0], a[1]), "each replica has its own matrices"
+
+
+def test_a_spread_quadratic_has_the_smallest_operator_norm_so_its_square_is_isotropic():
+    d = 12
+    a = quadratic_matrices("spread", 1, 1, d, torch.Generator().manual_seed(1))[0, 0].double()
+    torch.testing.assert_close(a @ a, torch.eye(d, dtype=torch.float64) / (2 * d), atol=1e-6, rtol=0)
+    assert torch.linalg.matrix_norm(a, ord=2) == pytest.approx(1 / math.sqrt(2 * d), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kind, options",
+    [("quadratic", {"quadratic": "spread"}), ("quadratic", {"quadratic": "gaussian"}), ("linear", {}),
+     ("hermite-sum", {"degree": 3}), ("hermite-sum", {"degree": 2})],
+)  # fmt: skip
+def test_every_feature_has_mean_zero_and_unit_variance_under_gaussian_inputs(kind, options):
+    d, n = 16, 400_000
+    features = Features(kind, replicas=1, count=1, dim=d, seed=3, **options)
+    x = draw_inputs("gaussian", (1, n), d, torch.Generator().manual_seed(4)).double()
+    p = features.values(x)[0, :, 0]
+    stderr = 1 / math.sqrt(n)
+    assert abs(float(p.mean())) < 5 * stderr
+    assert float(p.var()) == pytest.approx(1.0, abs=0.02)
+
+
+def test_sphere_inputs_have_norm_root_d_and_identity_covariance():
+    d, n = 8, 200_000
+    x = draw_inputs("sphere", (n,), d, torch.Generator().manual_seed(5)).double()
+    torch.testing.assert_close(x.norm(dim=-1), torch.full((n,), math.sqrt(d), dtype=torch.float64), rtol=1e-6, atol=0)
+    torch.testing.assert_close(x.T @ x / n, torch.eye(d, dtype=torch.float64), atol=0.03, rtol=0)
+
+
+def test_unknown_distributions_and_features_are_refused():
+    with pytest.raises(ValueError, match="cube"):
+        draw_inputs("cube", (2,), 3, torch.Generator())
+    with pytest.raises(ValueError, match="cubic"):
+        Features("cubic", 1, 1, 3, seed=0)
