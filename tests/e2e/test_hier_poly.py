@@ -38,6 +38,9 @@ def test_a_job_learns_p_and_transfers_to_a_new_link(client: ProbeClient, server)
         ({"feature": "hermite-sum", "degree": 9}, "degree"),
         ({"link": "hermite", "link_degree": 12}, "link_degree"),
         ({"stage1_fraction": 1.5}, "stage1_fraction"),
+        ({"features": 9, "dim": 8}, "r = 9 > d = 8"),
+        ({"features": 2, "feature": "hermite-sum"}, "feature=quadratic"),
+        ({"features": 2, "weight_decay": -1.0}, "weight_decay"),
     ],
 )
 def test_bad_targets_are_invalid_arguments(client: ProbeClient, config, message):
@@ -46,8 +49,8 @@ def test_bad_targets_are_invalid_arguments(client: ProbeClient, config, message)
     assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT and message in error.value.message
 
 
-def test_a_weight_without_its_intercept_fails_the_job_saying_why(client: ProbeClient):
-    source = client.wait(client.submit_job("hier-poly", SMALL, seed=2).job_id)
-    job = client.wait(client.submit_job("hier-poly", SMALL, seed=2, init_checkpoint=source.checkpoint_id,
-                                        trainable=["c"]).job_id)  # fmt: skip
-    assert job.state == "FAILED" and "c and c0 are fitted together" in job.error
+@pytest.mark.parametrize("family, groups", [("hier-poly", ["c"]), ("hier-poly", ["u0"]), ("three-layer", ["a"])])
+def test_a_fitted_weight_without_its_intercept_is_invalid(client: ProbeClient, family, groups):
+    with pytest.raises(ProbeError) as error:
+        client.submit_job(family, SMALL, trainable=groups)
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT and "fitted together by ridge" in error.value.message

@@ -32,3 +32,11 @@ def test_refitting_the_last_layer_transfers_to_a_new_link_with_few_samples():
     scratch = trained(few)
     assert transfer.model.u.equal(source.model.u), "the learned feature is kept"
     assert transfer.evaluate()["test_error"] < 0.5 * scratch.evaluate()["test_error"]
+
+
+def test_a_quadratic_middle_layer_recovers_the_span_of_two_quadratic_features():
+    config = HierPolyConfig(dim=D, features=2, interaction=0.8, coefficients="0,0.6", samples=16 * D * D,
+                            width1=2 * D * D, num_seeds=2)  # fmt: skip
+    metrics = trained(config).evaluate()
+    assert metrics["span_angle_max"] < 10.0, metrics
+    assert metrics["test_error"] < 0.05, metrics

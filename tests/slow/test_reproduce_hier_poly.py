@@ -1,4 +1,4 @@
-"""Acceptance: `probe-cli reproduce hier-poly --scale small`: feature correlation and test error against n; transfer."""
+"""Acceptance: `probe-cli reproduce hier-poly --scale small`: feature correlation against n, transfer, r = 2 span."""
 
 import pytest
 
@@ -13,6 +13,8 @@ def test_small_reproduction_learns_p_at_every_d_and_transfer_beats_scratch(serve
     for dim, curve in summary["measurements"]["feature_correlation"].items():
         top = max(curve, key=int)
         assert curve[top] >= 0.9, (dim, curve)
+    angles = summary["measurements"]["span_angle_max"]
+    assert angles[max(angles, key=int)] < 20.0, angles  # r = 2: the learned span is span{A1, A2}
     transfer = summary["measurements"]["transfer"]
     assert transfer["transfer"] < transfer["scratch"]
     assert summary["passed"], [c["name"] for c in summary["checks"] if not c["passed"]]

@@ -30,11 +30,12 @@ def test_three_layer_passes_below_half_the_baselines_and_fails_above():
     assert not any(c["passed"] for c in checks), "0.4 is not below half of 0.65, and 0.85 < 0.9"
 
 
-def hier_poly_results(correlation: float, transfer: float, scratch: float) -> dict[str, SweepResult]:
+def hier_poly_results(correlation: float, transfer: float, scratch: float, angle: float) -> dict[str, SweepResult]:
     out = {}
     for plan in HierPolyReproduction().plan("small"):
         error = {"transfer": transfer, "scratch": scratch}.get(plan.name, 0.1)
-        out[plan.name] = sweep(plan, lambda n, e=error: {"test_error": e, "feature_correlation": correlation})
+        metrics = {"test_error": error, "feature_correlation": correlation, "span_angle_max": angle}
+        out[plan.name] = sweep(plan, lambda n, m=metrics: m)
     return out
 
 
@@ -42,10 +43,12 @@ def test_hier_poly_checks_every_d_and_the_transfer():
     plans = {p.name: p for p in HierPolyReproduction().plan("small")}
     assert plans["transfer"].init_from == "transfer-source" and plans["transfer"].trainable == ("c", "c0")
     assert plans["transfer"].grid == plans["scratch"].grid == {"samples": [256]}
-    report = HierPolyReproduction().analyze("small", hier_poly_results(0.98, 0.12, 0.9))
+    assert plans["span-r2"].base_config["features"] == 2 and plans["span-r2"].steps == 301
+    report = HierPolyReproduction().analyze("small", hier_poly_results(0.98, 0.12, 0.9, 4.5))
     assert report.summary["passed"], report.summary["checks"]
-    assert len(report.summary["checks"]) == 4, "one per d, and the transfer"
-    failed = HierPolyReproduction().analyze("small", hier_poly_results(0.8, 0.9, 0.5)).summary["checks"]
+    assert len(report.summary["checks"]) == 5, "one per d, the transfer and the r = 2 span"
+    assert "n=4096: 4.5°" in report.readme
+    failed = HierPolyReproduction().analyze("small", hier_poly_results(0.8, 0.9, 0.5, 35.0)).summary["checks"]
     assert not any(c["passed"] for c in failed)
 
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from probe_models.errors import UnsupportedProbe
+from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.reproduction import Reproduction
 from probe_models.stabilization import StabilizationReport
 
@@ -191,6 +191,17 @@ class Family(ABC):
         Builds a run; a family whose runs are costly to build overrides this.
         """
         return [name for name, _ in self.new_run(config, 0, 1).model.named_parameters()]
+
+    def check_trainable(self, config: Any, groups: list[str]) -> set[str]:
+        """The parameters that ``groups`` make trainable; a group that names none is refused."""
+        names = self.parameter_names(config)
+        for group in groups:
+            if not any(in_group(name, group) for name in names):
+                raise InvalidInput(
+                    f"trainable group {group!r} names no parameter of this {self.name} model; "
+                    f"its parameters: {', '.join(names)}"
+                )
+        return {name for name in names if any(in_group(name, group) for group in groups)}
 
     def has_classes(self, config: Any) -> bool:
         """Whether the task has a classification target, so accuracy can be an objective."""

@@ -27,3 +27,25 @@ def feature_metrics(feature: torch.Tensor, p: torch.Tensor) -> dict[str, float]:
     """How well a learned scalar feature [K, n] tracks the true one: mean and worst |correlation| over replicas."""
     corr = correlation(feature, p).cpu()
     return {"feature_correlation": float(corr.mean()), "feature_correlation_min": float(corr.min())}
+
+
+def principal_angles(learned: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Principal angles in degrees between span{learned_i} and span{true_i} per replica, [K, min(r', r)].
+
+    Both are stacks of matrices [K, r, d, d] compared in the Frobenius inner product; the largest angle
+    is 0 when the learned span contains the true one (r' = r: equals it).
+    """
+    k = learned.shape[0]
+    basis_learned = torch.linalg.qr(learned.reshape(k, learned.shape[1], -1).transpose(1, 2).double()).Q
+    basis_true = torch.linalg.qr(true.reshape(k, true.shape[1], -1).transpose(1, 2).double()).Q
+    cosines = torch.linalg.svdvals(basis_true.transpose(1, 2) @ basis_learned).clamp(max=1.0)
+    return torch.rad2deg(torch.acos(cosines))  # cosines descend, so the largest angle is last
+
+
+def span_metrics(angles: torch.Tensor) -> dict[str, float]:
+    """The largest principal angle of each replica, its mean and worst over replicas."""
+    largest = angles[:, -1].cpu()
+    metrics = {"span_angle_max": float(largest.max()), "span_angle_mean": float(largest.mean())}
+    for k in range(min(len(largest), PER_SEED_LIMIT)):
+        metrics[f"span_angle_{k}"] = float(largest[k])
+    return metrics

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
+from probe_models.errors import InvalidInput
+
+# Each ridge fit of the layer-wise networks sets a weight vector and its intercept at once.
+FITTED_TOGETHER = (("a", "a0"), ("u", "u0"), ("c", "c0"))
 LAMBDAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # in units of the mean eigenvalue
 
 
@@ -62,3 +66,10 @@ def fit_ridge(
         best_lam = torch.where(better, torch.full_like(best_lam, lam), best_lam)
     intercept = mean_y[:, 0] - (mean_f[:, 0].double() * best_weights).sum(dim=1)
     return RidgeFit(best_weights.to(features.dtype), intercept.to(features.dtype), best_lam)
+
+
+def check_fitted_together(names: set[str], trainable: set[str]) -> None:
+    """A job may freeze a fitted weight only with its intercept (transfer refits both, or neither)."""
+    for weight, intercept in FITTED_TOGETHER:
+        if weight in names and (weight in trainable) != (intercept in trainable):
+            raise InvalidInput(f"{weight} and {intercept} are fitted together by ridge: make both trainable or neither")

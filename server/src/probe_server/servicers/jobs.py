@@ -10,7 +10,7 @@ import grpc
 from probe_client._proto.probe.v1 import jobs_pb2, jobs_pb2_grpc
 from probe_models.config import config_to_dict, parse_config
 from probe_models.errors import InvalidInput, TooLarge
-from probe_models.family import Family, in_group
+from probe_models.family import Family
 from probe_models.optimizers import parse_optimizer
 from probe_models.registry import get_family
 from probe_server import paging
@@ -63,20 +63,9 @@ def check_training(family: Family, config: Any, options: jobs_pb2.TrainingOption
             )
         training["init_checkpoint"] = checkpoint_id
     if options.trainable:
-        training["trainable"] = check_trainable(family, config, list(options.trainable))
+        family.check_trainable(config, list(options.trainable))
+        training["trainable"] = list(options.trainable)
     return training
-
-
-def check_trainable(family: Family, config: Any, groups: list[str]) -> list[str]:
-    """Every group must name parameters of the model this config builds."""
-    names = family.parameter_names(config)
-    for group in groups:
-        if not any(in_group(name, group) for name in names):
-            raise InvalidInput(
-                f"trainable group {group!r} names no parameter of this {family.name} model; "
-                f"its parameters: {', '.join(names)}"
-            )
-    return groups
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):

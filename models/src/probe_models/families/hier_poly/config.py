@@ -7,11 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from probe_models.config import param
+from probe_models.errors import ConfigError
 from probe_models.families.three_layer.config import check_split, stage1_samples
 from probe_models.gaussian.data import DISTRIBUTIONS
 from probe_models.gaussian.links import MAX_DEGREE, checked_link, link_coefficients
 
 MAX_FEATURE_DEGREE = 6
+MAX_FEATURES = 16
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ class HierPolyConfig:
         choices=("quadratic", "hermite-sum"),
     )  # fmt: skip
     degree: int = param(3, "hermite-sum: k, the degree of p", min=1, max=MAX_FEATURE_DEGREE)
+    features: int = param(
+        1, "r: quadratic features p_i = xᵀA_i x, the A_i Frobenius-orthonormal (r > 1 needs feature=quadratic, r <= d)",
+        min=1, max=MAX_FEATURES,
+    )  # fmt: skip
+    interaction: float = param(
+        0.0, "β: g(z) = σ(Σ_i z_i/√r) + β Σ_{i<j} z_i z_j/√(r(r−1)/2), σ the link (r > 1)", min=-10.0, max=10.0
+    )
     quadratic: str = param(
         "spread", "A = Q diag(±1) Qᵀ/√(2d) (spread), or a traceless GOE matrix (gaussian); both ‖A‖_F = 1/√2",
         choices=("spread", "gaussian"),
@@ -52,6 +61,11 @@ class HierPolyConfig:
     )
     bias_range: float = param(3.0, "stage-2 biases b ~ U[−r, r] (z is standardized on the stage-1 data)",
                               min=0.0, max=1e6)  # fmt: skip
+    stage1_steps: int = param(300, "r > 1: full-batch AdamW steps on the quadratic layer in stage 1", min=1,
+                              max=1_000_000)  # fmt: skip
+    stage1_lr: float = param(0.01, "r > 1: the stage-1 AdamW learning rate", min=0.0, max=10.0)
+    weight_decay: float = param(1e-3, "r > 1: λ, the stage-1 weight decay on W and u", min=0.0, max=10.0)
+    quadratic_units: int = param(8, "r > 1: units of the quadratic layer (at least r)", min=1, max=4096)
     num_seeds: int = param(1, "K replicas trained at once, each with its own p, network and samples", min=1, max=64)
 
     @property
@@ -68,5 +82,12 @@ class HierPolyConfig:
 
     def check(self) -> None:
         checked_link(self.link, self.link_degree, self.coefficients, HierPolyConfig.coefficients)
+        if self.features > 1:
+            if self.feature != "quadratic":
+                raise ConfigError("features", "r > 1 features are quadratic: set feature=quadratic")
+            if self.features > self.dim:
+                raise ConfigError("features", f"r = {self.features} > d = {self.dim}: at most d features")
+            if self.quadratic_units < self.features:
+                raise ConfigError("quadratic_units", f"at least r = {self.features} units to span r features")
         if self.learner == "three-layer":
             check_split(self.samples, self.stage1_fraction)

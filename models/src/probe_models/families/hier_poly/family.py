@@ -15,82 +15,70 @@ is ridge on the ReLU random features of the same V over all n samples.
 Transfer to a new link is a job that starts from a checkpoint and trains
 only c and c₀ (`trainable`): stage 1 is then skipped and the learned z
 kept, so a few samples of the new g suffice.
+
+r > 1 quadratic features (Fu, Wang, Nichani, Lee 2024): a linear fit of y
+on the random features sees only the one quadratic direction of y's
+degree-2 part; the others live in its degree-4 part, products p_i p_j. So
+stage 1 trains a quadratic middle layer Σ_j ε_j (w_j·σ1(Vx))² + u·σ1(Vx)
+by full-batch AdamW with weight decay (the decay keeps Wᵀdiag(ε)W low rank,
+as a nuclear norm would), and the width-r bottleneck keeps the top-r
+eigenvectors of Wᵀdiag(ε)W; stage 2 is ridge on σ2(a·z + b) with random unit
+directions a. We tried training a width-r bottleneck end to end by Adam
+first: at d = 8 it found the sum direction only (second principal angle 87°
+after 3,000 steps). The paper's own stage-1 construction differs in its
+details; the quadratic layer is ours.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from probe_models.errors import InvalidInput, UnsupportedProbe
+from probe_models.errors import UnsupportedProbe
 from probe_models.families.hier_poly.config import HierPolyConfig
+from probe_models.families.hier_poly.networks import BottleneckNet, SpanNet
 from probe_models.families.hier_poly.reproduce import PAPER, HierPolyReproduction
-from probe_models.families.three_layer.networks import (
-    ACTIVATION_MEANS,
-    RandomFeatures,
-    alternating_signs,
-    unit_rows,
+from probe_models.families.three_layer.networks import RandomFeatures, unit_rows
+from probe_models.family import (
+    CPU,
+    Evaluation,
+    Family,
+    LoadedModel,
+    ObjectiveBatch,
+    SharpnessData,
+    TrainingRun,
+    in_group,
 )
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.gaussian.features import Features
-from probe_models.gaussian.hermite import monomial_coefficients
-from probe_models.gaussian.links import polynomial_values
-from probe_models.gaussian.metrics import feature_metrics, test_errors
-from probe_models.gaussian.ridge import fit_ridge
+from probe_models.gaussian.metrics import feature_metrics, principal_angles, span_metrics, test_errors
+from probe_models.gaussian.ridge import check_fitted_together, fit_ridge
 from probe_models.gaussian.targets import HierarchicalTarget
+from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import generator
 
 TEST_SAMPLES = 2000
-PAIRS = (("u", "u0"), ("c", "c0"), ("a", "a0"))  # each ridge fit sets a weight vector and its intercept together
-
-
-class BottleneckNet(nn.Module):
-    """h(x) = c·σ2(a·z(x) + b) + c₀ with the scalar feature z(x) = (u·σ1(Vx) + u₀) / s."""
-
-    def __init__(self, replicas: int, dim: int, width1: int, width2: int, activation: str, degree: int) -> None:
-        super().__init__()
-        self.activation = activation
-        basis = np.zeros(degree + 1)
-        basis[degree] = 1.0
-        self.monomials = monomial_coefficients(basis)  # h_degree, for activation = hermite
-        self.register_buffer("V", torch.zeros(replicas, width1, dim))
-        self.u = nn.Parameter(torch.zeros(replicas, width1))
-        self.u0 = nn.Parameter(torch.zeros(replicas))
-        self.register_buffer("scale", torch.ones(replicas))  # z's standard deviation on the stage-1 data
-        self.register_buffer("a", alternating_signs(replicas, width2))
-        self.register_buffer("b", torch.zeros(replicas, width2))
-        self.c = nn.Parameter(torch.zeros(replicas, width2))
-        self.c0 = nn.Parameter(torch.zeros(replicas))
-
-    def first_layer(self, x: torch.Tensor) -> torch.Tensor:
-        z = x @ self.V.transpose(1, 2)
-        if self.activation == "hermite":
-            return polynomial_values(z, self.monomials)
-        out = z.abs() if self.activation == "abs" else torch.relu(z)
-        return out - ACTIVATION_MEANS[self.activation]
-
-    def feature(self, x: torch.Tensor) -> torch.Tensor:
-        """z(x), [K, n]."""
-        return ((self.first_layer(x) * self.u[:, None, :]).sum(-1) + self.u0[:, None]) / self.scale[:, None]
-
-    def units(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.a[:, None, :] * self.feature(x)[..., None] + self.b[:, None, :])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.units(x) * self.c[:, None, :]).sum(-1) + self.c0[:, None]
 
 
 def target(config: HierPolyConfig, seed: int) -> HierarchicalTarget:
-    features = Features(config.feature, config.num_seeds, 1, config.dim, seed, quadratic=config.quadratic,
-                        degree=config.degree)  # fmt: skip
-    return HierarchicalTarget(config.inputs, features, config.link_coefficients, config.num_seeds, config.dim, seed)
+    features = Features(config.feature, config.num_seeds, config.features, config.dim, seed,
+                        quadratic=config.quadratic, degree=config.degree)  # fmt: skip
+    return HierarchicalTarget(config.inputs, features, config.link_coefficients, config.num_seeds, config.dim, seed,
+                              interaction=config.interaction)  # fmt: skip
 
 
 def build(config: HierPolyConfig, seed: int) -> nn.Module:
     k, d = config.num_seeds, config.dim
     module: nn.Module
-    if config.learner == "three-layer":
+    if config.learner == "three-layer" and config.features > 1:
+        module = SpanNet(k, d, config.width1, config.width2, config.activation, config.feature_degree,
+                         config.features, config.quadratic_units)  # fmt: skip
+        with torch.no_grad():
+            gen = generator(seed, "quadratic-layer")
+            module.W.copy_(torch.randn(module.W.shape, generator=gen) * (0.1 / math.sqrt(config.width1)))
+    elif config.learner == "three-layer":
         module = BottleneckNet(k, d, config.width1, config.width2, config.activation, config.feature_degree)
     else:
         module = RandomFeatures(k, d, config.width1)
@@ -100,14 +88,21 @@ def build(config: HierPolyConfig, seed: int) -> nn.Module:
 
 
 @torch.no_grad()
-def assess(module: nn.Module, x: torch.Tensor, p: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def assess(module: nn.Module, task: HierarchicalTarget, x: torch.Tensor, p: torch.Tensor,
+           y: torch.Tensor) -> dict[str, float]:  # fmt: skip
+    """Test error; the learned feature against p (r = 1) or the learned span against span{A_i} (r > 1)."""
     metrics = test_errors(module(x), y)
     if isinstance(module, BottleneckNet) and bool(module.u.abs().sum() > 0):
-        metrics.update(feature_metrics(module.feature(x), p))
+        metrics.update(feature_metrics(module.feature(x), p[..., 0]))
+    if isinstance(module, SpanNet) and bool(module.Q.abs().sum() > 0):
+        true = task.features.matrices.to(module.Q.device, module.Q.dtype)
+        metrics.update(span_metrics(principal_angles(module.quadratic_forms(), true)))
     return metrics
 
 
 class HierPolyRun(TrainingRun):
+    """Step 0 (r = 1) or steps 0 … T−1 (r > 1, AdamW) fit the bottleneck; the last step fits c by ridge."""
+
     def __init__(self, config: HierPolyConfig, seed: int, device: torch.device) -> None:
         self.config, self.seed, self.device = config, seed, device
         self.task = target(config, seed)
@@ -115,49 +110,79 @@ class HierPolyRun(TrainingRun):
         self.validation = self.task.draw(config.validation, device, "validation")
         self.test = self.task.draw(TEST_SAMPLES, device, "test")
         self.model = build(config, seed).to(device)
-        self.steps = 2 if config.learner == "three-layer" else 1
+        self.optimizer: torch.optim.Optimizer | None = None
+        if isinstance(self.model, SpanNet):
+            m = self.model
+            self.optimizer = torch.optim.AdamW(
+                [{"params": [m.W, m.u], "weight_decay": config.weight_decay}, {"params": [m.u0], "weight_decay": 0.0}],
+                lr=config.stage1_lr,
+            )
+        self.stage1_steps = config.stage1_steps if isinstance(self.model, SpanNet) else 1
+        self.steps = self.stage1_steps + 1 if config.learner == "three-layer" else 1
+        self.n1 = config.stage1_samples
 
     def train_only(self, groups: list[str]) -> None:
         """Freeze the others; a stage whose parameters are frozen is skipped (transfer: refit c alone)."""
+        names = {name for name, _ in self.model.named_parameters()}
+        check_fitted_together(names, {n for n in names if any(in_group(n, g) for g in groups)})
         super().train_only(groups)
-        names = dict(self.model.named_parameters())
-        for weight, intercept in PAIRS:
-            if weight in names and names[weight].requires_grad != names[intercept].requires_grad:
-                raise InvalidInput(
-                    f"{weight} and {intercept} are fitted together by ridge: make both trainable or neither"
-                )
 
     def train_step(self, step: int) -> dict[str, float]:
-        model, vx, vy = self.model, self.validation[0], self.validation[2]
+        model = self.model
         if isinstance(model, RandomFeatures):
             if model.a.requires_grad:
-                fit = fit_ridge(model.features(self.x), self.y, model.features(vx), vy)
-                self._set(model.a, model.a0, fit.weights, fit.intercept)
-        elif step == 0 and model.u.requires_grad:
-            x1, y1 = self.x[:, : self.config.stage1_samples], self.y[:, : self.config.stage1_samples]
-            fit = fit_ridge(model.first_layer(x1), y1, model.first_layer(vx), vy)
-            self._set(model.u, model.u0, fit.weights, fit.intercept)
-            with torch.no_grad():
-                model.scale.copy_(model.feature(x1).std(dim=1).clamp_min(1e-12))
-        elif step == 1 and model.c.requires_grad:
-            with torch.no_grad():
-                gen = generator(self.seed, "stage2-bias")
-                r = self.config.bias_range
-                model.b.copy_((torch.rand(model.b.shape, generator=gen) * 2 - 1) * r)
-            n1 = self.config.stage1_samples
-            fit = fit_ridge(model.units(self.x[:, n1:]).detach(), self.y[:, n1:], model.units(vx).detach(), vy)
-            self._set(model.c, model.c0, fit.weights, fit.intercept)
+                self._fit(model.a, model.a0, model.features, self.x, self.y)
+        elif step < self.stage1_steps:
+            self._stage1_step(step)
+        elif model.c.requires_grad:
+            self._stage2()
         with torch.no_grad():
             return {"loss": float((model(self.x) - self.y).pow(2).mean())}
 
-    @staticmethod
-    def _set(weight: nn.Parameter, intercept: nn.Parameter, w: torch.Tensor, w0: torch.Tensor) -> None:
+    def _fit(
+        self, weight: nn.Parameter, intercept: nn.Parameter, features: Callable[[torch.Tensor], torch.Tensor],
+        x: torch.Tensor, y: torch.Tensor,
+    ) -> None:  # fmt: skip
+        """Ridge of y on features(x), λ picked on the validation sample."""
+        vx, vy = self.validation[0], self.validation[2]
         with torch.no_grad():
-            weight.copy_(w)
-            intercept.copy_(w0)
+            fit = fit_ridge(features(x), y, features(vx), vy)
+            weight.copy_(fit.weights)
+            intercept.copy_(fit.intercept)
+
+    def _stage1_step(self, step: int) -> None:
+        model, x1, y1 = self.model, self.x[:, : self.n1], self.y[:, : self.n1]
+        if isinstance(model, BottleneckNet):
+            if model.u.requires_grad:  # the minimizer of GD with weight decay on u·σ1(Vx), in closed form
+                self._fit(model.u, model.u0, model.first_layer, x1, y1)
+                with torch.no_grad():
+                    model.scale.copy_(model.feature(x1).std(dim=1).clamp_min(1e-12))
+            return
+        if not model.W.requires_grad:
+            return
+        loss = (model.stage1(model.first_layer(x1)) - y1).pow(2).mean(dim=1).sum()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        if step == self.stage1_steps - 1:
+            with torch.no_grad():
+                model.Q.copy_(model.learned_directions())
+                raw = model.first_layer(x1) @ model.Q.transpose(1, 2)
+                model.shift.copy_(raw.mean(dim=1))
+                model.scale.copy_(raw.std(dim=1).clamp_min(1e-12))
+
+    def _stage2(self) -> None:
+        model = self.model
+        with torch.no_grad():
+            gen = generator(self.seed, "stage2-bias")
+            model.b.copy_((torch.rand(model.b.shape, generator=gen) * 2 - 1) * self.config.bias_range)
+            if isinstance(model, SpanNet):
+                directions = torch.randn(model.a.shape, generator=generator(self.seed, "stage2-directions"))
+                model.a.copy_(directions / directions.norm(dim=-1, keepdim=True))
+        self._fit(model.c, model.c0, model.units, self.x[:, self.n1 :], self.y[:, self.n1 :])
 
     def evaluate(self) -> dict[str, float]:
-        return assess(self.model, *self.test)
+        return assess(self.model, self.task, *self.test)
 
     def objective_batch(self, step: int) -> ObjectiveBatch:
         def score(module: nn.Module) -> tuple[torch.Tensor, None]:
@@ -166,10 +191,12 @@ class HierPolyRun(TrainingRun):
         return ObjectiveBatch(score, self.config.samples * self.config.num_seeds)
 
     def optimizer_state(self) -> dict[str, torch.Tensor]:
-        return {}  # closed-form fits keep no state; the weights and buffers are the whole state
+        return flatten_optimizer_state(self.optimizer) if self.optimizer is not None else {}
 
     def restore(self, step: int, weights: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor]) -> None:
         self.model.load_state_dict({k: v.to(self.device) for k, v in weights.items()})
+        if self.optimizer is not None and optimizer:
+            load_optimizer_state(self.optimizer, optimizer)
 
 
 class HierPoly(Family):
@@ -183,11 +210,22 @@ class HierPoly(Family):
     def new_run(self, config: HierPolyConfig, seed: int, steps: int, device: torch.device = CPU) -> HierPolyRun:
         return HierPolyRun(config, seed, device)
 
+    def parameter_names(self, config: HierPolyConfig) -> list[str]:
+        return [name for name, _ in build(config, 0).named_parameters()]  # without drawing the n samples
+
+    def check_trainable(self, config: HierPolyConfig, groups: list[str]) -> set[str]:
+        trainable = super().check_trainable(config, groups)
+        check_fitted_together(set(self.parameter_names(config)), trainable)
+        return trainable
+
     def has_classes(self, config: HierPolyConfig) -> bool:
         return False
 
     def parameter_count(self, config: HierPolyConfig) -> int:
-        k, d, m1, m2 = config.num_seeds, config.dim, config.width1, config.width2
+        k, d, m1, m2, r = config.num_seeds, config.dim, config.width1, config.width2, config.features
+        if config.learner == "three-layer" and r > 1:
+            mq = config.quadratic_units
+            return k * (m1 * d + mq * m1 + mq + m1 + 1 + r * m1 + 2 * r + m2 * r + 2 * m2 + 1)
         if config.learner == "three-layer":
             return k * (m1 * d + m1 + 2 + 3 * m2 + 1)
         return k * (m1 * d + m1 + 1)
@@ -200,8 +238,8 @@ class HierPoly(Family):
         return LoadedModel(self, config, seed, module.to(device).eval(), device)
 
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
-        x, p, y = target(model.config, model.seed).draw(num_sequences, model.device, "eval", eval_seed)
-        metrics = assess(model.module, x, p, y)
+        task = target(model.config, model.seed)
+        metrics = assess(model.module, task, *task.draw(num_sequences, model.device, "eval", eval_seed))
         return Evaluation(accuracy=float("nan"), loss=metrics["test_mse"], metrics=metrics)
 
     def sharpness_data(

@@ -8,9 +8,12 @@ fit g∘p as a degree-4 polynomial in x, stays near the share of g that is not
 linear. Transfer: from the network trained at the largest d and n, only the
 outer layer is refitted on a few samples of a new link g' = 0.6·h₁ + 0.8·h₃;
 a network trained from scratch on the same few samples is the reference.
+Span (Fu, Wang, Nichani, Lee 2024): r = 2 quadratic features at d = 16, the
+largest principal angle between the learned span and span{A₁, A₂} against n.
 
 Checks at small scale: feature correlation ≥ 0.9 at the largest n for each
-d; the transferred network's test error is below the scratch network's.
+d; the transferred network's test error is below the scratch network's; for
+r = 2 the largest principal angle at the largest n is below 20°.
 """
 
 from __future__ import annotations
@@ -18,14 +21,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from probe_models.families.three_layer.reproduce import curves
+from probe_models.families.hier_poly.config import HierPolyConfig
+from probe_models.families.three_layer.reproduce import curves, points
 from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
 
 PAPER = "Wang, Nichani, Lee (2023). Learning Hierarchical Polynomials with Three-Layer Neural Networks"
 SETTINGS: dict[str, dict[str, Any]] = {
-    "small": {"dims": [8, 12, 16], "per_d2": [1, 2, 4, 8, 16, 32], "seeds": 2, "transfer_samples": 256},
-    "paper": {"dims": [16, 24, 32], "per_d2": [1, 2, 4, 8, 16, 32, 64], "seeds": 4, "transfer_samples": 512},
-}
+    "small": {"dims": [8, 12, 16], "per_d2": [1, 2, 4, 8, 16, 32], "seeds": 2, "transfer_samples": 256,
+              "span_dim": 16, "span_per_d2": [4, 16]},
+    "paper": {"dims": [16, 24, 32], "per_d2": [1, 2, 4, 8, 16, 32, 64], "seeds": 4, "transfer_samples": 512,
+              "span_dim": 32, "span_per_d2": [4, 16, 64]},
+}  # fmt: skip
+# r = 2 features: g(z) = 0.6 (z₁ + z₂)/√2 + 0.8 z₁z₂, random features h₂(Vx) with m1 = 2d² (the quadratics, twice over)
+SPAN = {"features": 2, "interaction": 0.8, "coefficients": "0,0.6"}
+SPAN_ANGLE = 20.0
 LEARNERS = ("three-layer", "random-features")
 WIDTH1_PER_D2 = 8  # m1 = 8d² random features: the ridge fit whitens them, so twice the d²/2 quadratics suffice
 NEW_LINK = "0,0.6,0,0.8"
@@ -62,6 +71,11 @@ class HierPolyReproduction(Reproduction):
                       trainable=("c", "c0")),
             SweepPlan("scratch", new_link, grid=few, steps=2, log_every=2),
         ]  # fmt: skip
+        dim = s["span_dim"]
+        span = {**SPAN, "dim": dim, "num_seeds": s["seeds"], "width1": 2 * dim * dim}
+        steps = HierPolyConfig.stage1_steps + 1
+        plans.append(SweepPlan("span-r2", span, grid={"samples": [f * dim * dim for f in s["span_per_d2"]]},
+                               steps=steps, log_every=steps))  # fmt: skip
         return plans
 
     def analyze(self, scale: str, results: dict[str, SweepResult]) -> Report:
@@ -91,12 +105,23 @@ class HierPolyReproduction(Reproduction):
                 transfer["test_error"] < scratch["test_error"],
                 f"refit c only: {transfer['test_error']:.3f}; from scratch: {scratch['test_error']:.3f}",
             ))  # fmt: skip
+        span = points(results["span-r2"])
+        angles = {n: m["span_angle_max"] for n, m in span.items() if "span_angle_max" in m}
+        if angles:
+            top = max(angles)
+            checks.append(Check(
+                f"r=2, d={s['span_dim']}, n={top}: largest principal angle to span{{A1, A2}}", angles[top],
+                f"< {SPAN_ANGLE}°", angles[top] < SPAN_ANGLE,
+                f"{angles[top]:.1f}° (worst replica); test error {span[top]['test_error']:.3f}",
+            ))  # fmt: skip
+        else:
+            checks.append(Check("r=2: the span was learned", None, "a point", False, "no point succeeded"))
         measurements = {"test_error": {str(d): e for d, e in errors.items()},
                         "feature_correlation": {str(d): c for d, c in correlations.items()},
-                        "transfer": transfer_errors}  # fmt: skip
+                        "transfer": transfer_errors, "span_angle_max": angles}  # fmt: skip
         summary = summary_of(checks, measurements, scale, PAPER)
         figures = {"hier_poly.png": _figure(errors, correlations)}
-        return Report(summary, figures, _readme(checks, errors, correlations, transfer_errors))
+        return Report(summary, figures, _readme(checks, errors, correlations, transfer_errors, angles))
 
 
 def _figure(errors: dict[int, dict[str, dict[int, float]]], correlations: dict[int, dict[int, float]]) -> bytes:
@@ -121,6 +146,7 @@ def _readme(
     errors: dict[int, dict[str, dict[int, float]]],
     correlations: dict[int, dict[int, float]],
     transfer: dict[str, float],
+    angles: dict[int, float],
 ) -> str:
     lines = [f"# hier-poly: learning g∘p with a three-layer bottleneck network\n\n{PAPER}\n",
              "| d | n | three-layer error | kernel error | feature correlation |", "|---|---|---|---|---|"]  # fmt: skip
@@ -131,6 +157,9 @@ def _readme(
     if transfer:
         lines += ["", f"Transfer to g' = {NEW_LINK} (Hermite coefficients): refitting c only "
                   f"{transfer['transfer']:.3f}, training from scratch {transfer['scratch']:.3f}."]  # fmt: skip
+    if angles:
+        lines += ["", "r = 2 quadratic features, largest principal angle between the learned span and span{A1, A2}: "
+                  + ", ".join(f"n={n}: {a:.1f}°" for n, a in sorted(angles.items())) + "."]  # fmt: skip
     lines += ["", "![test error and feature correlation](hier_poly.png)", "", "## Checks", ""]
     lines += [f"- {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail} (want {c.reference})" for c in checks]
     return "\n".join(lines) + "\n"

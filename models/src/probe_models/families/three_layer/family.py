@@ -24,14 +24,22 @@ import math
 import torch
 from torch import nn
 
-from probe_models.errors import InvalidInput
 from probe_models.families.three_layer.config import ThreeLayerConfig
 from probe_models.families.three_layer.networks import RandomFeatures, ThreeLayerNet, TwoLayerNet, unit_rows
 from probe_models.families.three_layer.reproduce import PAPER, ThreeLayerReproduction
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
+from probe_models.family import (
+    CPU,
+    Evaluation,
+    Family,
+    LoadedModel,
+    ObjectiveBatch,
+    SharpnessData,
+    TrainingRun,
+    in_group,
+)
 from probe_models.gaussian.features import Features
 from probe_models.gaussian.metrics import feature_metrics, test_errors
-from probe_models.gaussian.ridge import fit_ridge
+from probe_models.gaussian.ridge import check_fitted_together, fit_ridge
 from probe_models.gaussian.targets import HierarchicalTarget
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import generator
@@ -76,7 +84,7 @@ def assess(module: nn.Module, x: torch.Tensor, p: torch.Tensor, y: torch.Tensor)
     """Test error (MSE / Var y) per replica and on average; for the layer-wise network, its feature against p."""
     metrics = test_errors(module(x), y)
     if isinstance(module, ThreeLayerNet) and bool(module.W.abs().sum() > 0):
-        metrics.update(feature_metrics(top_feature(module.hidden(module.first_layer(x))), p))
+        metrics.update(feature_metrics(top_feature(module.hidden(module.first_layer(x))), p[..., 0]))
     return metrics
 
 
@@ -97,10 +105,9 @@ class ThreeLayerRun(TrainingRun):
 
     def train_only(self, groups: list[str]) -> None:
         """Freeze the others; a stage whose parameters are all frozen is skipped (e.g. transfer: refit a alone)."""
+        names = {name for name, _ in self.model.named_parameters()}
+        check_fitted_together(names, {n for n in names if any(in_group(n, g) for g in groups)})
         super().train_only(groups)
-        trainable = {name for name, p in self.model.named_parameters() if p.requires_grad}
-        if len(trainable & {"a", "a0"}) == 1:
-            raise InvalidInput("a and its intercept a0 are fitted together by ridge: make both trainable or neither")
 
     def _trains(self, name: str) -> bool:
         return getattr(self.model, name).requires_grad
@@ -210,6 +217,14 @@ class ThreeLayer(Family):
 
     def new_run(self, config: ThreeLayerConfig, seed: int, steps: int, device: torch.device = CPU) -> ThreeLayerRun:
         return ThreeLayerRun(config, seed, steps, device)
+
+    def parameter_names(self, config: ThreeLayerConfig) -> list[str]:
+        return [name for name, _ in build(config).named_parameters()]  # without drawing the n samples
+
+    def check_trainable(self, config: ThreeLayerConfig, groups: list[str]) -> set[str]:
+        trainable = super().check_trainable(config, groups)
+        check_fitted_together(set(self.parameter_names(config)), trainable)
+        return trainable
 
     def has_classes(self, config: ThreeLayerConfig) -> bool:
         return False  # a regression target
