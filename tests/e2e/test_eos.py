@@ -79,15 +79,13 @@ def test_cli_sharpness_trace_plots_the_trace(server, eos_job, tmp_path):
     assert "sharpness of job" in cli(server, "sharpness-trace", job.job_id).stdout
 
 
-def test_bad_eos_configs_are_invalid_argument(client, tmp_path):
+def test_bad_eos_configs_get_invalid_argument_or_failed_precondition(client, tmp_path):
     (tmp_path / "not-cifar").write_text("hello")
     write_cifar_batch(tmp_path / "data_batch_1", 4)
     cases = [
         ({"lr": 0.0}, "lr"),
         ({"lr": -1}, "lr"),
         ({"lr": float("inf")}, "lr"),
-        ({"data": "cifar10", "data_path": str(tmp_path / "nowhere")}, "does not exist"),
-        ({"data": "cifar10", "data_path": str(tmp_path / "not-cifar")}, "not a CIFAR-10 python batch"),
         ({"data": "cifar10", "data_path": str(tmp_path), "num_examples": 10}, "holds 4 images"),
         ({"sharpness_examples": 2000, "num_examples": 100}, "sharpness_examples"),
         ({"num_examples": 5000}, "1797"),
@@ -97,6 +95,12 @@ def test_bad_eos_configs_are_invalid_argument(client, tmp_path):
             client.submit_job("eos", config)
         assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT, (config, error.value)
         assert fragment in error.value.message, (config, error.value.message)
+    for name, fragment in (("nowhere", "does not exist"), ("not-cifar", "not readable as a batch")):
+        with pytest.raises(ProbeError) as error:
+            client.submit_job("eos", {"data": "cifar10", "data_path": str(tmp_path / name)})
+        assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION, error.value
+        assert fragment in error.value.message and str(tmp_path / name) in error.value.message
+        assert "expected CIFAR-10 python batches" in error.value.message
     job = client.wait(client.submit_job("eos", {"data": "cifar10", "data_path": str(tmp_path), "num_examples": 4,
                                                 "width": 8}, steps=3).job_id)  # fmt: skip
     assert job.state == "SUCCEEDED", job.error

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from probe_models.config import parse_config
-from probe_models.errors import ConfigError
+from probe_models.errors import ConfigError, DataUnavailable
 from probe_models.families.eos import EOS, EOSConfig
 from probe_models.families.eos.data import load_dataset
 from probe_models.families.eos.networks import build_network, classes, input_shape, parameter_count
@@ -54,20 +54,21 @@ def test_cifar10_loads_from_a_local_directory_of_batches(tmp_path):
     assert load_dataset(parse_config(EOSConfig, single), seed=0).inputs.shape == (30, 3, 32, 32)
 
 
-def test_bad_cifar_paths_are_config_errors_and_nothing_is_executed(tmp_path):
+def test_bad_cifar_paths_are_unavailable_data_and_nothing_is_executed(tmp_path):
     exploit = tmp_path / "data_batch_1"
     exploit.write_bytes(pickle.dumps({b"data": _Exploit(), b"labels": [0]}))
     (tmp_path / "text").write_text("not a pickle")
     cases = {
         str(tmp_path / "missing"): "does not exist",
         str(exploit): "not allowed",
-        str(tmp_path / "text"): "not a CIFAR-10 python batch",
-        str(tmp_path / "empty-dir"): "no data_batch_",
+        str(tmp_path / "text"): "not readable as a batch",
+        str(tmp_path / "empty-dir"): "holds no batch files",
     }
     (tmp_path / "empty-dir").mkdir()
     for path, message in cases.items():
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(DataUnavailable, match=message) as error:
             parse_config(EOSConfig, {"data": "cifar10", "data_path": path, "num_examples": 1})
+        assert path in str(error.value) and "expected CIFAR-10 python batches (data_batch_*" in str(error.value)
     assert not __import__("os").path.exists("/tmp/probe-pwned")
     write_cifar_batch(tmp_path / "small", 5)
     with pytest.raises(ConfigError, match="holds 5 images"):

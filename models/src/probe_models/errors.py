@@ -27,5 +27,13 @@ class UnsupportedProbe(ProbeModelError):
     """The probe does not apply to this family or model (FAILED_PRECONDITION)."""
 
 
+class DataUnavailable(ProbeModelError):
+    """A data set a config names is missing on the server or not in its format (FAILED_PRECONDITION).
+
+    The request is well formed; the server's files are what is wrong, so
+    the message names the path and the format it expected.
+    """
+
+
 class TooLarge(ProbeModelError):
     """The request would exceed a size limit (RESOURCE_EXHAUSTED)."""

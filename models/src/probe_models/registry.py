@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from probe_models.errors import InvalidInput
 from probe_models.families.causal_icl import CausalICL
+from probe_models.families.depth_ushape import DepthUShape
 from probe_models.families.eos import EOS
 from probe_models.families.factual_recall import FactualRecall
 from probe_models.families.hier_poly import HierPoly
 from probe_models.families.lm_finetune import LMFinetune
+from probe_models.families.ntk_escape import NTKEscape
 from probe_models.families.single_index import SingleIndex
 from probe_models.families.three_layer import ThreeLayer
 from probe_models.family import Family
 
 FAMILIES: dict[str, Family] = {
     family.name: family
-    for family in (FactualRecall(), CausalICL(), EOS(), LMFinetune(), SingleIndex(), ThreeLayer(), HierPoly())
+    for family in (
+        FactualRecall(),
+        CausalICL(),
+        EOS(),
+        LMFinetune(),
+        SingleIndex(),
+        ThreeLayer(),
+        HierPoly(),
+        NTKEscape(),
+        DepthUShape(),
+    )
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from probe_models.errors import InvalidInput, TooLarge, UnsupportedProbe
+from probe_models.errors import DataUnavailable, InvalidInput, TooLarge, UnsupportedProbe
 
 
 class NotFoundError(Exception):
@@ -20,6 +20,7 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
     (Conflict, grpc.StatusCode.FAILED_PRECONDITION),
     (UnsupportedProbe, grpc.StatusCode.FAILED_PRECONDITION),
+    (DataUnavailable, grpc.StatusCode.FAILED_PRECONDITION),
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 

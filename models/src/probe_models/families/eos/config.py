@@ -50,8 +50,10 @@ class EOSConfig:
         if self.data == "synthetic" and self.model == "cnn":
             raise ConfigError("model", "the cnn needs image data: digits or cifar10")
         if self.data == "cifar10":
-            from probe_models.families.eos.data import load_cifar
+            from probe_models.datasets.image_batches import CIFAR10_TRAIN, load_batches
 
-            images, _ = load_cifar(self.data_path)  # a missing path or a non-CIFAR file fails here, at submit
+            images, _ = load_batches(
+                self.data_path, CIFAR10_TRAIN
+            )  # a missing path or a non-CIFAR file fails here, at submit
             if self.num_examples > len(images):
                 raise ConfigError("num_examples", f"{self.data_path} holds {len(images)} images")

@@ -1,36 +1,16 @@
-"""Training sets of the eos family: bundled digits, CIFAR-10 from a local path, synthetic.
-
-CIFAR-10's python batches are pickles. probe never unpickles with the
-standard loader: :class:`_ArrayUnpickler` resolves only the numpy names an
-array needs, so a file at a user-given path cannot run code, and anything
-else in it is a format error.
-"""
+"""Training sets of the eos family: bundled digits, CIFAR-10's training batches from a local path, synthetic."""
 
 from __future__ import annotations
 
-import functools
-import io
-import pickle
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from probe_models.datasets.image_batches import CIFAR10_TRAIN, load_batches
 from probe_models.errors import ConfigError
 from probe_models.families.eos.config import EOSConfig
 from probe_models.seeding import derive_seed
-
-CIFAR_PIXELS = 3 * 32 * 32
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 spell bytes
-}
 
 
 @dataclass
@@ -39,56 +19,6 @@ class Dataset:
     targets: torch.Tensor  # float32 one-hot [n, classes]
     labels: torch.Tensor  # int64 [n]
     description: str
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
-        return super().find_class(module, name)
-
-
-def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 [n, 3, 32, 32], labels int64 [n]) of one python batch file, or a ConfigError saying why not."""
-    try:
-        raw = path.read_bytes()
-        batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
-        raise ConfigError("data_path", f"{path} is not a CIFAR-10 python batch: {error}") from None
-    if not isinstance(batch, dict):
-        raise ConfigError("data_path", f"{path} is not a CIFAR-10 python batch: it holds a {type(batch).__name__}")
-    data = batch.get(b"data", batch.get("data"))
-    labels = batch.get(b"labels", batch.get("labels"))
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != CIFAR_PIXELS:
-        raise ConfigError("data_path", f"{path}: 'data' must be a uint8 array [n, {CIFAR_PIXELS}]")
-    if labels is None or len(labels) != len(data):
-        raise ConfigError("data_path", f"{path}: 'labels' must hold one label per image")
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.min() < 0 or labels.max() > 9:
-        raise ConfigError("data_path", f"{path}: labels must lie in 0..9")
-    return data.reshape(-1, 3, 32, 32), labels
-
-
-def cifar_files(path_text: str) -> list[Path]:
-    path = Path(path_text)
-    if not path.exists():
-        raise ConfigError("data_path", f"{path} does not exist on the server")
-    files = sorted(path.glob("data_batch_*")) if path.is_dir() else [path]
-    if not files:
-        raise ConfigError("data_path", f"{path} holds no data_batch_* files")
-    return files
-
-
-@functools.lru_cache(maxsize=4)
-def _cifar(path_text: str, stamp: tuple[tuple[str, int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
-    parts = [read_cifar_batch(Path(name)) for name, _, _ in stamp]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-def load_cifar(path_text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every image and label under ``path_text``; read once per file version."""
-    stamp = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in cifar_files(path_text))
-    return _cifar(path_text, stamp)
 
 
 def _standardize(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -108,7 +38,7 @@ def load_dataset(config: EOSConfig, seed: int) -> Dataset:
         images = _standardize(images.reshape(len(images), -1), (0,)).reshape(images.shape)
         classes, name = 10, "scikit-learn digits"
     elif config.data == "cifar10":
-        raw, labels = load_cifar(config.data_path)
+        raw, labels = load_batches(config.data_path, CIFAR10_TRAIN)
         images = _standardize(raw.astype(np.float64) / 255.0, (0, 2, 3))
         classes, name = 10, f"CIFAR-10 from {config.data_path}"
     else:

@@ -1,0 +1,117 @@
+"""The networks of depth-ushape: plain conv nets, ResNets and linear conv nets, for 1-D or 2-D inputs.
+
+The plain net is the paper's fully convolutional architecture: L blocks of
+3-wide convolution, BatchNorm and ReLU at constant width, no residuals, then
+global average pooling and a linear head, so depth is the only thing that
+changes. The linear conv net drops the nonlinearity and the normalization
+(and every bias), so the whole network is one linear operator x ↦ Mx whose
+norm can be compared across depths; its convolutions pad circularly, as in
+the paper's analysis of linear convolutional networks, and it reads the
+last feature map out with a linear layer (pooling would throw most of M
+away).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from probe_models.families.depth_ushape.config import DepthUShapeConfig
+
+KERNEL = 3
+
+
+def convolution(dims: int, cin: int, cout: int, *, bias: bool, padding_mode: str = "zeros") -> nn.Module:
+    cls = nn.Conv1d if dims == 1 else nn.Conv2d
+    return cls(cin, cout, KERNEL, padding=KERNEL // 2, bias=bias, padding_mode=padding_mode)
+
+
+def batch_norm(dims: int, channels: int) -> nn.Module:
+    return nn.BatchNorm1d(channels) if dims == 1 else nn.BatchNorm2d(channels)
+
+
+class ConvNet(nn.Module):
+    def __init__(self, dims: int, channels: int, width: int, depth: int, classes: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for layer in range(depth):
+            cin = channels if layer == 0 else width
+            layers += [convolution(dims, cin, width, bias=False), batch_norm(dims, width), nn.ReLU()]
+        self.blocks = nn.Sequential(*layers)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(x)
+        return self.head(h.flatten(2).mean(dim=2))
+
+
+class BasicBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN plus the identity, then ReLU (He et al. 2016)."""
+
+    def __init__(self, dims: int, width: int) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = convolution(dims, width, width, bias=False), batch_norm(dims, width)
+        self.conv2, self.bn2 = convolution(dims, width, width, bias=False), batch_norm(dims, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(x + self.bn2(self.conv2(h)))
+
+
+class ResNet(nn.Module):
+    def __init__(self, dims: int, channels: int, width: int, depth: int, classes: int) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(convolution(dims, channels, width, bias=False), batch_norm(dims, width), nn.ReLU())
+        self.blocks = nn.Sequential(*(BasicBlock(dims, width) for _ in range(depth)))
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(self.stem(x))
+        return self.head(h.flatten(2).mean(dim=2))
+
+
+class LinearConvNet(nn.Module):
+    def __init__(self, dims: int, channels: int, width: int, depth: int, classes: int, positions: int) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(*(
+            convolution(dims, channels if layer == 0 else width, width, bias=False, padding_mode="circular")
+            for layer in range(depth)
+        ))  # fmt: skip
+        self.readout = nn.Linear(width * positions, classes, bias=False)
+        with torch.no_grad():  # variance-preserving: ‖Mx‖ neither explodes nor vanishes with depth at init
+            for conv in self.convs:
+                nn.init.normal_(conv.weight, std=1.0 / math.sqrt(conv.weight[0].numel()))
+            nn.init.normal_(self.readout.weight, std=1.0 / math.sqrt(self.readout.in_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.convs(x).flatten(1))
+
+
+def input_shape(config: DepthUShapeConfig) -> tuple[int, ...]:
+    """(channels, *spatial) of the model's inputs, known from the config alone."""
+    from probe_models.datasets.generated import MNIST1D_LENGTH
+
+    if config.data == "mnist1d":
+        return (1, MNIST1D_LENGTH)
+    return (1 if config.data == "digits" else 3, config.image_size, config.image_size)
+
+
+def build(config: DepthUShapeConfig) -> nn.Module:
+    shape = input_shape(config)
+    channels, dims, classes = shape[0], len(shape) - 1, len(config.class_list)
+    if config.model == "conv":
+        return ConvNet(dims, channels, config.width, config.depth, classes)
+    if config.model == "resnet":
+        return ResNet(dims, channels, config.width, config.depth, classes)
+    return LinearConvNet(dims, channels, config.width, config.depth, classes, math.prod(shape[1:]))
+
+
+@torch.no_grad()
+def end_to_end_operator(module: LinearConvNet, shape: tuple[int, ...]) -> torch.Tensor:
+    """M [classes, inputs] with f(x) = M x: the network applied to every basis vector of the input space."""
+    size = math.prod(shape)
+    parameter = next(module.parameters())
+    basis = torch.eye(size, dtype=parameter.dtype, device=parameter.device).reshape(size, *shape)
+    return module(basis).T

@@ -1,0 +1,153 @@
+"""Reproduction of the U-shaped test risk in depth (PAPERS.md §9; Nichani, Radhakrishnan, Uhler 2020).
+
+Plain conv nets (conv + BatchNorm + ReLU) of growing depth at fixed width
+are trained on a few digits per class until they classify every training
+image right; test accuracy is read at that point. The paper's claims, and
+their checks here: test accuracy against depth rises and then falls while
+training accuracy stays 100% (averaged over seeds, the best depth is
+interior and the deepest net is at least 2 points below it); the best depth
+grows with the number of classes (reported for 2 and for 10 classes beside
+the paper's claim; at this scale it is not a verdict); deeper linear conv
+nets trained to fit the same data end with smaller end-to-end operators.
+
+The 2-class task uses the digits 3 and 8 with 5 images each: 0 against 1
+is solved by every depth (test accuracy 0.99 to 1.0, measured), which
+leaves no curve to read.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
+
+PAPER = (
+    "Nichani, Radhakrishnan, Uhler (2020). "
+    "Increasing Depth Leads to U-Shaped Test Risk in Over-parameterized Convolutional Networks"
+)
+TASKS: dict[str, dict[str, Any]] = {
+    "2-classes": {"classes": "3,8", "train_per_class": 5},
+    "10-classes": {"num_classes": 10, "train_per_class": 10},
+}
+SETTINGS: dict[str, dict[str, Any]] = {
+    "small": {"depths": {"2-classes": [1, 2, 4, 8, 12, 16], "10-classes": [2, 4, 8, 12, 16]},
+              "seeds": {"2-classes": 6, "10-classes": 3}, "width": 32, "image_size": 16,
+              "linear_depths": [1, 2, 4, 8], "linear_seeds": 2},
+    "paper": {"depths": {"2-classes": [1, 2, 4, 6, 8, 12, 16, 24], "10-classes": [1, 2, 4, 6, 8, 12, 16, 24, 32]},
+              "seeds": {"2-classes": 10, "10-classes": 5}, "width": 64, "image_size": 32,
+              "linear_depths": [1, 2, 4, 8, 16], "linear_seeds": 4},
+}  # fmt: skip
+STEPS = 2000  # an upper bound: a job ends AFTER_FIT steps after it first fits its training set
+AFTER_FIT = 50
+LINEAR = {"model": "linear-conv", "width": 16, "after_fit": AFTER_FIT}  # the same protocol as the conv nets
+MARGIN = 0.02  # the deepest net's test accuracy is at least 2 points below the best depth's
+PAPER_CLAIM = "the best depth grows with the number of classes"
+
+
+def mean_by_depth(result: SweepResult, metric: str) -> dict[int, float]:
+    """The seed-average of ``metric`` at each depth, over children that finished."""
+    values: dict[int, list[float]] = {}
+    for child in result.children:
+        if child.state == "SUCCEEDED" and metric in child.metrics:
+            values.setdefault(int(child.overrides["depth"]), []).append(child.metrics[metric])
+    return {depth: float(np.mean(v)) for depth, v in sorted(values.items())}
+
+
+def interpolation(result: SweepResult) -> tuple[int, int]:
+    """(children that ended at 100% training accuracy, children)."""
+    fitted = sum(c.state == "SUCCEEDED" and c.metrics.get("train_accuracy") == 1.0 for c in result.children)
+    return fitted, len(result.children)
+
+
+class DepthUShapeReproduction(Reproduction):
+    paper = PAPER
+
+    def plan(self, scale: str) -> list[SweepPlan]:
+        s = SETTINGS[scale]
+        plans = []
+        for task, overrides in TASKS.items():
+            base = {"model": "conv", "width": s["width"], "image_size": s["image_size"], "after_fit": AFTER_FIT,
+                    **overrides}  # fmt: skip
+            plans.append(SweepPlan(task, base, grid={"depth": s["depths"][task]}, seeds=s["seeds"][task],
+                                   steps=STEPS, log_every=STEPS))  # fmt: skip
+        linear = {**LINEAR, "image_size": s["image_size"], **TASKS["10-classes"]}
+        plans.append(SweepPlan("linear-conv", linear, grid={"depth": s["linear_depths"]}, seeds=s["linear_seeds"],
+                               steps=STEPS, log_every=STEPS))  # fmt: skip
+        return plans
+
+    def analyze(self, scale: str, results: dict[str, SweepResult]) -> Report:
+        checks: list[Check] = []
+        curves: dict[str, dict[int, float]] = {}
+        best_depths: dict[str, int] = {}
+        for task in TASKS:
+            result = results[task]
+            fitted, total = interpolation(result)
+            checks.append(Check(f"{task}: every net reaches 100% training accuracy", float(fitted),
+                                f"{total} of {total}", fitted == total,
+                                f"{fitted} of {total} jobs end at 100%"))  # fmt: skip
+            curve = curves[task] = mean_by_depth(result, "test_accuracy")
+            if len(curve) < 3:
+                checks.append(Check(f"{task}: a curve of at least 3 depths", float(len(curve)), ">= 3", False, ""))
+                continue
+            depths = list(curve)
+            best = best_depths[task] = max(depths, key=lambda d: curve[d])
+            checks.append(Check(f"{task}: the best depth is interior", float(best),
+                                f"strictly between {depths[0]} and {depths[-1]}", depths[0] < best < depths[-1],
+                                f"best at depth {best} ({curve[best]:.3f})"))  # fmt: skip
+            drop = curve[best] - curve[depths[-1]]
+            checks.append(Check(f"{task}: the deepest net is below the best depth", drop, f">= {MARGIN}",
+                                drop >= MARGIN, f"depth {depths[-1]}: {curve[depths[-1]]:.3f} against "
+                                f"{curve[best]:.3f}"))  # fmt: skip
+        norms = mean_by_depth(results["linear-conv"], "operator_norm")
+        linear_fit = mean_by_depth(results["linear-conv"], "train_accuracy")
+        ordered = list(norms.values())
+        decreasing = len(ordered) >= 2 and all(b < a for a, b in itertools.pairwise(ordered))
+        checks.append(Check("linear conv nets: the operator norm decreases with depth",
+                            ordered[-1] / ordered[0] if len(ordered) >= 2 else None, "each deeper net smaller",
+                            decreasing, ", ".join(f"L={d}: {v:.3f}" for d, v in norms.items())))  # fmt: skip
+        measurements = {"test_accuracy": curves, "best_depth": best_depths, "paper_claim": PAPER_CLAIM,
+                        "operator_norm": norms, "linear_train_accuracy": linear_fit,
+                        "fit_step": {task: mean_by_depth(results[task], "fit_step") for task in TASKS}}  # fmt: skip
+        summary = summary_of(checks, measurements, scale, PAPER)
+        figures = {"test_accuracy.png": _accuracy_figure(curves), "operator_norm.png": _norm_figure(norms)}
+        return Report(summary, figures, _readme(checks, curves, best_depths, norms))
+
+
+def _accuracy_figure(curves: dict[str, dict[int, float]]) -> bytes:
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(6, 4.2))
+    for task, curve in curves.items():
+        axis.plot(list(curve), list(curve.values()), marker="o", label=task)
+    axis.set(xscale="log", xlabel="depth L", ylabel="test accuracy at 100% train accuracy",
+             title="depth-ushape: conv + BN + ReLU nets")  # fmt: skip
+    axis.legend()
+    return png(figure)
+
+
+def _norm_figure(norms: dict[int, float]) -> bytes:
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(6, 4.2))
+    axis.plot(list(norms), list(norms.values()), marker="o")
+    axis.set(xscale="log", xlabel="depth L", ylabel="‖M‖₂ of the end-to-end operator", title="linear conv nets")
+    return png(figure)
+
+
+def _readme(
+    checks: list[Check], curves: dict[str, dict[int, float]], best: dict[str, int], norms: dict[int, float]
+) -> str:
+    lines = [f"# depth-ushape: test accuracy against depth\n\n{PAPER}\n", "| task | " + " | ".join(
+        f"L={d}" for d in sorted(set().union(*curves.values()))) + " |"]  # fmt: skip
+    depths = sorted(set().union(*curves.values()))
+    lines.append("|---|" + "---|" * len(depths))
+    for task, curve in curves.items():
+        lines.append(f"| {task} | " + " | ".join(f"{curve[d]:.3f}" if d in curve else "-" for d in depths) + " |")
+    shown = ", ".join(f"{task}: depth {depth}" for task, depth in best.items())
+    lines += ["", f"Best depth — {shown}. Paper: {PAPER_CLAIM}.", "",
+              "Linear conv nets, ‖M‖₂ by depth: " + ", ".join(f"L={d}: {v:.3f}" for d, v in norms.items()), "",
+              "![test accuracy](test_accuracy.png)", "", "![operator norm](operator_norm.png)", "",
+              "## Checks", ""]  # fmt: skip
+    lines += [f"- {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail} (want {c.reference})" for c in checks]
+    return "\n".join(lines) + "\n"

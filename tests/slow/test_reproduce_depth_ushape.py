@@ -1,0 +1,26 @@
+"""Acceptance: `probe-cli reproduce depth-ushape --scale small`: test accuracy against depth, in 20 minutes."""
+
+import pytest
+
+from tests.slow.reproduce import check_figures, reproduce_small
+
+pytestmark = pytest.mark.slow
+
+U_SHAPE = ("every net reaches 100% training accuracy", "the best depth is interior", "the deepest net is below")
+
+
+def test_small_reproduction_depth_ushape_finds_an_interior_best_depth_for_2_and_10_classes(server, tmp_path):
+    out = tmp_path / "report"
+    summary = reproduce_small(server, "depth-ushape", out, budget_s=20 * 60)
+    checks = {c["name"]: c for c in summary["checks"]}
+    for task in ("2-classes", "10-classes"):
+        for claim in U_SHAPE:
+            (check,) = [c for name, c in checks.items() if name.startswith(task) and claim in name]
+            assert check["passed"], check
+        curve = {int(d): a for d, a in summary["measurements"]["test_accuracy"][task].items()}
+        best = max(curve, key=curve.get)
+        assert min(curve) < best < max(curve) and curve[max(curve)] <= curve[best] - 0.02, curve
+        assert int(summary["measurements"]["best_depth"][task]) == best
+    norms = summary["measurements"]["operator_norm"]
+    assert len(norms) >= 3 and all(v > 0 for v in norms.values()), norms
+    assert [f.name for f in check_figures(out)] == ["operator_norm.png", "test_accuracy.png"]

@@ -1,0 +1,18 @@
+"""Acceptance: `probe-cli reproduce ntk-escape --scale small`: test error against n for the three learners."""
+
+import pytest
+
+from tests.slow.reproduce import check_figures, reproduce_small
+
+pytestmark = pytest.mark.slow
+
+
+def test_small_reproduction_ntk_escape_combined_beats_both_taylor_terms_at_the_largest_n(server, tmp_path):
+    out = tmp_path / "report"
+    summary = reproduce_small(server, "ntk-escape", out, budget_s=15 * 60)
+    errors = summary["measurements"]["test_error"]
+    top = str(max(int(n) for n in errors["combined"]))
+    for other in ("ntk", "quad-ntk"):
+        assert errors["combined"][top] < errors[other][top], errors
+    assert summary["passed"], [c["name"] for c in summary["checks"] if not c["passed"]]
+    assert [f.name for f in check_figures(out)] == ["test_error.png"]
