@@ -77,3 +77,11 @@ def test_missing_or_malformed_data_is_a_failed_precondition_naming_path_and_form
         assert str(path) in error.value.message and problem in error.value.message
         assert expected in error.value.message
     assert client.health() == "SERVING"
+
+
+def test_a_full_batch_too_large_for_the_server_is_resource_exhausted(client: ProbeClient):
+    config = {"train_per_class": 170, "width": 256, "depth": 100, "image_size": 64}
+    with pytest.raises(ProbeError) as error:
+        client.submit_job("depth-ushape", config)
+    assert error.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED, error.value
+    assert "floats of data and activations" in error.value.message

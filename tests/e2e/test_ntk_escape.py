@@ -41,3 +41,12 @@ def test_bad_configs_are_invalid_arguments(client: ProbeClient, config, message)
         client.submit_job("ntk-escape", {**SMALL, **config})
     assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT, error.value
     assert message in error.value.message
+
+
+@pytest.mark.parametrize("config", [{"samples": 1_000_000, "width": 4096}, {"samples": 40_000, "learner": "ntk",
+                                                                          "solver": "closed-form"}])  # fmt: skip
+def test_sample_counts_beyond_the_server_s_memory_are_resource_exhausted(client: ProbeClient, config):
+    with pytest.raises(ProbeError) as error:
+        client.submit_job("ntk-escape", config)
+    assert error.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED, error.value
+    assert "floats of data and activations" in error.value.message

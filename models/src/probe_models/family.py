@@ -211,6 +211,15 @@ class Family(ABC):
     def parameter_count(self, config: Any) -> int:
         """Parameters and frozen buffers the model would hold, computed without building it."""
 
+    def working_floats(self, config: Any) -> int:
+        """About how many floats of data and activations a training step holds, beyond the parameters.
+
+        Zero where they stay small next to the parameters; families whose
+        steps scale with a sample count or an image size say, so a server can
+        refuse a job that would exhaust its memory instead of crashing it.
+        """
+        return 0
+
     @abstractmethod
     def load(self, config: Any, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU) -> LoadedModel:
         """Rebuild a checkpoint's model from its weights, on ``device``."""

@@ -18,6 +18,7 @@ class Limits:
     max_tokens: int = 2_000_000  # batch * seq_len of one probe request
     max_steps: int = 10_000_000
     max_parameters: int = 200_000_000  # of a model a job may build
+    max_working_floats: int = 2_000_000_000  # data and activations a training step of a job may hold (8 GB)
     max_hvp_iterations: int = 1000
     max_attention_values: int = 16_000_000  # floats in one ExtractAttention reply
     max_sweep_children: int = 1000

@@ -46,6 +46,12 @@ def check_size(family: Family, config: Any, limits: Limits) -> None:
         raise TooLarge(
             f"the model would have {parameters:,} parameters; this server's limit is {limits.max_parameters:,}"
         )
+    working = family.working_floats(config)
+    if working > limits.max_working_floats:
+        raise TooLarge(
+            f"a training step would hold about {working:,} floats of data and activations; "
+            f"this server's limit is {limits.max_working_floats:,}"
+        )
 
 
 def check_training(family: Family, config: Any, options: jobs_pb2.TrainingOptions, store: Store) -> dict[str, Any]:

@@ -165,6 +165,13 @@ class DepthUShape(Family):
         with torch.device("meta"):
             return [name for name, _ in build(config).named_parameters()]
 
+    def working_floats(self, config: DepthUShapeConfig) -> int:
+        """Full-batch steps keep about four feature maps (conv, BN, ReLU, gradient) per layer and training example."""
+        positions = math.prod(input_shape(config)[1:])
+        examples = config.train_per_class * len(config.class_list)
+        blocks = config.depth * (2 if config.model == "resnet" else 1) + 1
+        return 4 * examples * config.width * positions * blocks
+
     def parameter_count(self, config: DepthUShapeConfig) -> int:
         with torch.device("meta"):  # shapes only: nothing is allocated
             module = build(config)

@@ -56,7 +56,7 @@ from probe_models.gaussian.features import Features
 from probe_models.gaussian.metrics import feature_metrics, principal_angles, span_metrics, test_errors
 from probe_models.gaussian.ridge import check_fitted_together, fit_ridge
 from probe_models.gaussian.targets import HierarchicalTarget
-from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
+from probe_models.optim_state import OneOptimizerState
 from probe_models.seeding import generator
 
 TEST_SAMPLES = 2000
@@ -100,7 +100,7 @@ def assess(module: nn.Module, task: HierarchicalTarget, x: torch.Tensor, p: torc
     return metrics
 
 
-class HierPolyRun(TrainingRun):
+class HierPolyRun(OneOptimizerState, TrainingRun):
     """Step 0 (r = 1) or steps 0 … T−1 (r > 1, AdamW) fit the bottleneck; the last step fits c by ridge."""
 
     def __init__(self, config: HierPolyConfig, seed: int, device: torch.device) -> None:
@@ -189,14 +189,6 @@ class HierPolyRun(TrainingRun):
             return (module(self.x) - self.y).pow(2).mean(), None
 
         return ObjectiveBatch(score, self.config.samples * self.config.num_seeds)
-
-    def optimizer_state(self) -> dict[str, torch.Tensor]:
-        return flatten_optimizer_state(self.optimizer) if self.optimizer is not None else {}
-
-    def restore(self, step: int, weights: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict({k: v.to(self.device) for k, v in weights.items()})
-        if self.optimizer is not None and optimizer:
-            load_optimizer_state(self.optimizer, optimizer)
 
 
 class HierPoly(Family):

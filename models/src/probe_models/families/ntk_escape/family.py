@@ -42,7 +42,7 @@ from probe_models.families.ntk_escape.reproduce import PAPER, NTKEscapeReproduct
 from probe_models.families.ntk_escape.target import Sample, Target
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.gaussian.ridge import LAMBDAS
-from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
+from probe_models.optim_state import OneOptimizerState
 
 TEST_SAMPLES = 4000
 
@@ -84,7 +84,7 @@ def error_metrics(prediction: torch.Tensor, sample: Sample) -> dict[str, float]:
     return {"test_error": mse / max(float(truth.pow(2).mean()), 1e-30), "test_mse": mse, **captured}
 
 
-class NTKEscapeRun(TrainingRun):
+class NTKEscapeRun(OneOptimizerState, TrainingRun):
     def __init__(self, config: NTKEscapeConfig, seed: int, steps: int, device: torch.device) -> None:
         self.config, self.seed, self.device = config, seed, device
         self.task = Target(config, seed)
@@ -167,14 +167,6 @@ class NTKEscapeRun(TrainingRun):
 
         return ObjectiveBatch(score, self.config.samples)
 
-    def optimizer_state(self) -> dict[str, torch.Tensor]:
-        return flatten_optimizer_state(self.optimizer) if self.optimizer is not None else {}
-
-    def restore(self, step: int, weights: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict({k: v.to(self.device) for k, v in weights.items()})
-        if self.optimizer is not None and optimizer:
-            load_optimizer_state(self.optimizer, optimizer)
-
 
 class NTKEscape(Family):
     name = "ntk-escape"
@@ -195,6 +187,14 @@ class NTKEscape(Family):
 
     def parameter_count(self, config: NTKEscapeConfig) -> int:
         return config.width * (2 * config.dim + 1)  # Δ, W0 and a
+
+    def working_floats(self, config: NTKEscapeConfig) -> int:
+        """Kernel ridge holds n×n matrices in float64; Adam/GD about six [n, m] tensors (z, σ', σ'', xΔᵀ, grads)."""
+        n = config.samples
+        if config.solver == "closed-form":
+            return 2 * (3 * n * n + n * config.width)
+        reference = config.reference * (config.reference + config.width) if config.learner == "combined" else 0
+        return 6 * n * config.width + reference
 
     def load(
         self, config: NTKEscapeConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
