@@ -57,14 +57,9 @@ def pool(config: DepthUShapeConfig) -> tuple[np.ndarray, np.ndarray, int, str]:
     return raw, labels, fmt.classes, f"{fmt.name} from {config.data_path} at {config.image_size}²"
 
 
-def _labels(config: DepthUShapeConfig) -> tuple[np.ndarray, int, str]:
-    _, labels, classes, name = pool(config)
-    return labels, classes, name
-
-
 def check_available(config: DepthUShapeConfig) -> None:
     """Refuse classes the data set lacks and more samples per class than it holds (INVALID_ARGUMENT)."""
-    labels, classes, name = _labels(config)
+    _, labels, classes, name = pool(config)
     chosen = config.class_list
     missing = [c for c in chosen if not 0 <= c < classes]
     if missing:

@@ -66,8 +66,7 @@ def bad_directions(module: TaylorNet, x: torch.Tensor, k: int) -> torch.Tensor:
     """
     values, vectors = torch.linalg.eigh(module.kernel(x, x).double())
     values, vectors = values[-k:].clamp_min(1e-30), vectors[:, -k:]
-    m = module.a.numel()
-    scale = (module.a * module.d1(x @ module.w0.T)).double() / math.sqrt(m)  # [N, m]
+    scale = module.feature_scale(x).double()  # [N, m]
     coefficients = vectors / values.sqrt()  # [N, k]
     directions = torch.einsum("nk,nr,nd->krd", coefficients, scale, x.double())
     return directions.reshape(k, -1).to(x.dtype)
@@ -146,7 +145,7 @@ class NTKEscapeRun(OneOptimizerState, TrainingRun):
             if error < best[0]:
                 best = (error, alpha, lam)
         _, alpha, self.lam = best
-        scale = module.a * module.d1(x @ module.w0.T) / math.sqrt(module.a.numel())  # [n, m]
+        scale = module.feature_scale(x)  # [n, m]
         module.delta.copy_((scale.double().T @ (alpha[:, None] * x.double())).to(module.delta.dtype))
         return {"loss": float((module.predict(x, self.z) - y).pow(2).mean())}
 

@@ -90,10 +90,13 @@ class TaylorNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.predict(x)
 
+    def feature_scale(self, x: torch.Tensor) -> torch.Tensor:
+        """a_r σ'(w_rᵀx) / √m, [n, m]: ∇_{δ_r} f_L(x) is this times x."""
+        return self.a * self.d1(x @ self.w0.T) / math.sqrt(self.a.numel())
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """∇_Δ f_L(x) of each sample, [n, m·d]: the NTK's feature map."""
-        scale = (self.a * self.d1(x @ self.w0.T)) / math.sqrt(self.a.numel())
-        return (scale[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)
+        return (self.feature_scale(x)[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)
 
     def kernel(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The NTK at W0 in closed form, K(x, y) = m^{-1} Σ_r σ'(w_rᵀx) σ'(w_rᵀy) xᵀy, [n_x, n_y]."""
