@@ -11,27 +11,44 @@
 - ExtractAttention over gRPC (256 given sequences of a causal-icl chain
   checkpoint, every layer's pattern) against the same extraction with torch in
   this process (goal: ratio >= 0.7).
+
+Beside each ratio, what bounds it here: the round trip of a bare grpcio
+server that answers a request of the same size with a reply of the same size
+and does no work (``transport_floor.py``), and the CPU each batch costs the
+server (its ``process_cpu_seconds_total``) and this client, against what the
+in-process baseline spends. One request at a time can reach at most
+compute / (compute + transport floor); with requests in flight, the cores are
+shared by the server, the client and their transport.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import statistics
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import numpy as np
 import onnxruntime as ort
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import transport_floor
+
 from probe_client import ProbeClient
+from probe_client._proto.probe.v1 import probes_pb2, probes_pb2_grpc
+from probe_client.limits import channel_options
+from probe_client.tensors import to_tensor
 from probe_models.config import parse_config
 from probe_models.registry import get_family
 from probe_server.checkpoint_files import read_weights
@@ -58,14 +75,59 @@ def timed(fn, rounds: int) -> float:
     return min(means)
 
 
-def in_flight(fn, concurrency: int, rounds: int) -> float:
-    """Seconds per call with ``concurrency`` callers at once (each makes ``rounds`` calls)."""
+@dataclass(frozen=True)
+class Load:
+    seconds: float  # wall time per call
+    server_cpu: float  # CPU seconds per call in the server's process
+    client_cpu: float  # CPU seconds per call in this process
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def in_flight(fn: Callable[[], object], concurrency: int, rounds: int, metrics_port: int) -> Load:
+    """Per call, with ``concurrency`` callers at once (each makes ``rounds`` calls)."""
     fn()
+    server_before, client_before = server_cpu(metrics_port), own_cpu()
     with ThreadPoolExecutor(concurrency) as pool:
         start = time.perf_counter()
         for future in [pool.submit(lambda: [fn() for _ in range(rounds)]) for _ in range(concurrency)]:
             future.result()
-    return (time.perf_counter() - start) / (concurrency * rounds)
+        seconds = time.perf_counter() - start
+    calls = concurrency * rounds
+    return Load(
+        seconds / calls,
+        (server_cpu(metrics_port) - server_before) / calls,
+        (own_cpu() - client_before) / calls,
+    )
+
+
+def cpu_per_call(fn: Callable[[], object], rounds: int) -> float:
+    """CPU seconds this process spends per call (all its threads, ONNX Runtime's and torch's included)."""
+    fn()
+    start = own_cpu()
+    for _ in range(rounds):
+        fn()
+    return (own_cpu() - start) / rounds
+
+
+def bounds(label: str, compute_s: float, compute_cpu: float, load: Load, request: int, reply: int) -> None:
+    """Print the transport floor for calls of these sizes and the CPU a served batch costs."""
+    floor = transport_floor.measure(request, reply, LATENCY_QUERIES)
+    ceiling = compute_s / (compute_s + floor.p50_s)
+    print(
+        f"  transport alone (bare grpcio server, no work; {request:,} B request, {reply:,} B reply): "
+        f"p50 {floor.p50_s * 1000:.2f} ms, CPU {floor.client_cpu_s * 1000:.2f} ms client + "
+        f"{floor.server_cpu_s * 1000:.2f} ms server"
+    )
+    print(f"  one request at a time can reach at most {label}/({label} + transport) = {ceiling:.2f} here")
+    print(
+        f"  CPU per batch with {IN_FLIGHT} in flight: server {load.server_cpu * 1000:.2f} ms + client "
+        f"{load.client_cpu * 1000:.2f} ms in {load.seconds * 1000:.2f} ms on {os.cpu_count()} cores; "
+        f"{label} in-process {compute_cpu * 1000:.2f} ms CPU in {compute_s * 1000:.2f} ms"
+    )
 
 
 def pipeline(session: ort.InferenceSession, family, model, subjects, relations) -> np.ndarray:
@@ -81,20 +143,39 @@ def main() -> None:
         try:
             with server.client() as client:
                 run(client, server.metrics_port)
-                attention(client, server.data_dir)
+                attention(client, server.data_dir, server.metrics_port)
         finally:
             server.stop()
 
 
+def scrape(metrics_port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def server_cpu(metrics_port: int) -> float:
+    """The server process's CPU seconds so far (process_cpu_seconds_total)."""
+    match = re.search(r"^process_cpu_seconds_total (\S+)$", scrape(metrics_port), re.MULTILINE)
+    if match is None:
+        raise RuntimeError("the server's /metrics has no process_cpu_seconds_total")
+    return float(match.group(1))
+
+
 def server_seconds(metrics_port: int, method: str) -> tuple[float, float]:
     """(sum, count) of grpc_server_handling_seconds for one method, from the server's /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = scrape(metrics_port)
     found = {}
     for suffix in ("sum", "count"):
         match = re.search(rf'grpc_server_handling_seconds_{suffix}{{[^}}]*grpc_method="{method}"[^}}]*}} (\S+)', text)
         found[suffix] = float(match.group(1)) if match else 0.0
     return found["sum"], found["count"]
+
+
+def wire_sizes(address: str, method: str, request: object) -> tuple[int, int]:
+    """Bytes of a request and of the server's reply to it, as they cross the wire."""
+    with grpc.insecure_channel(address, options=channel_options()) as channel:
+        reply = getattr(probes_pb2_grpc.ProbeServiceStub(channel), method)(request)
+    return request.ByteSize(), reply.ByteSize()
 
 
 def run(client: ProbeClient, metrics_port: int) -> None:
@@ -131,9 +212,14 @@ def run(client: ProbeClient, metrics_port: int) -> None:
     grpc_s = timed(lambda: client.query_facts(ckpt, pairs, top_k=1), ROUNDS)
     after = server_seconds(metrics_port, "QueryFacts")
     in_server_s = (after[0] - before[0]) / (after[1] - before[1])
-    concurrent_s = in_flight(lambda: client.query_facts(ckpt, pairs, top_k=1), IN_FLIGHT, ROUNDS)
+    load = in_flight(lambda: client.query_facts(ckpt, pairs, top_k=1), IN_FLIGHT, ROUNDS, metrics_port)
+    concurrent_s = load.seconds
     bare_s = timed(lambda: session.run(["probabilities"], {"inputs": inputs}), ROUNDS)
+    bare_cpu = cpu_per_call(lambda: session.run(["probabilities"], {"inputs": inputs}), ROUNDS)
     pipeline_s = timed(lambda: pipeline(session, family, model, subjects, relations), ROUNDS)
+    request = probes_pb2.QueryFactsRequest(
+        checkpoint_id=ckpt, subjects=subjects.tolist(), relations=relations.tolist(), top_k=1
+    )
 
     latencies = []
     for i in range(LATENCY_QUERIES):
@@ -154,6 +240,8 @@ def run(client: ProbeClient, metrics_port: int) -> None:
         f"  time in the server's handler    {in_server_s * 1000:10.2f} ms per batch "
         f"(of {grpc_s * 1000:.2f} ms seen by the client)"
     )
+    request_bytes, reply_bytes = wire_sizes(client.address, "QueryFacts", request)
+    bounds("ORT", bare_s, bare_cpu, load, request_bytes, reply_bytes)
     best = bare_s / min(grpc_s, concurrent_s)
     print(f"  goal: ratio >= 0.8 against bare session.run: {'met' if best >= 0.8 else 'NOT met'} (best {best:.2f})")
     print(
@@ -166,7 +254,7 @@ def run(client: ProbeClient, metrics_port: int) -> None:
     )
 
 
-def attention(client: ProbeClient, data_dir: Path) -> None:
+def attention(client: ProbeClient, data_dir: Path, metrics_port: int) -> None:
     job = client.wait(client.submit_job("causal-icl", {}, steps=100, log_every=50).job_id)
     ckpt = job.checkpoint_id
     record = client.get_checkpoint(ckpt)
@@ -180,11 +268,14 @@ def attention(client: ProbeClient, data_dir: Path) -> None:
     for name, pattern in served.patterns.items():
         np.testing.assert_array_equal(pattern, local[name].numpy())  # the same numbers, or the timing means nothing
     grpc_s = timed(lambda: client.extract_attention(ckpt, tokens=array), ROUNDS)
-    concurrent_s = in_flight(lambda: client.extract_attention(ckpt, tokens=array), IN_FLIGHT, ROUNDS)
-    local_s = timed(
-        lambda: {n: t.numpy() for n, t in family.run_with_attention(model, tokens).items() if n.endswith("pattern")},
-        ROUNDS,
-    )
+    load = in_flight(lambda: client.extract_attention(ckpt, tokens=array), IN_FLIGHT, ROUNDS, metrics_port)
+    concurrent_s = load.seconds
+
+    def local() -> dict[str, np.ndarray]:
+        return {n: t.numpy() for n, t in family.run_with_attention(model, tokens).items() if n.endswith("pattern")}
+
+    local_s = timed(local, ROUNDS)
+    local_cpu = cpu_per_call(local, ROUNDS)
     values = sum(p.size for p in served.patterns.values())
     print(
         f"ExtractAttention, {ATTENTION_SEQUENCES} sequences of causal-icl chain (T={config.seq_len}, "
@@ -197,6 +288,8 @@ def attention(client: ProbeClient, data_dir: Path) -> None:
     }
     for label, seconds in rates.items():
         print(f"  {label:<32}{ATTENTION_SEQUENCES / seconds:10.0f} sequences/s ({seconds * 1000:.2f} ms per batch)")
+    request = probes_pb2.ExtractAttentionRequest(checkpoint_id=ckpt, tokens=to_tensor(array))
+    bounds("torch", local_s, local_cpu, load, *wire_sizes(client.address, "ExtractAttention", request))
     ratio = local_s / min(grpc_s, concurrent_s)
     verdict = "met" if ratio >= 0.7 else "NOT met"
     print(f"  ratio gRPC/in-process = {ratio:.2f} (the better gRPC figure); goal >= 0.7: {verdict}")

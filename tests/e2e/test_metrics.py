@@ -46,6 +46,8 @@ def test_rpc_counters_histogram_and_codes(client, server, trained):
     assert value(text, "probe_checkpoints") >= 1
     assert value(text, "probe_model_cache_hits_total", cache="onnx") >= 1
     assert value(text, "probe_model_cache_misses_total", cache="torch") >= 1
+    assert value(text, "process_cpu_seconds_total") > 0  # the server's own process: what serving costs the host
+    assert value(text, "process_resident_memory_bytes") > 50e6  # python, torch and onnxruntime are loaded
 
 
 def test_running_job_gauges_appear_and_go_away(client, server):

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the server: RPCs, jobs, checkpoints and the model cache.
+"""Prometheus metrics of the server: RPCs, jobs, checkpoints, the model cache and the process.
 
 Job and checkpoint counts are read from the store at scrape time, so they are
 right after a restart; per-job gauges exist only while a job runs, which keeps
@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -81,6 +81,8 @@ class Metrics:
         )
         self.cache_hits = Counter("probe_model_cache_hits", "Model cache hits", ["cache"], registry=self.registry)
         self.cache_misses = Counter("probe_model_cache_misses", "Model cache misses", ["cache"], registry=self.registry)
+        # process_cpu_seconds_total, process_resident_memory_bytes, ...: what serving costs the host (Linux)
+        ProcessCollector(registry=self.registry)
 
     def watch_store(self, store: "Store", families: list[str]) -> None:
         self.registry.register(_StoreCollector(store, families))
