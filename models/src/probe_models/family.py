@@ -221,8 +221,14 @@ class Family(ABC):
         return 0
 
     @abstractmethod
+    def architecture(self, config: Any, seed: int) -> torch.nn.Module:
+        """The network a checkpoint's weights fill: what ``new_run`` trains, before training."""
+
     def load(self, config: Any, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU) -> LoadedModel:
         """Rebuild a checkpoint's model from its weights, on ``device``."""
+        module = self.architecture(config, seed)
+        module.load_state_dict(weights)
+        return LoadedModel(self, config, seed, module.to(device).eval(), device)
 
     @abstractmethod
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:

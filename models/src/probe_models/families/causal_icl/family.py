@@ -176,12 +176,8 @@ class CausalICL(Family):
     def new_run(self, config: CausalICLConfig, seed: int, steps: int, device: torch.device = CPU) -> CausalICLRun:
         return CausalICLRun(config, seed, steps, device)
 
-    def load(
-        self, config: CausalICLConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = build_network(config, derive_seed(seed, "init"))
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: CausalICLConfig, seed: int) -> torch.nn.Module:
+        return build_network(config, derive_seed(seed, "init"))
 
     def parameter_count(self, config: CausalICLConfig) -> int:
         return parameter_count(config)

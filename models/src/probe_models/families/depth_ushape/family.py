@@ -177,12 +177,8 @@ class DepthUShape(Family):
             module = build(config)
         return sum(t.numel() for t in (*module.parameters(), *module.buffers()))
 
-    def load(
-        self, config: DepthUShapeConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = build(config)
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: DepthUShapeConfig, seed: int) -> torch.nn.Module:
+        return build(config)
 
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
         """On the job's own test split (every test image): the data set is finite, so no fresh draw."""

@@ -136,12 +136,8 @@ class EOS(Family):
     def new_run(self, config: EOSConfig, seed: int, steps: int, device: torch.device = CPU) -> EOSRun:
         return EOSRun(config, seed, steps, device)
 
-    def load(
-        self, config: EOSConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = build_network(config, input_shape(config), classes(config), derive_seed(seed, "init"))
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: EOSConfig, seed: int) -> torch.nn.Module:
+        return build_network(config, input_shape(config), classes(config), derive_seed(seed, "init"))
 
     def parameter_count(self, config: EOSConfig) -> int:
         return parameter_count(config)

@@ -139,12 +139,8 @@ class FactualRecall(Family):
     ) -> FactualRecallRun:
         return FactualRecallRun(config, seed, steps, device)
 
-    def load(
-        self, config: FactualRecallConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = build_network(config, seed, derive_seed(seed, "init", 0))
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: FactualRecallConfig, seed: int) -> torch.nn.Module:
+        return build_network(config, seed, derive_seed(seed, "init", 0))
 
     def parameter_count(self, config: FactualRecallConfig) -> int:
         d, m, answers = config.d_model, config.mlp_width, config.num_answers

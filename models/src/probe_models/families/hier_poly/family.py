@@ -222,12 +222,8 @@ class HierPoly(Family):
             return k * (m1 * d + m1 + 2 + 3 * m2 + 1)
         return k * (m1 * d + m1 + 1)
 
-    def load(
-        self, config: HierPolyConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = build(config, seed)
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: HierPolyConfig, seed: int) -> torch.nn.Module:
+        return build(config, seed)
 
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
         task = target(model.config, model.seed)

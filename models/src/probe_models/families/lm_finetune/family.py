@@ -260,12 +260,8 @@ class LMFinetune(Family):
             return hf_parameter_count(config.hf_path)
         return gpt_parameter_count(len(VOCABULARY), config.context, config.n_layers, config.d_model)
 
-    def load(
-        self, config: LMFinetuneConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = build_model(config, seed)
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: LMFinetuneConfig, seed: int) -> torch.nn.Module:
+        return build_model(config, seed)
 
     @torch.no_grad()
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:

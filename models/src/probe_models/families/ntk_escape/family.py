@@ -195,12 +195,8 @@ class NTKEscape(Family):
         reference = config.reference * (config.reference + config.width) if config.learner == "combined" else 0
         return 6 * n * config.width + reference
 
-    def load(
-        self, config: NTKEscapeConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = build(config)
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: NTKEscapeConfig, seed: int) -> torch.nn.Module:
+        return build(config)
 
     @torch.no_grad()
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:

@@ -174,12 +174,8 @@ class SingleIndex(Family):
     def parameter_count(self, config: SingleIndexConfig) -> int:
         return config.num_seeds * config.dim
 
-    def load(
-        self, config: SingleIndexConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = Replicas(config.num_seeds, config.dim)
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: SingleIndexConfig, seed: int) -> torch.nn.Module:
+        return Replicas(config.num_seeds, config.dim)
 
     @torch.no_grad()
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:

@@ -237,12 +237,8 @@ class ThreeLayer(Family):
             return k * (m2 * d + 2 * m2 + 1)
         return k * (m1 * d + m1 + 1)
 
-    def load(
-        self, config: ThreeLayerConfig, seed: int, weights: dict[str, torch.Tensor], device: torch.device = CPU
-    ) -> LoadedModel:
-        module = build(config)
-        module.load_state_dict(weights)
-        return LoadedModel(self, config, seed, module.to(device).eval(), device)
+    def architecture(self, config: ThreeLayerConfig, seed: int) -> torch.nn.Module:
+        return build(config)
 
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
         task = target(model.config, model.seed)
