@@ -82,15 +82,10 @@ class Load:
     client_cpu: float  # CPU seconds per call in this process
 
 
-def own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 def in_flight(fn: Callable[[], object], concurrency: int, rounds: int, metrics_port: int) -> Load:
     """Per call, with ``concurrency`` callers at once (each makes ``rounds`` calls)."""
     fn()
-    server_before, client_before = server_cpu(metrics_port), own_cpu()
+    server_before, client_before = server_cpu(metrics_port), transport_floor.own_cpu_seconds()
     with ThreadPoolExecutor(concurrency) as pool:
         start = time.perf_counter()
         for future in [pool.submit(lambda: [fn() for _ in range(rounds)]) for _ in range(concurrency)]:
@@ -100,17 +95,17 @@ def in_flight(fn: Callable[[], object], concurrency: int, rounds: int, metrics_p
     return Load(
         seconds / calls,
         (server_cpu(metrics_port) - server_before) / calls,
-        (own_cpu() - client_before) / calls,
+        (transport_floor.own_cpu_seconds() - client_before) / calls,
     )
 
 
 def cpu_per_call(fn: Callable[[], object], rounds: int) -> float:
     """CPU seconds this process spends per call (all its threads, ONNX Runtime's and torch's included)."""
     fn()
-    start = own_cpu()
+    start = transport_floor.own_cpu_seconds()
     for _ in range(rounds):
         fn()
-    return (own_cpu() - start) / rounds
+    return (transport_floor.own_cpu_seconds() - start) / rounds
 
 
 def bounds(label: str, compute_s: float, compute_cpu: float, load: Load, request: int, reply: int) -> None:

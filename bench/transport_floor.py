@@ -62,7 +62,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _own_cpu_seconds() -> float:
+def own_cpu_seconds() -> float:
+    """User + system CPU of this process, all its threads."""
     times = os.times()
     return times.user + times.system
 
@@ -78,14 +79,14 @@ def measure(request_bytes: int, reply_bytes: int, calls: int) -> Floor:
             request = HEADER.pack(reply_bytes) + bytes(max(0, request_bytes - HEADER.size))
             for _ in range(20):
                 call(request)
-            server_before, client_before = _cpu_seconds(process.pid), _own_cpu_seconds()
+            server_before, client_before = _cpu_seconds(process.pid), own_cpu_seconds()
             walls = []
             for _ in range(calls):
                 start = time.perf_counter()
                 call(request)
                 walls.append(time.perf_counter() - start)
             server_cpu = _cpu_seconds(process.pid) - server_before
-            client_cpu = _own_cpu_seconds() - client_before
+            client_cpu = own_cpu_seconds() - client_before
         return Floor(float(np.median(walls)), client_cpu / calls, server_cpu / calls)
     finally:
         process.kill()
