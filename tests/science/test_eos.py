@@ -1,6 +1,7 @@
 """Edge of stability at CPU scale (PAPERS.md §4) and the eos family's data loaders."""
 
 import pickle
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ from probe_models.errors import ConfigError, DataUnavailable
 from probe_models.families.eos import EOS, EOSConfig
 from probe_models.families.eos.data import load_dataset
 from probe_models.families.eos.networks import build_network, classes, input_shape, parameter_count
+from probe_models.families.eos.reproduce import analyze_trace, edge_checks
+from probe_models.reproduction import Check
 from probe_models.training import advance
 from tests.science.resume import restored_and_whole
 
@@ -88,24 +91,35 @@ def test_bad_step_sizes_are_config_errors():
             parse_config(EOSConfig, {"lr": lr})
 
 
-def test_progressive_sharpening_then_the_edge_of_stability():
-    """η = 0.1 on 1,000 digits: S rises to 2/η = 20 (step ~1,460), then hovers there while the loss keeps falling."""
-    config = parse_config(EOSConfig, {"lr": 0.1, "sharpness_every": 50})
-    run = EOS().new_run(config, seed=0, steps=2200)
-    trace, losses = [], []
-    for step in range(2200):
-        losses.append(advance(run, step)["loss"])
+def edge_of_stability(lr: float, steps: int = 2200) -> tuple[dict[str, Any], list[Check]]:
+    """Full-batch GD on 1,000 digits with S traced every 50 steps, judged as the reproduction judges a run."""
+    config = parse_config(EOSConfig, {"lr": lr, "sharpness_every": 50})
+    run = EOS().new_run(config, seed=0, steps=steps)
+    history = []
+    for step in range(steps):
+        logged = {"loss": advance(run, step)["loss"]}
         if run.progress_due(step + 1):
-            trace.append((step + 1, run.evaluate()["sharpness"]))
-    threshold = config.threshold
-    assert trace[0][1] < 0.7 * threshold, "sharpening starts well below 2/η"
-    arrival = next(i for i, (_, s) in enumerate(trace) if s >= 0.95 * threshold)
-    after = [s for _, s in trace[arrival:]]
-    assert all(0.9 * threshold <= s <= 1.1 * threshold for s in after), after
-    arrived_at = trace[arrival][0]
-    assert losses[-1] < losses[arrived_at - 1], "the loss keeps falling at the edge of stability"
-    increases = sum(b > a for a, b in zip(losses[arrived_at:], losses[arrived_at + 1 :], strict=False))
-    assert increases > 10, "non-monotonically"
+            logged["sharpness"] = run.evaluate()["sharpness"]
+        history.append((step + 1, logged))
+    found = analyze_trace(lr, history)
+    return found, edge_checks(found)
+
+
+def test_progressive_sharpening_then_the_edge_of_stability():
+    """η = 0.1: S rises to 2/η = 20 (step ~1,450), then hovers there while the loss keeps falling.
+
+    Measured: the mean loss over 200 steps falls from 0.037 before arrival to about 0.024 at step 2,200, under
+    torch's AVX2 and scalar kernels alike; the last single loss differs between them (a spike on one CPU).
+    """
+    found, checks = edge_of_stability(0.1)
+    assert len(checks) == 3 and all(c.passed for c in checks), [(c.name, c.detail) for c in checks if not c.passed]
+    assert found["final_loss"] < 0.8 * found["loss_before_arrival"], checks[2].detail
+
+
+def test_a_step_size_far_below_two_over_the_sharpness_never_reaches_the_edge():
+    """η = 0.01 (2/η = 200, S near 20): the same verdicts fail, so the robust test still tests the claim."""
+    _, checks = edge_of_stability(0.01, steps=1000)
+    assert not checks[0].passed and len(checks) == 1, [(c.name, c.detail) for c in checks]
 
 
 def test_a_restored_run_continues_exactly():

@@ -5,7 +5,7 @@ import io
 import matplotlib.image
 import pytest
 
-from probe_models.families.eos.reproduce import EOSReproduction, analyze_trace
+from probe_models.families.eos.reproduce import EOSReproduction, analyze_trace, edge_checks
 from probe_models.reproduction import ChildResult, SweepResult
 
 
@@ -51,3 +51,21 @@ def test_an_overshoot_past_ten_percent_fails_the_band_check():
 def test_a_run_that_never_sharpens_fails():
     flat = [(s, {"sharpness": 3.0, "loss": 0.1}) for s in range(20, 3001, 20)]
     assert analyze_trace(0.1, flat)["arrival_step"] is None
+
+
+def spiky(last: float, final_level: float) -> list[tuple[int, dict[str, float]]]:
+    """S reaches 2/η = 10 at step 1000; the loss is 0.1 before, ``final_level`` later, ``last`` at the last step."""
+    out = []
+    for step in range(20, 3001, 20):
+        s = 10.0 * min(1.0, 0.4 + 0.6 * step / 1000)
+        loss = 0.1 if step <= 1000 else final_level * (1.1 if (step // 20) % 2 else 1.0)
+        out.append((step, {"sharpness": s, "loss": last if step == 3000 else loss}))
+    return out
+
+
+def test_the_loss_is_judged_by_window_means_not_by_its_last_point():
+    """A spike at the last step does not fail a falling loss; a low last point does not pass a loss that rose."""
+    falling = edge_checks(analyze_trace(0.2, spiky(last=0.5, final_level=0.05)))[2]
+    assert falling.passed and falling.measured == pytest.approx((5 * 0.055 + 4 * 0.05 + 0.5) / 10), falling.detail
+    rising = edge_checks(analyze_trace(0.2, spiky(last=0.01, final_level=0.2)))[2]
+    assert not rising.passed, rising.detail
