@@ -8,7 +8,7 @@ import pytest
 from probe_client import ProbeClient, ProbeError
 from tests.e2e.test_cli import cli_json
 
-SMALL = {"dim": 8, "width": 64, "samples": 256, "validation": 200, "reference": 200}
+SMALL = {"dim": 8, "width": 64, "samples": 256, "validation": 200}
 
 
 def test_the_three_learners_train_and_evaluate(client: ProbeClient, server):
@@ -19,7 +19,7 @@ def test_the_three_learners_train_and_evaluate(client: ProbeClient, server):
         job = client.wait(client.submit_job("ntk-escape", {**SMALL, "learner": learner}, steps=40).job_id)
         assert job.state == "SUCCEEDED" and job.step == 40, job.error
         assert math.isfinite(job.metrics["test_error"])
-    assert "bad_fraction" in job.metrics
+    assert job.metrics["r1"] >= 0 and 0 <= job.metrics["linear_outside_top_k"] <= 1
     evaluation = client.evaluate(kernel.checkpoint_id, num_sequences=2000, seed=2)
     assert math.isnan(evaluation.accuracy) and evaluation.metrics["test_error"] < 1
     printed = cli_json(server, "eval", kernel.checkpoint_id, "--num-sequences", "2000", "--seed", "2")
@@ -33,7 +33,8 @@ def test_the_three_learners_train_and_evaluate(client: ProbeClient, server):
         ({"sparse_degree": 9, "dim": 8}, "exceeds d"),
         ({"learner": "combined", "solver": "closed-form"}, "closed-form"),
         ({"dim": 1}, "dim"),
-        ({"reg_good": -1}, "reg_good"),
+        ({"reg_r1": -1}, "reg_r1"),
+        ({"target": "cubic"}, "target"),
     ],
 )
 def test_bad_configs_are_invalid_arguments(client: ProbeClient, config, message):

@@ -39,6 +39,7 @@ def test_graphs_follow_the_paper():
     assert pairs[:5] == ((), (0,), (), (2,), ())
     two = task({"graph": "two-parent", "vocab_size": 5, "seq_len": 32}).graph
     assert two.order == 2 and two.parents[5] == ((5 - 1) // 2, 4) and two.target == (15, 31)
+    assert two.parents[:4] == ((), (), (0, 1), (1, 2)), "the paper's DAG: nodes 0 and 1 are roots"
     dag = task({"graph": "random-dag", "vocab_size": 3}, seed=3).graph
     assert dag == task({"graph": "random-dag", "vocab_size": 3}, seed=3).graph, "seeded"
     assert dag != task({"graph": "random-dag", "vocab_size": 3}, seed=4).graph

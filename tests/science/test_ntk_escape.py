@@ -19,10 +19,11 @@ def test_the_combined_model_fits_what_neither_taylor_term_fits_alone():
     ntk = trained("ntk", solver="closed-form")
     quad = trained("quad-ntk")
     combined = trained("combined")
-    # measured: test error 0.166 (NTK), 0.312 (QuadNTK), 0.124 (combined)
+    # measured: test error 0.154 (NTK), 0.315 (QuadNTK), 0.069 (combined with R1)
     assert combined["test_error"] < 0.85 * ntk["test_error"], (combined, ntk)
     assert combined["test_error"] < 0.6 * quad["test_error"], (combined, quad)
     assert ntk["dense_captured"] > 0.95, "the NTK fits the dense linear part"
     assert quad["dense_captured"] < 0.8, "the QuadNTK alone does not"
     assert combined["dense_captured"] > 0.9 and combined["sparse_captured"] > quad["sparse_captured"] + 0.1
-    assert combined["bad_fraction"] < 0.1, "the regularizer keeps Δ out of the top NTK directions"
+    # measured 0.10: R1 leaves the linear term's training output almost all in the top-d NTK directions
+    assert combined["linear_outside_top_k"] < 0.2, "R1 keeps f_L's output in the top NTK directions"

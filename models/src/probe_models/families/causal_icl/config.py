@@ -19,7 +19,8 @@ class CausalICLConfig:
         "chain",
         "latent graph over positions. chain: p(i)=i-1; icl-pairs: odd positions copy the preceding even one; "
         "random-tree: p(i) ~ Unif{none,0..i-1}; random-dag: no parent w.p. no_parent_prob, else a uniform "
-        "earlier position; two-parent: parents floor((i-1)/2) and i-1; custom: the `parents` list",
+        "earlier position; two-parent: nodes 0 and 1 roots, node i >= 2 has parents floor((i-1)/2) and i-1; "
+        "custom: the `parents` list",
         choices=GRAPHS,
     )
     parents: str = param(

@@ -101,7 +101,8 @@ def build_graph(name: str, seq_len: int, rng: np.random.Generator, no_parent_pro
             body.append(() if orphan else (int(rng.integers(0, i)),))
         return _tree(name, body)
     if name == "two-parent":
-        nodes = [()] + [((i - 1) // 2, i - 1) for i in range(1, seq_len + 1)]
+        # the authors' multi_parent.ipynb: [[], []] + [[(i - 1) // 2, i - 1] for i in range(2, seq_len + 1)]
+        nodes = [(), ()] + [((i - 1) // 2, i - 1) for i in range(2, seq_len + 1)]
         return Graph(name, tuple(nodes[:-1]), nodes[-1], frozenset())
     if name == "custom":
         return parse_parents(parents, seq_len)

@@ -9,6 +9,8 @@ from probe_models.errors import ConfigError
 from probe_models.gaussian.data import DISTRIBUTIONS
 
 LEARNERS = ("ntk", "quad-ntk", "combined")
+ACTIVATIONS = ("tanh", "softplus", "sigmoid-shifted")
+TARGETS = ("sparse-product", "he2-linear")
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,7 @@ class NTKEscapeConfig:
     learner: str = param(
         "combined",
         "ntk: the linearized network f_L(Δ) = ⟨∇f(W0), Δ⟩; quad-ntk: the second-order term f_Q(Δ) = ½ΔᵀH Δ alone; "
-        "combined: f_L(Δ) + f_Q(Δ) with the regularizer toward good directions",
+        "combined: f_L(Δ) + f_Q(Δ) from Δ = 0 with the paper's regularizer R1",
         choices=LEARNERS,
     )
     solver: str = param("adam", "ntk: closed-form kernel ridge with the analytic NTK, or Adam/gd on Δ (the others "
@@ -25,7 +27,11 @@ class NTKEscapeConfig:
     inputs: str = param("sphere", "x uniform on the sphere of radius √d, or N(0, I_d)", choices=DISTRIBUTIONS)
     width: int = param(1024, "m, hidden units (even: the second half mirrors the first with a = -1)", min=2,
                        max=1_000_000)  # fmt: skip
-    activation: str = param("tanh", "σ; smooth, so the second-order term is not zero", choices=("tanh", "softplus"))
+    activation: str = param("tanh", "σ; smooth, so the second-order term is not zero (sigmoid-shifted: "
+                            "sigmoid(z − 1), the paper's)", choices=ACTIVATIONS)  # fmt: skip
+    target: str = param("sparse-product", "f*: sparse-product, c1·βᵀx/√d + c2·x_1⋯x_p; he2-linear, the paper's "
+                        "experiment, (He2(βᵀx) + βᵀx)/√3 with ‖β‖ = 1 (dense: the linear part, sparse: the He2 "
+                        "part)", choices=TARGETS)  # fmt: skip
     dense_scale: float = param(1.0, "c1 of the dense part c1·βᵀx/√d, β ~ N(0, I_d) drawn with the seed",
                                min=0.0, max=1e3)  # fmt: skip
     sparse_scale: float = param(1.0, "c2 of the sparse part c2·x_1⋯x_p", min=0.0, max=1e3)
@@ -37,30 +43,30 @@ class NTKEscapeConfig:
     ridge: float = param(0.0, "λ of (1/n)‖f − y‖² + λ‖Δ‖² (closed-form with 0: λ picked on the validation "
                          "sample)", min=0.0, max=1e6)  # fmt: skip
     lr: float = param(0.01, "adam/gd: the step size (full batch; the job's steps are its steps)", min=0.0, max=1e3)
-    init_scale: float = param(0.05, "Δ starts at N(0, s²/d) per entry (the second-order term has zero gradient "
-                              "at Δ = 0); ntk starts at 0", min=0.0, max=10.0)  # fmt: skip
-    reg_norm: float = param(1e-4, "quad-ntk, combined: λ1 of λ1‖Δ‖_{2,4}^8 (Bai & Lee's regularizer)",
-                            min=0.0, max=1e6)  # fmt: skip
-    reg_good: float = param(0.01, "combined: λ2 of λ2‖P_k Δ‖², P_k the top-k eigenspace of the NTK feature "
-                            "covariance (the bad directions)", min=0.0, max=1e6)  # fmt: skip
-    top_k: int = param(0, "k of P_k (0: 1 + d, the constant and linear directions)", min=0, max=1_000_000)
-    reference: int = param(2000, "unlabeled samples that estimate the NTK feature covariance for P_k", min=1,
-                           max=1_000_000)  # fmt: skip
+    init_scale: float = param(0.05, "quad-ntk: Δ starts at N(0, s²/d) per entry (the second-order term has zero "
+                              "gradient at Δ = 0); ntk and combined start at Δ = 0, as the paper", min=0.0,
+                              max=10.0)  # fmt: skip
+    reg_norm: float = param(1e-4, "quad-ntk: λ1 of λ1‖Δ‖_{2,4}^8 (Bai & Lee's regularizer; the combined learner has "
+                            "none)", min=0.0, max=1e6)  # fmt: skip
+    reg_r1: float = param(0.01, "combined: weight of R1(Δ) = ‖(J − J_k)Δ‖²/n, J the training NTK Jacobian at W0 and "
+                          "J_k its best rank-k approximation (the paper's 0.01)", min=0.0, max=1e6)  # fmt: skip
+    reg_randomized: float = param(0.0, "combined: weight of the randomized R1, the mean of f_L(x; Δ − V_kV_kᵀΔ)² over "
+                                  "fresh inputs each step (V_k: J's top-k right singular vectors)", min=0.0,
+                                  max=1e6)  # fmt: skip
+    fresh_samples: int = param(100, "fresh inputs per step of the randomized R1", min=1, max=100_000)
+    top_k: int = param(0, "k of J_k: the NTK directions left free (0: d, the paper's choice)", min=0, max=1_000_000)
 
     @property
     def directions(self) -> int:
-        return self.top_k or 1 + self.dim
+        return self.top_k or self.dim
 
     def check(self) -> None:
         if self.width % 2:
             raise ConfigError("width", f"must be even (symmetric initialization pairs units); got {self.width}")
-        if self.sparse_degree > self.dim:
+        if self.target == "sparse-product" and self.sparse_degree > self.dim:
             raise ConfigError("sparse_degree", f"p = {self.sparse_degree} exceeds d = {self.dim}")
         if self.solver == "closed-form" and self.learner != "ntk":
             raise ConfigError("solver", f"closed-form is the NTK's kernel regression; {self.learner} trains Δ")
-        if self.learner == "combined" and self.reg_good > 0:
-            if self.directions > self.width * self.dim:
-                raise ConfigError("top_k", f"k = {self.directions} exceeds the m·d = {self.width * self.dim} "
-                                  "parameters")  # fmt: skip
-            if self.directions > self.reference:
-                raise ConfigError("reference", f"needs at least k = {self.directions} samples to estimate P_k")
+        if self.learner == "combined" and self.directions >= min(self.samples, self.width * self.dim):
+            raise ConfigError("top_k", f"k = {self.directions} must be below n = {self.samples} and the m·d = "
+                              f"{self.width * self.dim} parameters (J is n × m·d)")  # fmt: skip

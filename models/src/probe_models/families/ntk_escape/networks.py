@@ -1,8 +1,10 @@
 """The two-layer network of Nichani, Bai, Lee (2022) and its first- and second-order Taylor terms.
 
 f(x; W) = m^{-1/2} Σ_r a_r σ(w_rᵀx) with a_r = ±1 fixed. The initialization
-is symmetric: unit r + m/2 copies w_r and has a = -1, so f(x; W0) = 0 and a
-learner's prediction is its Taylor term alone. With W = W0 + Δ:
+is symmetric, as the authors' code: the first m/2 rows of W0 are Gaussian
+directions scaled to unit norm, unit r + m/2 copies w_r and has a = -1, so
+f(x; W0) = 0 and a learner's prediction is its Taylor term alone. With
+W = W0 + Δ:
 
     f_L(x; Δ) = m^{-1/2} Σ_r a_r σ'(w_rᵀx) (δ_rᵀx)          (the NTK term)
     f_Q(x; Δ) = ½ m^{-1/2} Σ_r a_r σ''(w_rᵀx) (δ_rᵀx)²      (the QuadNTK term)
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -43,7 +46,26 @@ def activation(name: str) -> tuple[Derivative, Derivative, Derivative]:
             return s * (1 - s)
 
         return nn.functional.softplus, torch.sigmoid, s2
+    if name == "sigmoid-shifted":  # the authors' σ(z) = sigmoid(z − 1): σ'' is not zero at z = 0
+
+        def shifted(z: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(z - 1)
+
+        def h1(z: torch.Tensor) -> torch.Tensor:
+            s = torch.sigmoid(z - 1)
+            return s * (1 - s)
+
+        def h2(z: torch.Tensor) -> torch.Tensor:
+            s = torch.sigmoid(z - 1)
+            return s * (1 - s) * (1 - 2 * s)
+
+        return shifted, h1, h2
     raise ValueError(f"unknown activation {name!r}")
+
+
+class Slopes(NamedTuple):
+    first: torch.Tensor  # σ'(W0x), [n, m]
+    second: torch.Tensor  # σ''(W0x), [n, m]
 
 
 class TaylorNet(nn.Module):
@@ -60,7 +82,8 @@ class TaylorNet(nn.Module):
     def initialize(self, seed: int, init_scale: float) -> None:
         m, d = self.w0.shape
         with torch.no_grad():
-            half = torch.randn(m // 2, d, generator=generator(seed, "w0")) / math.sqrt(d)
+            half = torch.randn(m // 2, d, generator=generator(seed, "w0"))
+            half = half / half.norm(dim=1, keepdim=True)
             self.w0.copy_(torch.cat([half, half]))
             delta = torch.randn(m, d, generator=generator(seed, "delta0")) * (init_scale / math.sqrt(d))
             self.delta.copy_(delta)
@@ -69,23 +92,37 @@ class TaylorNet(nn.Module):
         """f(x; W), the network itself."""
         return self.sigma(x @ weights.T) @ self.a / math.sqrt(self.a.numel())
 
-    def linear_term(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        z = x @ self.w0.T if z is None else z
-        return (self.d1(z) * (x @ self.delta.T)) @ self.a / math.sqrt(self.a.numel())
+    def slopes(self, x: torch.Tensor) -> Slopes:
+        """σ'(W0x) and σ''(W0x), [n, m]: fixed for fixed inputs, so a training run computes them once."""
+        z = x @ self.w0.T
+        return Slopes(self.d1(z), self.d2(z))
 
-    def quadratic_term(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        z = x @ self.w0.T if z is None else z
-        return (self.d2(z) * (x @ self.delta.T).pow(2)) @ self.a / (2 * math.sqrt(self.a.numel()))
+    def linear_term(
+        self, x: torch.Tensor, slopes: Slopes | None = None, delta: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """f_L(x; Δ), of this module's Δ or of ``delta``."""
+        first = self.d1(x @ self.w0.T) if slopes is None else slopes.first
+        delta = self.delta if delta is None else delta
+        return (first * (x @ delta.T)) @ self.a / math.sqrt(self.a.numel())
 
-    def predict(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        """The learner's prediction; ``z`` = x W0ᵀ when the caller has it already."""
-        z = x @ self.w0.T if z is None else z
-        out = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        if "linear" in self.terms:
-            out = out + self.linear_term(x, z)
-        if "quadratic" in self.terms:
-            out = out + self.quadratic_term(x, z)
-        return out
+    def quadratic_term(self, x: torch.Tensor, slopes: Slopes | None = None) -> torch.Tensor:
+        second = self.d2(x @ self.w0.T) if slopes is None else slopes.second
+        return (second * (x @ self.delta.T).pow(2)) @ self.a / (2 * math.sqrt(self.a.numel()))
+
+    def terms_of(self, x: torch.Tensor, slopes: Slopes | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f_L, f_Q) of the learner's terms at x (a term the learner leaves out is zero), sharing xΔᵀ."""
+        slopes = self.slopes(x) if slopes is None else slopes
+        moved = x @ self.delta.T  # [n, m]
+        scale = 1 / math.sqrt(self.a.numel())
+        zero = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        linear = (slopes.first * moved) @ self.a * scale if "linear" in self.terms else zero
+        quadratic = (slopes.second * moved.pow(2)) @ self.a * (scale / 2) if "quadratic" in self.terms else zero
+        return linear, quadratic
+
+    def predict(self, x: torch.Tensor, slopes: Slopes | None = None) -> torch.Tensor:
+        """The learner's prediction; ``slopes`` of x when the caller has them already."""
+        linear, quadratic = self.terms_of(x, slopes)
+        return linear + quadratic
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.predict(x)
@@ -107,9 +144,19 @@ class TaylorNet(nn.Module):
 TERMS = {"ntk": ("linear",), "quad-ntk": ("quadratic",), "combined": ("linear", "quadratic")}
 
 
-def good_direction_penalty(delta: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """‖P_k Δ‖², the squared norm of Δ's projection on k orthonormal directions [k, m·d]."""
-    return (directions @ delta.reshape(-1)).pow(2).sum()
+def outside_top_k(outputs: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """(I − U_kU_kᵀ) v for v = ``outputs`` [n] and U_k = ``basis`` [n, k] with orthonormal columns.
+
+    With J = U S Vᵀ, J_k = U_k U_kᵀ J, so (J − J_k)Δ is this applied to JΔ = f_L(X; Δ): R1 needs the training
+    outputs of the linear term and the top-k eigenvectors of the kernel matrix JJᵀ, never J itself.
+    """
+    return outputs - basis @ (basis.T @ outputs)
+
+
+def without_directions(delta: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Δ − V_kV_kᵀΔ for k orthonormal directions [k, m·d] of parameter space."""
+    flat = delta.reshape(-1)
+    return (flat - directions.T @ (directions @ flat)).reshape(delta.shape)
 
 
 def norm_24(delta: torch.Tensor) -> torch.Tensor:
