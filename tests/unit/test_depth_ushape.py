@@ -80,9 +80,9 @@ def test_mnist1d_is_generated_offline_and_trains():
         assert math.isfinite(advance(run, step)["loss"])
 
 
-@pytest.mark.parametrize("model", ["conv", "linear-conv"])
-def test_a_restored_run_continues_exactly(model):
-    config = parse_config(DepthUShapeConfig, {**PAIR, "depth": 2, "model": model, "after_fit": 1000})
+@pytest.mark.parametrize("overrides", [{"model": "conv", "depth": 2}, {"model": "linear-conv", "depth": 3, "lr": 0.03}])
+def test_a_restored_run_continues_exactly(overrides):
+    config = parse_config(DepthUShapeConfig, {**PAIR, **overrides, "after_fit": 1000})
     resumed, whole = restored_and_whole(DepthUShape(), config, seed=3, steps=30, stop=12)
     assert resumed.fit_step == whole.fit_step is not None
 

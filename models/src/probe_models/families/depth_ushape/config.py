@@ -18,7 +18,8 @@ class DepthUShapeConfig:
         "conv",
         "conv: L × (conv3 + BatchNorm + ReLU), no residuals, global average pooling, linear head; "
         "resnet: a conv stem and L basic residual blocks, same head; "
-        "linear-conv: L conv3 layers with no nonlinearity or normalization and a linear read-out of the last map",
+        "linear-conv: L zero-padded conv3 layers with no nonlinearity, normalization or bias, the last to the "
+        "classes, then the mean over positions (the authors' linear net)",
         choices=MODELS,
     )
     depth: int = param(4, "L, the convolutional layers (resnet: residual blocks)", min=1, max=256)
@@ -42,6 +43,10 @@ class DepthUShapeConfig:
                                 max=100_000)  # fmt: skip
     loss: str = param("cross-entropy", "the training loss: cross-entropy, or mse on one-hot targets",
                       choices=("cross-entropy", "mse"))  # fmt: skip
+    init_scale: float = param(1.0, "linear-conv: each layer's weights are init_scale times a variance-preserving "
+                              "Gaussian (below 1: small init)", min=0.0, max=10.0)  # fmt: skip
+    target_loss: float = param(0.0, "a job ends after_fit steps after its training loss first falls below this (0: "
+                               "after it first reaches 100% training accuracy)", min=0.0, max=1e3)  # fmt: skip
     lr: float = param(0.001, "the Adam learning rate; every step uses the whole training set", min=0.0, max=10.0)
     after_fit: int = param(
         50, "steps trained after the first step with 100% training accuracy; the job then ends (its steps "

@@ -3,8 +3,9 @@
 Nichani, Radhakrishnan, Uhler (2020), PAPERS.md §9. Every step is one Adam
 step on the whole training set (a few images per class, so the nets are
 heavily over-parameterized). The step at which the net first classifies
-every training image right (in training mode, on that step's forward pass)
-is recorded as ``fit_step``; the job trains ``after_fit`` more steps and
+every training image right (in training mode, on that step's forward pass),
+or whose loss first falls below ``target_loss`` when one is set, is recorded
+as ``fit_step``; the job trains ``after_fit`` more steps and
 then ends. Metrics are taken with BatchNorm normalizing by the whole
 training set's statistics (what every full-batch step normalized with), so
 the training accuracy reported is the one the network was trained to. Test
@@ -113,7 +114,9 @@ class DepthRun(TrainingRun):
         logits = self.model(self.inputs)
         loss = self.loss(logits, self.labels)
         accuracy = (logits.argmax(dim=1) == self.labels).float().mean()
-        if self.fit_step is None and bool(accuracy == 1):
+        target = self.config.target_loss
+        fitted = float(loss.detach()) < target if target > 0 else bool(accuracy == 1)
+        if self.fit_step is None and fitted:
             self.fit_step = step
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -3,16 +3,18 @@
 The plain net is the paper's fully convolutional architecture: L blocks of
 3-wide convolution, BatchNorm and ReLU at constant width, no residuals, then
 global average pooling and a linear head, so depth is the only thing that
-changes. The linear conv net drops the nonlinearity and the normalization
-(and every bias), so the whole network is one linear operator x ↦ Mx whose
-norm can be compared across depths; its convolutions pad circularly, as in
-the paper's analysis of linear convolutional networks, and it reads the
-last feature map out with a linear layer (pooling would throw most of M
-away).
+changes. The linear conv net is the authors' linear network
+(eshnich/deep_cnn, fully_conv/conv_net.py, without its BatchNorm): L
+convolutions with zero ("same") padding and no bias, the last one to the
+classes, then the mean over positions; the whole network is one linear
+operator x ↦ Mx whose norm can be compared across depths, and its kernel
+regime is :mod:`linear_cntk`'s B_L. (Circular padding with a dense read-out,
+what this net was before, makes every depth's kernel the same.)
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -73,20 +75,19 @@ class ResNet(nn.Module):
 
 
 class LinearConvNet(nn.Module):
-    def __init__(self, dims: int, channels: int, width: int, depth: int, classes: int, positions: int) -> None:
+    """L zero-padded 3-wide convolutions (the last to the classes, width w before it) and a mean over positions."""
+
+    def __init__(self, dims: int, channels: int, width: int, depth: int, classes: int, init_scale: float) -> None:
         super().__init__()
-        self.convs = nn.Sequential(*(
-            convolution(dims, channels if layer == 0 else width, width, bias=False, padding_mode="circular")
-            for layer in range(depth)
-        ))  # fmt: skip
-        self.readout = nn.Linear(width * positions, classes, bias=False)
-        with torch.no_grad():  # variance-preserving: ‖Mx‖ neither explodes nor vanishes with depth at init
+        sizes = [channels, *([width] * (depth - 1)), classes]
+        self.convs = nn.Sequential(*(convolution(dims, cin, cout, bias=False)
+                                     for cin, cout in itertools.pairwise(sizes)))  # fmt: skip
+        with torch.no_grad():  # variance-preserving times init_scale per layer: small init is init_scale < 1
             for conv in self.convs:
-                nn.init.normal_(conv.weight, std=1.0 / math.sqrt(conv.weight[0].numel()))
-            nn.init.normal_(self.readout.weight, std=1.0 / math.sqrt(self.readout.in_features))
+                nn.init.normal_(conv.weight, std=init_scale / math.sqrt(conv.weight[0].numel()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.readout(self.convs(x).flatten(1))
+        return self.convs(x).flatten(2).mean(dim=2)
 
 
 def input_shape(config: DepthUShapeConfig) -> tuple[int, ...]:
@@ -105,7 +106,7 @@ def build(config: DepthUShapeConfig) -> nn.Module:
         return ConvNet(dims, channels, config.width, config.depth, classes)
     if config.model == "resnet":
         return ResNet(dims, channels, config.width, config.depth, classes)
-    return LinearConvNet(dims, channels, config.width, config.depth, classes, math.prod(shape[1:]))
+    return LinearConvNet(dims, channels, config.width, config.depth, classes, config.init_scale)
 
 
 @torch.no_grad()
