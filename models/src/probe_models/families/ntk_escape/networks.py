@@ -90,12 +90,16 @@ class TaylorNet(nn.Module):
 
     def network(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """f(x; W), the network itself."""
-        return self.sigma(x @ weights.T) @ self.a / math.sqrt(self.a.numel())
+        return self._output(self.sigma(x @ weights.T))
 
     def slopes(self, x: torch.Tensor) -> Slopes:
         """σ'(W0x) and σ''(W0x), [n, m]: fixed for fixed inputs, so a training run computes them once."""
         z = x @ self.w0.T
         return Slopes(self.d1(z), self.d2(z))
+
+    def _output(self, weights: torch.Tensor) -> torch.Tensor:
+        """m^{-1/2} Σ_r a_r weights[:, r]: the read-out every term shares."""
+        return weights @ self.a / math.sqrt(self.a.numel())
 
     def linear_term(
         self, x: torch.Tensor, slopes: Slopes | None = None, delta: torch.Tensor | None = None
@@ -103,20 +107,19 @@ class TaylorNet(nn.Module):
         """f_L(x; Δ), of this module's Δ or of ``delta``."""
         first = self.d1(x @ self.w0.T) if slopes is None else slopes.first
         delta = self.delta if delta is None else delta
-        return (first * (x @ delta.T)) @ self.a / math.sqrt(self.a.numel())
+        return self._output(first * (x @ delta.T))
 
     def quadratic_term(self, x: torch.Tensor, slopes: Slopes | None = None) -> torch.Tensor:
         second = self.d2(x @ self.w0.T) if slopes is None else slopes.second
-        return (second * (x @ self.delta.T).pow(2)) @ self.a / (2 * math.sqrt(self.a.numel()))
+        return self._output(second * (x @ self.delta.T).pow(2)) / 2
 
     def terms_of(self, x: torch.Tensor, slopes: Slopes | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(f_L, f_Q) of the learner's terms at x (a term the learner leaves out is zero), sharing xΔᵀ."""
         slopes = self.slopes(x) if slopes is None else slopes
         moved = x @ self.delta.T  # [n, m]
-        scale = 1 / math.sqrt(self.a.numel())
         zero = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        linear = (slopes.first * moved) @ self.a * scale if "linear" in self.terms else zero
-        quadratic = (slopes.second * moved.pow(2)) @ self.a * (scale / 2) if "quadratic" in self.terms else zero
+        linear = self._output(slopes.first * moved) if "linear" in self.terms else zero
+        quadratic = self._output(slopes.second * moved.pow(2)) / 2 if "quadratic" in self.terms else zero
         return linear, quadratic
 
     def predict(self, x: torch.Tensor, slopes: Slopes | None = None) -> torch.Tensor:
