@@ -14,7 +14,7 @@ def test_small_reproduction_shows_the_edge_of_stability_for_each_step_size(serve
     assert len(runs) >= 2
     for run in runs:
         assert run["arrival_step"] is not None, run
-        assert run["max_deviation"] <= 0.10 and run["final_loss"] < run["loss_at_arrival"], run
+        assert run["max_deviation"] <= 0.10 and run["final_loss"] < run["loss_before_arrival"], run
     assert summary["passed"], [c["name"] for c in summary["checks"] if not c["passed"]]
     assert [f.name for f in check_figures(out)] == ["self_stabilization.png", "sharpness.png"]
     stabilization = summary["measurements"]["self_stabilization"]
