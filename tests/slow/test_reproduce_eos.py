@@ -18,4 +18,6 @@ def test_small_reproduction_shows_the_edge_of_stability_for_each_step_size(serve
     assert summary["passed"], [c["name"] for c in summary["checks"] if not c["passed"]]
     assert [f.name for f in check_figures(out)] == ["self_stabilization.png", "sharpness.png"]
     stabilization = summary["measurements"]["self_stabilization"]
-    print({k: stabilization[k] for k in ("sharpness", "threshold", "alpha", "beta", "delta")})
+    print(
+        {k: stabilization[k] for k in ("search_steps", "sharpness_at_crossing", "threshold", "alpha", "beta", "delta")}
+    )

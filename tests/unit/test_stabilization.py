@@ -9,6 +9,7 @@ from probe_models.config import parse_config
 from probe_models.families.eos import EOS, EOSConfig
 from probe_models.families.eos.family import dataset, mse
 from probe_models.stabilization import Landscape, self_stabilization
+from probe_models.stabilization_tracking import find_instability, track_dynamics
 
 TINY = {"data": "synthetic", "num_examples": 40, "input_dim": 5, "num_classes": 3, "width": 6, "depth": 1}
 
@@ -74,3 +75,43 @@ def test_gd_beside_the_prediction_and_projected_gd(tiny):
     assert report.sharpness_along_gd[0] > report.threshold
     assert report.projected_sharpness[0] <= report.threshold * 1.01, (report.projected_sharpness, report.threshold)
     assert report.projected_distance[0] > 0 and report.hvp_count > 0
+
+
+def test_find_instability_stops_at_the_first_gd_step_with_s_at_or_above_two_over_eta(tiny):
+    params, loss = tiny
+    land = Landscape(params, loss)
+    start = land.get()
+    lr = 0.8  # 2/η = 2.5: S starts near 2.1 here and GD sharpens it past 2.5 within a few hundred steps
+    found, sharpness, _ = find_instability(land, lr, max_steps=1000, stride=10)
+    at_crossing = land.get()
+    land.set(start)
+    replay = []  # S at every GD step from the start, each by a cold Lanczos
+    theta = start.clone()
+    for _ in range(found + 1):
+        land.set(theta)
+        replay.append(land.top_eigenpair(None)[0])
+        theta = theta - lr * land.value_and_gradient()[1]
+    assert found > 10 and sharpness >= 2 / lr
+    assert replay[-1] == pytest.approx(sharpness, rel=1e-6) and max(replay[:-1]) < 2 / lr
+    land.set(start)
+    for _ in range(found):
+        land.set(land.get() - lr * land.value_and_gradient()[1])
+    torch.testing.assert_close(land.get(), at_crossing)
+    land.set(start)
+    with pytest.raises(ValueError, match="stayed below"):
+        find_instability(land, 0.1, max_steps=20)
+
+
+def test_tracking_starts_on_the_projection_and_restores_the_parameters(tiny):
+    params, loss = tiny
+    land = Landscape(params, loss)
+    start = land.get()
+    lr = 2.2 / land.top_eigenpair(None)[0]
+    sharpness, direction = land.top_eigenpair(None)
+    report = track_dynamics(params, loss, lr, steps=6, crossing=(0, sharpness, direction), sharpness_every=3)
+    torch.testing.assert_close(land.get(), start)
+    assert report.steps == list(range(7)) and report.sharpness_steps == [0, 3, 6]
+    assert report.gd_to_predicted[0] == 0 and report.projected_moved[0] == 0 < report.gd_to_projected[0]
+    assert report.sharpness_along_gd[0] == pytest.approx(sharpness, rel=1e-6)
+    assert all(abs(s * lr / 2 - 1) < 0.01 for s in report.projected_sharpness), report.projected_sharpness
+    assert report.projected_moved[-1] > 0 and report.hvp_count > 0

@@ -85,9 +85,10 @@ class Check:
 
     name: str
     measured: float | None
-    reference: str
+    reference: str  # the paper's statement (and its number, where it gives one)
     passed: bool
     detail: str
+    interval: tuple[float, float] | None = None  # where ``measured`` is a fit: its 95% interval
 
 
 @dataclass

@@ -23,7 +23,8 @@ from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveB
 from probe_models.hessian import lanczos_top_eigenpairs
 from probe_models.seeding import derive_seed
 from probe_models.sharpness import hessian_operator
-from probe_models.stabilization import StabilizationReport, self_stabilization
+from probe_models.stabilization import Landscape, StabilizationReport, self_stabilization
+from probe_models.stabilization_tracking import TrackingReport, find_instability, track_dynamics
 
 SHARPNESS_TOLERANCE = 1e-6
 SHARPNESS_ITERATIONS = 100
@@ -160,6 +161,28 @@ class EOS(Family):
         inputs, targets = data.inputs.to(model.device).double(), data.targets.to(model.device).double()
         params = [p for p in module.parameters() if p.requires_grad]
         return self_stabilization(params, lambda: mse(module, inputs, targets), model.config.lr, steps, projected)
+
+    def track_from_instability(
+        self, model: LoadedModel, search_steps: int, steps: int, sharpness_every: int
+    ) -> TrackingReport:
+        """The authors' ``taylor.py``: GD in float32 to the first S >= 2/η, then float64 tracking from there.
+
+        On copies of the model; the cached one is never touched.
+        """
+        data = dataset(model.config, model.seed)
+        inputs, targets = data.inputs.to(model.device), data.targets.to(model.device)
+        module = copy.deepcopy(model.module).float()
+        params = [p for p in module.parameters() if p.requires_grad]
+        found, sharpness, direction = find_instability(
+            Landscape(params, lambda: mse(module, inputs, targets)), model.config.lr, search_steps
+        )
+        module = module.double()
+        params = [p for p in module.parameters() if p.requires_grad]
+        inputs, targets = inputs.double(), targets.double()
+        return track_dynamics(
+            params, lambda: mse(module, inputs, targets), model.config.lr, steps,
+            (found, sharpness, direction.double()), sharpness_every,
+        )  # fmt: skip
 
     def sharpness_data(
         self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False

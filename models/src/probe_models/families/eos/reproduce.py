@@ -22,6 +22,14 @@ import itertools
 import math
 from typing import Any
 
+from probe_models.families.eos.tracking_report import (
+    STABILIZATION,
+    STABILIZATION_LR,
+    STABILIZATION_PRETRAIN,
+    track,
+    tracking_checks,
+    tracking_figure,
+)
 from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
 
 PAPER = (
@@ -31,11 +39,9 @@ BASE = {"data": "digits", "num_examples": 1000, "model": "mlp", "width": 200, "d
 SETTINGS: dict[str, dict[str, Any]] = {
     # Measured on 2 cores: η = 0.1 reaches 2/η at step 1,460 and η = 0.08 at 3,220, then stay within 5.5%;
     # larger steps overshoot 2/η by 13-20% on first arrival (η = 0.15, 0.2) before self-stabilizing.
-    "small": {"lrs": [0.08, 0.1], "steps": 4500, "sharpness_every": 20, "stabilization_steps": 1600},
-    "paper": {"lrs": [0.02, 0.05, 0.08, 0.1], "steps": 20_000, "sharpness_every": 20, "stabilization_steps": 1600},
+    "small": {"lrs": [0.08, 0.1], "steps": 4500, "sharpness_every": 20, "tracking_steps": 400},
+    "paper": {"lrs": [0.02, 0.05, 0.08, 0.1], "steps": 20_000, "sharpness_every": 20, "tracking_steps": 2000},
 }
-STABILIZATION_LR = 0.1  # S first reaches 2/η = 20 near step 1,460 at this step size
-STABILIZATION_STEPS = 20
 ARRIVAL = 0.05  # S within 5% of 2/η counts as arrived
 BAND = 0.10  # then S stays within ±10%
 LOSS_WINDOW = 200  # steps: the loss is compared as means over windows this long
@@ -127,11 +133,11 @@ class EOSReproduction(Reproduction):
                 log_every=s["steps"],
                 history=True,
             ),
-            SweepPlan(  # a checkpoint just past the arrival at 2/η, where the paper's local analysis applies
+            SweepPlan(  # a checkpoint before the first arrival at 2/η; the analysis runs on from there
                 "self-stabilization",
-                {**BASE, "sharpness_every": 0},
+                STABILIZATION,
                 grid={"lr": [STABILIZATION_LR]},
-                steps=s["stabilization_steps"],
+                steps=STABILIZATION_PRETRAIN,
                 weights=True,
             ),
         ]
@@ -151,81 +157,13 @@ class EOSReproduction(Reproduction):
         probed = results["self-stabilization"]
         reference = next((c for c in probed.children if c.state == "SUCCEEDED" and c.weights), None)
         if reference is not None:
-            stabilization = _stabilize(reference, probed.plan.base_config)
-            checks += _stabilization_checks(stabilization)
-            figures["self_stabilization.png"] = _stabilization_figure(stabilization)
+            stabilization = track(reference, probed.plan.base_config, SETTINGS[scale]["tracking_steps"])
+            checks += tracking_checks(stabilization)
+            figures["self_stabilization.png"] = tracking_figure(stabilization)
         else:
-            checks.append(
-                Check("self-stabilization", None, "", False, f"no checkpoint of the η = {STABILIZATION_LR} probe run")
-            )
+            checks.append(Check("self-stabilization", None, "", False, "no checkpoint of the self-stabilization run"))
         summary = summary_of(checks, {"runs": measurements, "self_stabilization": stabilization}, scale, PAPER)
         return Report(summary, figures, _readme(checks, scale, figures))
-
-
-def _stabilize(child: Any, base: dict[str, Any]) -> dict[str, Any]:
-    """α, β, δ at the run's final checkpoint; GD beside the predicted (x, y) and projected GD."""
-    from probe_models.config import parse_config
-    from probe_models.families.eos.config import EOSConfig
-    from probe_models.families.eos.family import EOS
-
-    config = parse_config(EOSConfig, {**base, **child.overrides})
-    model = EOS().load(config, child.seed, child.weights)
-    return EOS().self_stabilization(model, STABILIZATION_STEPS, projected=True).__dict__
-
-
-def _stabilization_checks(found: dict[str, Any]) -> list[Check]:
-    threshold = found["threshold"]
-    worst = max(abs(s / threshold - 1) for s in found["projected_sharpness"])
-    ratio = max(found["projected_distance"]) / max(max(found["displacement"]), 1e-12)
-    y_measured, y_predicted = found["y_measured"][-1], found["y_predicted"][-1]
-    y_error = abs(y_predicted - y_measured) / max(abs(y_measured), 1e-12)
-    return [
-        Check(
-            "the predicted (x, y) dynamics track GD",
-            y_error,
-            "x ← −(1 + ηy)x, y ← y + η(α − βx²/2) (Damian et al. §4)",
-            y_error <= 0.1,
-            f"after {len(found['steps'])} steps y = {y_measured:.4g} measured, {y_predicted:.4g} predicted "
-            f"({y_error:.1%} apart; goal <= 10%); |x| <= {max(abs(v) for v in found['x_measured']):.2g}",
-        ),
-        Check(
-            "projected GD holds S at 2/η",
-            worst,
-            "projected GD stays on {S <= 2/η} (Damian et al. §4)",
-            max(found["projected_sharpness"]) <= threshold * 1.01,
-            f"S along projected GD within {worst:.2%} of 2/η; along GD from {min(found['sharpness_along_gd']):.2f} "
-            f"to {max(found['sharpness_along_gd']):.2f}",
-        ),
-        Check(
-            "GD tracks projected GD",
-            ratio,
-            "GD follows the constrained trajectory (Damian et al., Theorem 1)",
-            ratio <= 0.5,
-            f"‖θ_GD − θ_proj‖ at most {ratio:.2f} of the distance GD moved in {len(found['steps'])} steps "
-            f"(α = {found['alpha']:.3g}, β = {found['beta']:.3g}, δ = {found['delta']:.3g})",
-        ),
-    ]
-
-
-def _stabilization_figure(found: dict[str, Any]) -> bytes:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    steps = found["steps"]
-    axes[0].plot(steps, found["x_measured"], "o-", label="x measured")
-    axes[0].plot(steps, found["x_predicted"], "--", label="x predicted")
-    axes[0].set_title("x = u·(θ − θ†)")
-    axes[1].plot(steps, found["y_measured"], "o-", label="y measured")
-    axes[1].plot(steps, found["y_predicted"], "--", label="y predicted")
-    axes[1].set_title("y = ∇S⊥·(θ − θ†)")
-    axes[2].plot(steps, found["sharpness_along_gd"], "o-", label="S along GD")
-    axes[2].plot(steps, found["projected_sharpness"], "s--", label="S along projected GD")
-    axes[2].axhline(found["threshold"], color="k", ls=":", label="2/η")
-    axes[2].set_title(f"α = {found['alpha']:.3g}, β = {found['beta']:.3g}, δ = {found['delta']:.3g}")
-    for ax in axes:
-        ax.set_xlabel("GD step from the checkpoint")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return png(fig)
 
 
 def _figure(runs: list) -> bytes:
