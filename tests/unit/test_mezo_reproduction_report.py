@@ -3,9 +3,17 @@
 import io
 
 import matplotlib.image
+import numpy as np
+import torch
 
-from probe_models.families.lm_finetune.reproduce import MezoReproduction
+from probe_models.config import parse_config
+from probe_models.families.lm_finetune.baselines import icl_accuracy, linear_probe_accuracy
+from probe_models.families.lm_finetune.config import LMFinetuneConfig
+from probe_models.families.lm_finetune.family import build_model
+from probe_models.families.lm_finetune.reproduce import MezoReproduction, icl_check
 from probe_models.reproduction import ChildResult, SweepResult
+
+UNTRAINED = build_model(parse_config(LMFinetuneConfig, {"mode": "pretrain"}), seed=0).state_dict()
 
 
 def results(zero_shot: float, backprop: float, mezo: float, by_accuracy: float) -> dict[str, SweepResult]:
@@ -16,7 +24,8 @@ def results(zero_shot: float, backprop: float, mezo: float, by_accuracy: float) 
     for name, accuracy in finals.items():
         history = [(step, {"prompt_accuracy": zero_shot + (accuracy - zero_shot) * step / 100}) for step in (10, 100)]
         metrics = {"prompt_accuracy": accuracy, "excess_memory_bytes": memory[name]}
-        child = ChildResult({"mode": plans[name].grid["mode"][0]}, 0, "SUCCEEDED", metrics, history)
+        weights = UNTRAINED if name == "pretrain" else {}
+        child = ChildResult({"mode": plans[name].grid["mode"][0]}, 0, "SUCCEEDED", metrics, history, weights)
         out[name] = SweepResult(plans[name], "SUCCEEDED", [child], [])
     return out
 
@@ -48,6 +57,43 @@ def test_each_shortfall_fails_its_own_check():
     for name, numbers in cases.items():
         checks = MezoReproduction().analyze("small", results(*numbers)).summary["checks"]
         assert [c["name"] for c in checks if not c["passed"]] == [name], (name, checks)
+
+
+def test_icl_and_linear_probing_run_on_the_pretrained_weights():
+    baselines = (
+        MezoReproduction().analyze("small", results(0.62, 0.92, 0.90, 0.86)).summary["measurements"]["baselines"]
+    )
+    assert 1 <= baselines["icl_demonstrations"] <= 2, "a 32-token context holds one or two demonstrations"
+    assert 0.3 < baselines["icl_accuracy"] < 0.7 and 0.3 < baselines["linear_probe_accuracy"] <= 1.0, baselines
+    assert icl_check(0.90, baselines).passed and not icl_check(baselines["icl_accuracy"] - 0.01, baselines).passed
+    missing = icl_check(0.90, {})
+    assert not missing.passed and "did not run" in missing.detail
+
+
+def test_icl_prepends_whole_demonstrations_that_fit_the_context_and_reads_the_last_token():
+    seen = []
+
+    class Recorder(torch.nn.Module):  # logits favour "great" (id 1) exactly when the prompt holds a token 7
+        def forward(self, ids):
+            seen.append(ids.clone())
+            logits = torch.zeros(*ids.shape, 3)
+            logits[..., 1] = (ids == 7).any(dim=1, keepdim=True).float()
+            return logits
+
+    demos = [[5, 0, 9], [7, 1, 9], [5, 0, 9], [7, 1, 9], [5, 5, 5, 5, 0, 9]]
+    accuracy, shots = icl_accuracy(Recorder(), demos, [0, 1, 0, 1, 0], [[4, 4], [4, 4, 4]], [1, 1], (0, 1), 9, 2, 0)
+    rows = seen[0]
+    assert shots == 2 and accuracy == 1.0
+    for row, prompt in zip(rows, ([4, 4], [4, 4, 4]), strict=True):
+        tokens = [t for t in row.tolist() if t != 2]
+        assert len(tokens) <= 9 and tokens[-len(prompt) :] == prompt and 7 in tokens and 5 in tokens
+
+
+def test_linear_probing_separates_separable_features():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(2, size=200)
+    features = rng.normal(size=(200, 8)) + 3.0 * labels[:, None]
+    assert linear_probe_accuracy(features[:100], labels[:100], features[100:], labels[100:]) == 1.0
 
 
 def test_a_failed_sweep_is_a_failed_check_not_a_crash():

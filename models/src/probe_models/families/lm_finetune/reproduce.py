@@ -42,7 +42,7 @@ class MezoReproduction(Reproduction):
         s = SETTINGS[scale]
         return [
             SweepPlan("pretrain", {"mode": "pretrain", "lr": 3e-3}, grid={"mode": ["pretrain"]},
-                      steps=s["pretrain_steps"], log_every=s["pretrain_steps"] // 10, history=True),
+                      steps=s["pretrain_steps"], log_every=s["pretrain_steps"] // 10, history=True, weights=True),
             SweepPlan("backprop", {**FINETUNE, "lr": 1e-4}, grid={"mode": ["finetune"]}, steps=s["backprop_steps"],
                       log_every=max(1, s["backprop_steps"] // 15), history=True, init_from="pretrain"),
             SweepPlan("mezo", FINETUNE, grid={"mode": ["finetune"]}, steps=s["mezo_steps"],
@@ -58,7 +58,10 @@ class MezoReproduction(Reproduction):
         zero_shot = final["pretrain"].get("prompt_accuracy")
         accuracy = {name: final[name].get("prompt_accuracy") for name in ("backprop", "mezo", "mezo-accuracy")}
         memory = {name: final[name].get("excess_memory_bytes") for name in ("backprop", "mezo", "mezo-accuracy")}
+        baselines = _baselines(results)
         checks = []
+        if accuracy["mezo"] is not None:
+            checks.append(icl_check(accuracy["mezo"], baselines))
         if zero_shot is not None and accuracy["mezo"] is not None and accuracy["backprop"] is not None:
             checks += [
                 Check("MeZO beats zero-shot", accuracy["mezo"] - zero_shot, f">= {MARGIN_OVER_ZERO_SHOT:.2f}",
@@ -81,6 +84,7 @@ class MezoReproduction(Reproduction):
             ratio = memory["backprop"] / memory["mezo"]
         measurements = {
             "zero_shot_accuracy": zero_shot,
+            "baselines": baselines,
             "prompt_accuracy": accuracy,
             "excess_memory_bytes": memory,
             "backprop_over_mezo_memory": ratio,
@@ -90,7 +94,31 @@ class MezoReproduction(Reproduction):
         }
         summary = summary_of(checks, measurements, scale, PAPER)
         figures = {"finetuning.png": _figure(results, zero_shot)}
-        return Report(summary, figures, _readme(checks, zero_shot, accuracy, memory, ratio))
+        return Report(summary, figures, _readme(checks, zero_shot, baselines, accuracy, memory, ratio))
+
+
+def icl_check(mezo: float, baselines: dict[str, float]) -> Check:
+    """The paper's claim that MeZO outperforms in-context learning, on the same k-shot set and test set."""
+    name, reference = "MeZO beats in-context learning", "MeZO outperforms ICL (Malladi et al., Tables 1 and 18)"
+    if not baselines:
+        return Check(name, None, reference, False, "ICL did not run: no weights of the pretrained GPT")
+    icl, shots, context = baselines["icl_accuracy"], baselines["icl_demonstrations"], baselines["icl_context"]
+    return Check(name, mezo - icl, reference, mezo > icl, f"ICL {icl:.3f} with {shots:.1f} demonstrations per "
+                 f"prompt on average (as many as fit the {context:.0f}-token context), MeZO {mezo:.3f}")  # fmt: skip
+
+
+def _baselines(results: dict[str, SweepResult]) -> dict[str, float]:
+    """ICL and linear probing on the pretrained GPT, with the k-shot and test sets of the MeZO job."""
+    from probe_models.config import parse_config
+    from probe_models.families.lm_finetune.baselines import no_training_baselines
+    from probe_models.families.lm_finetune.config import LMFinetuneConfig
+
+    pretrained = next((c for c in results["pretrain"].children if c.state == "SUCCEEDED" and c.weights), None)
+    tuned = next((c for c in results["mezo"].children if c.state == "SUCCEEDED"), None)
+    if pretrained is None or tuned is None:
+        return {}
+    config = parse_config(LMFinetuneConfig, {**results["mezo"].plan.base_config, **tuned.overrides})
+    return no_training_baselines(pretrained.weights, config, tuned.seed)
 
 
 def _final(result: SweepResult) -> dict[str, float]:
@@ -121,6 +149,7 @@ def _figure(results: dict[str, SweepResult], zero_shot: float | None) -> bytes:
 def _readme(
     checks: list[Check],
     zero_shot: float | None,
+    baselines: dict[str, float],
     accuracy: dict[str, float | None],
     memory: dict[str, float | None],
     ratio: float | None,
@@ -136,6 +165,10 @@ def _readme(
         "| method | test prompt accuracy | memory beyond the runtime |",
         "|---|---|---|",
         f"| zero-shot (pretrained GPT, prompt 'it was') | {pct(zero_shot)} | - |",
+        f"| in-context learning ({baselines.get('icl_demonstrations', 0):.1f} demonstrations on average) | "
+        f"{pct(baselines.get('icl_accuracy'))} | - |",
+        f"| linear probing (logistic regression on frozen features) | {pct(baselines.get('linear_probe_accuracy'))} "
+        "| - |",
     ]
     lines += [f"| {name} | {pct(accuracy[name])} | {mib(memory[name])} |" for name in accuracy]
     lines += [
