@@ -115,6 +115,11 @@ def test_killing_the_server_mid_sweep_loses_no_child_and_runs_none_twice(tmp_pat
         ),
         ({}, {"key": "model", "low": 1, "high": 3, "metric": "fact_accuracy", "threshold": 0.99}, "needs a number"),
         ({}, {"key": "lr", "low": 0.1, "high": 0.3, "metric": "fact_accuracy", "threshold": 0.9}, "resolution"),
+        (
+            {},
+            {"key": "num_subjects", "low": 1, "high": 9, "metric": "m", "threshold": 1, "resolution": -0.5},
+            "resolution must be >= 0",
+        ),
         ({"d_model": [8]}, {"key": "d_model", "low": 1, "high": 3, "metric": "m", "threshold": 1}, "also a grid key"),
     ],
 )

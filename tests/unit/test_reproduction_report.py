@@ -1,6 +1,7 @@
 """The factual-recall analysis on results of known shape: numbers, verdicts, figures that open."""
 
 import io
+import itertools
 import json
 import math
 
@@ -11,17 +12,23 @@ from probe_models.families.factual_recall.reproduce import FactualRecallReproduc
 from probe_models.reproduction import ChildResult, SearchOutcome, SweepResult, fit_loglog
 
 
-def synthetic_results(plateau_level: float) -> dict[str, SweepResult]:
+def transformer_capacity(plan, facts_per_parameter: float, attention_counts: bool = True) -> SweepResult:
+    """Searches that found facts = c × params (c × the MLP's parameters alone when attention does not count)."""
+    base, outcomes = plan.base_config, []
+    points = [dict(zip(plan.grid, values, strict=True)) for values in itertools.product(*plan.grid.values())]
+    for point in points:
+        config = {**base, **point}
+        attention = 4 * config["num_heads"] * config["head_dim"] * config["d_model"]
+        params = (attention if attention_counts else 128) + 2 * config["mlp_width"] * config["d_model"]
+        outcomes.append(SearchOutcome(point, facts_per_parameter * params / config["num_relations"], None))
+    return SweepResult(plan, "SUCCEEDED", [], outcomes)
+
+
+def synthetic_results(plateau_level: float, attention_counts: bool = True) -> dict[str, SweepResult]:
     plans = {p.name: p for p in FactualRecallReproduction().plan("small")}
     results = {}
-    transformer = plans["capacity-transformer"]
-    base, relations = transformer.base_config, transformer.base_config["num_relations"]
-    outcomes = []
-    for d in transformer.grid["d_model"]:
-        for m in transformer.grid["mlp_width"]:
-            params = 4 * base["num_heads"] * base["head_dim"] * d + 2 * m * d
-            outcomes.append(SearchOutcome({"d_model": d, "mlp_width": m}, 0.04 * params / relations, None))
-    results["capacity-transformer"] = SweepResult(transformer, "SUCCEEDED", [], outcomes)  # facts = 0.04 × params
+    results["capacity-transformer"] = transformer_capacity(plans["capacity-transformer"], 0.04)
+    results["capacity-attention"] = transformer_capacity(plans["capacity-attention"], 0.04, attention_counts)
     dims = plans["capacity-linear-am"].grid["d_model"]
     results["capacity-linear-am"] = SweepResult(
         plans["capacity-linear-am"], "SUCCEEDED", [],
@@ -71,6 +78,23 @@ def test_report_on_results_that_follow_the_paper_passes_every_check():
         image = matplotlib.image.imread(io.BytesIO(data), format="png")
         assert image.shape[0] > 300 and image.shape[1] > 400, name
         assert name in report.readme
+
+
+def test_the_constant_comes_with_its_interval_beside_the_paper_s():
+    report = FactualRecallReproduction().analyze("small", synthetic_results(plateau_level=math.log(8)))
+    checks = {c["name"]: c for c in report.summary["checks"]}
+    constant = checks["capacity-transformer: the constant facts/parameters 4·H·d_h·d + 2·m·d"]
+    assert abs(constant["measured"] - 0.04) < 1e-9
+    assert constant["interval"][0] - 1e-12 <= 0.04 <= constant["interval"][1] + 1e-12
+    assert "0.15" in constant["reference"] and constant["passed"]
+    axis = report.summary["measurements"]["capacity-attention-axis"]
+    assert axis["heads"] == [2, 4, 8] and abs(axis["slope"] - 1) < 0.3
+
+
+def test_capacity_that_ignores_the_attention_width_fails_the_attention_check():
+    report = FactualRecallReproduction().analyze("small", synthetic_results(math.log(8), attention_counts=False))
+    failed = [c["name"] for c in report.summary["checks"] if not c["passed"]]
+    assert failed == ["attention parameters count toward capacity (more heads at m=4)"], failed
 
 
 def test_a_plateau_away_from_log_d_fails_its_check():

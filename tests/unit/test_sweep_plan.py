@@ -65,3 +65,15 @@ def test_mean_over_seeds_decides_success():
     probe = search_status(spec, []).next_probe
     mixed = [ChildView(probe, "SUCCEEDED", {"accuracy": a}) for a in (1.0, 0.4)]  # mean 0.7 < 0.75
     assert search_status(spec, mixed).first_failure == probe
+
+
+@pytest.mark.parametrize("boundary", [3, 37, 500, 4000])
+def test_an_integer_log_search_with_a_resolution_stops_within_that_ratio_in_fewer_probes(boundary):
+    exact = SearchSpec("n", 1, 8192, "accuracy", 0.99, True, 0.0, True)
+    coarse = SearchSpec("n", 1, 8192, "accuracy", 0.99, True, 0.1, True)
+    (exact_status, exact_probes), (status, probes) = run_search(exact, boundary), run_search(coarse, boundary)
+    assert exact_status.best == boundary
+    assert status.best <= boundary < status.first_failure
+    assert status.first_failure - status.best <= 1 or status.first_failure / status.best <= 1.1 + 1e-9
+    assert probes <= exact_probes <= estimated_probes(coarse)
+    assert probes < exact_probes or boundary < 10, (probes, exact_probes)

@@ -118,6 +118,25 @@ def fit_loglog(x: list[float], y: list[float]) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
+def fit_loglog_interval(x: list[float], y: list[float], level: float = 0.95) -> tuple[float, tuple[float, float]]:
+    """The least-squares slope of log y against log x and its ``level`` t-interval (needs 3 points or more)."""
+    from scipy import stats
+
+    fit = stats.linregress(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)))
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 2)) * fit.stderr
+    return float(fit.slope), (float(fit.slope - half), float(fit.slope + half))
+
+
+def ratio_interval(x: list[float], y: list[float], level: float = 0.95) -> tuple[float, tuple[float, float]]:
+    """The constant c of y = c·x fitted in log space (the geometric mean of y/x) and its ``level`` t-interval."""
+    from scipy import stats
+
+    logs = np.log(np.asarray(y, float) / np.asarray(x, float))
+    half = float(stats.t.ppf(0.5 + level / 2, len(logs) - 1)) * float(logs.std(ddof=1)) / math.sqrt(len(logs))
+    centre = float(logs.mean())
+    return math.exp(centre), (math.exp(centre - half), math.exp(centre + half))
+
+
 def png(figure: Any) -> bytes:
     """A matplotlib figure as PNG bytes; the figure is closed."""
     import matplotlib.pyplot as plt

@@ -24,7 +24,7 @@ class SearchSpec:
     metric: str
     threshold: float
     log_scale: bool
-    resolution: float  # float keys only
+    resolution: float  # floats: the bracket's width (ratio when log_scale); integers: 0 exact, else as floats
     integer: bool
 
 
@@ -61,7 +61,11 @@ def _bracket(spec: SearchSpec, good: float | None, bad: float | None) -> tuple[f
 
 def _converged(spec: SearchSpec, lower: float, upper: float) -> bool:
     if spec.integer:
-        return upper - lower <= 1
+        if upper - lower <= 1:
+            return True
+        if spec.resolution <= 0 or lower < 1:  # exact, or the lower end untested (0 in a log search)
+            return False
+        return upper / lower <= 1 + spec.resolution if spec.log_scale else upper - lower <= spec.resolution
     if spec.log_scale:
         return upper / lower <= 1 + spec.resolution
     return upper - lower <= spec.resolution
@@ -105,7 +109,10 @@ def search_status(spec: SearchSpec, children: list[ChildView]) -> SearchStatus:
 
 
 def estimated_probes(spec: SearchSpec) -> int:
-    """Probes a bisection needs to converge (the count of a search's children per point and seed)."""
+    """Probes a bisection needs to converge (the count of a search's children per point and seed).
+
+    For integers this is the exact bisection's count, an upper bound when a resolution stops it earlier.
+    """
     if spec.integer:
         candidates = spec.high - spec.low + 1
         if spec.log_scale and spec.low >= 1:

@@ -177,6 +177,8 @@ class SweepManager:
         resolution = search["resolution"]
         if not integer and not (math.isfinite(resolution) and resolution > 0):
             raise InvalidInput(f"search key {key!r} is a float: give a resolution > 0")
+        if integer and not (math.isfinite(resolution) and resolution >= 0):
+            raise InvalidInput(f"search key {key!r}: resolution must be >= 0 (0: the exact integer)")
         return SearchSpec(
             key, low, high, search["metric"], search["threshold"], search["log_scale"], resolution, integer
         )
