@@ -73,17 +73,22 @@ def test_icl_and_linear_probing_run_on_the_pretrained_weights():
 def test_icl_prepends_whole_demonstrations_that_fit_the_context_and_reads_the_last_token():
     seen = []
 
-    class Recorder(torch.nn.Module):  # logits favour "great" (id 1) exactly when the prompt holds a token 7
+    class Recorder(torch.nn.Module):  # "great" (id 1) wins only at a row's last real token, if the row holds a 7
         def forward(self, ids):
             seen.append(ids.clone())
             logits = torch.zeros(*ids.shape, 3)
-            logits[..., 1] = (ids == 7).any(dim=1, keepdim=True).float()
+            last = (ids != 2).sum(dim=1) - 1
+            rows = torch.arange(len(ids))
+            logits[rows, last, 1] = (ids == 7).any(dim=1).float()
+            logits[rows, last, 0] = 0.5
             return logits
 
     demos = [[5, 0, 9], [7, 1, 9], [5, 0, 9], [7, 1, 9], [5, 5, 5, 5, 0, 9]]
     accuracy, shots = icl_accuracy(Recorder(), demos, [0, 1, 0, 1, 0], [[4, 4], [4, 4, 4]], [1, 1], (0, 1), 9, 2, 0)
     rows = seen[0]
     assert shots == 2 and accuracy == 1.0
+    flipped, _ = icl_accuracy(Recorder(), demos, [0, 1, 0, 1, 0], [[4, 4], [4, 4, 4]], [0, 0], (0, 1), 9, 2, 0)
+    assert flipped == 0.0, "read anywhere but the last token, every logit is 0 and label 0 would win"
     for row, prompt in zip(rows, ([4, 4], [4, 4, 4]), strict=True):
         tokens = [t for t in row.tolist() if t != 2]
         assert len(tokens) <= 9 and tokens[-len(prompt) :] == prompt and 7 in tokens and 5 in tokens

@@ -7,9 +7,17 @@ import math
 
 import matplotlib.image
 import numpy as np
+import pytest
 
 from probe_models.families.factual_recall.reproduce import FactualRecallReproduction, find_plateau
-from probe_models.reproduction import ChildResult, SearchOutcome, SweepResult, fit_loglog
+from probe_models.reproduction import (
+    ChildResult,
+    SearchOutcome,
+    SweepResult,
+    fit_loglog,
+    fit_loglog_interval,
+    ratio_interval,
+)
 
 
 def transformer_capacity(plan, facts_per_parameter: float, attention_counts: bool = True) -> SweepResult:
@@ -116,3 +124,19 @@ def test_loglog_fit_recovers_a_power_law():
     x = [10.0, 100.0, 1000.0]
     slope, _ = fit_loglog(x, [3 * v**0.9 for v in x])
     assert abs(slope - 0.9) < 1e-9
+
+
+def test_fit_intervals_match_the_textbook_formulas_on_noisy_data():
+    x, y = [1.0, 2.0, 4.0, 8.0], [0.9, 2.3, 3.7, 8.6]
+    lx, ly = np.log(x), np.log(y)
+    slope = np.sum((lx - lx.mean()) * (ly - ly.mean())) / np.sum((lx - lx.mean()) ** 2)
+    residuals = ly - ly.mean() - slope * (lx - lx.mean())
+    stderr = math.sqrt(np.sum(residuals**2) / 2 / np.sum((lx - lx.mean()) ** 2))
+    fitted, (low, high) = fit_loglog_interval(x, y)
+    assert fitted == pytest.approx(slope) and high - fitted == pytest.approx(4.302652729911275 * stderr)
+    assert low < 1 < high
+    logs = np.log(np.array(y) / np.array(x))
+    half = 3.182446305284263 * logs.std(ddof=1) / 2
+    constant, (c_low, c_high) = ratio_interval(x, y)
+    assert constant == pytest.approx(math.exp(logs.mean()))
+    assert (c_low, c_high) == pytest.approx((math.exp(logs.mean() - half), math.exp(logs.mean() + half)))

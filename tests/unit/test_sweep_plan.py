@@ -77,3 +77,16 @@ def test_an_integer_log_search_with_a_resolution_stops_within_that_ratio_in_fewe
     assert status.first_failure - status.best <= 1 or status.first_failure / status.best <= 1.1 + 1e-9
     assert probes <= exact_probes <= estimated_probes(coarse)
     assert probes < exact_probes or boundary < 10, (probes, exact_probes)
+
+
+@pytest.mark.parametrize(("low", "high", "boundary"), [(100, 1000, 105), (100, 1000, 99), (2, 64, 64), (5, 9, 6)])
+def test_an_integer_search_with_a_resolution_tests_both_ends_before_it_stops(low, high, boundary):
+    for log_scale, resolution in ((True, 0.1), (False, 3.0)):
+        spec = SearchSpec("n", low, high, "accuracy", 0.99, log_scale, resolution, True)
+        status, _ = run_search(spec, boundary)
+        if boundary < low:
+            assert status.best is None and status.first_failure == low
+        elif boundary >= high:
+            assert status.best == high and status.first_failure is None
+        else:
+            assert low <= status.best <= boundary < status.first_failure <= high

@@ -137,6 +137,11 @@ def ratio_interval(x: list[float], y: list[float], level: float = 0.95) -> tuple
     return math.exp(centre), (math.exp(centre - half), math.exp(centre + half))
 
 
+def number(value: float | None, spec: str) -> str:
+    """``value`` formatted by ``spec``, or "n/a" when there is none."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def png(figure: Any) -> bytes:
     """A matplotlib figure as PNG bytes; the figure is closed."""
     import matplotlib.pyplot as plt

@@ -81,7 +81,8 @@ class Landscape:
         self.hvps = 0
 
     def get(self) -> torch.Tensor:
-        return _flat(tuple(p.detach() for p in self.params)).double()
+        """The parameters as one float64 vector on the CPU, where the Lanczos vectors and ∇S live too."""
+        return _flat(tuple(p.detach() for p in self.params)).double().cpu()
 
     @torch.no_grad()
     def set(self, flat: torch.Tensor) -> None:
@@ -92,7 +93,7 @@ class Landscape:
 
     def value_and_gradient(self) -> tuple[float, torch.Tensor]:
         loss = self.loss()
-        return float(loss.detach()), _flat(torch.autograd.grad(loss, self.params)).double()
+        return float(loss.detach()), _flat(torch.autograd.grad(loss, self.params)).double().cpu()
 
     def top_eigenpair(self, start: torch.Tensor | None) -> tuple[float, torch.Tensor]:
         operator = HessianOperator(self.params, [(1.0, self.loss)])
@@ -114,6 +115,26 @@ class Landscape:
         self.hvps += 2
         orthogonal = sharpness_gradient - u * (u @ sharpness_gradient)
         return Geometry(sharpness, u, gradient.detach().double().cpu(), sharpness_gradient, orthogonal)
+
+
+def project(
+    land: Landscape, theta: torch.Tensor, lr: float, direction: torch.Tensor | None
+) -> tuple[torch.Tensor, Geometry]:
+    """θ moved onto {S ≤ 2/η, u·∇L = 0} by PROJECTIONS linearized steps (the authors' ``linear_project``).
+
+    Each step: θ ← θ − max(0, S − 2/η)∇S⊥/‖∇S⊥‖² − u(u·∇L)/S, then the geometry anew. Returns the projected
+    point and its geometry; the landscape is left there.
+    """
+    land.set(theta)
+    here = land.geometry(direction)
+    for _ in range(PROJECTIONS):
+        norm = float(here.orthogonal @ here.orthogonal)
+        if norm > 0:
+            theta = theta - max(0.0, here.sharpness - 2.0 / lr) * here.orthogonal / norm
+        theta = theta - here.direction * float(here.direction @ here.gradient) / here.sharpness
+        land.set(theta)
+        here = land.geometry(here.direction)
+    return theta, here
 
 
 def self_stabilization(
@@ -163,21 +184,12 @@ def _projected_gd(
     land: Landscape, reference: torch.Tensor, lr: float, steps: int, start: torch.Tensor, report: StabilizationReport
 ) -> None:
     """Projected GD from the reference; its distance to the GD iterates, which are replayed to compare."""
-    threshold = 2.0 / lr
     gd, constrained, direction = reference.clone(), reference.clone(), start
     for _ in range(steps):
         land.set(gd)
-        gd = gd - lr * land.value_and_gradient()[1].to(gd.device)
+        gd = gd - lr * land.value_and_gradient()[1]
         land.set(constrained)
-        constrained = constrained - lr * land.value_and_gradient()[1].to(constrained.device)
-        for _ in range(PROJECTIONS):
-            land.set(constrained)
-            g = land.geometry(direction)
-            direction = g.direction
-            norm = float(g.orthogonal @ g.orthogonal)
-            if norm > 0:
-                constrained = constrained - max(0.0, g.sharpness - threshold) * g.orthogonal.to(constrained) / norm
-            constrained = constrained - g.direction.to(constrained) * float(g.direction @ g.gradient) / g.sharpness
-        land.set(constrained)
-        report.projected_sharpness.append(land.top_eigenpair(direction)[0])
+        constrained, here = project(land, constrained - lr * land.value_and_gradient()[1], lr, direction)
+        direction = here.direction
+        report.projected_sharpness.append(here.sharpness)
         report.projected_distance.append(float((gd - constrained).norm()))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from probe_models.hessian import HessianOperator
-from probe_models.stabilization import PROJECTIONS, Geometry, Landscape
+from probe_models.stabilization import Geometry, Landscape, project
 
 
 @dataclass
@@ -60,49 +60,36 @@ def find_instability(land: Landscape, lr: float, max_steps: int, stride: int = 1
     """
     threshold = 2.0 / lr
     theta, step, direction = land.get(), 0, None
-    below = (0, theta, None)
-    while step <= max_steps:
+    sharpness, direction = land.top_eigenpair(None)
+    if sharpness >= threshold:
+        raise ValueError(f"S = {sharpness:.4g} is already at or past 2/η = {threshold:g}: the first crossing is behind")
+    while step < max_steps:
+        below = (step, theta, direction)
+        for _ in range(stride):
+            land.set(theta)
+            theta = theta - lr * land.value_and_gradient()[1]
+        step += stride
         land.set(theta)
         sharpness, direction = land.top_eigenpair(direction)
         if sharpness >= threshold:
             if stride == 1:
                 return step, sharpness, direction
-            step, theta, _ = below
+            step, theta, direction = below
             stride = 1
-            continue
-        below = (step, theta, direction)
-        for _ in range(stride):
-            land.set(theta)
-            theta = theta - lr * land.value_and_gradient()[1].to(theta.device)
-        step += stride
     raise ValueError(f"S stayed below 2/η = {threshold:g} for {max_steps} GD steps (last S = {sharpness:.4g})")
-
-
-def _project(land: Landscape, theta: torch.Tensor, lr: float, direction: torch.Tensor) -> tuple[torch.Tensor, Geometry]:
-    """θ moved onto {S ≤ 2/η, u·∇L = 0} by PROJECTIONS linearized steps; the geometry there."""
-    land.set(theta)
-    here = land.geometry(direction)
-    for _ in range(PROJECTIONS):
-        norm = float(here.orthogonal @ here.orthogonal)
-        if norm > 0:
-            theta = theta - max(0.0, here.sharpness - 2.0 / lr) * here.orthogonal.to(theta) / norm
-        theta = theta - here.direction.to(theta) * float(here.direction @ here.gradient) / here.sharpness
-        land.set(theta)
-        here = land.geometry(here.direction)
-    return theta, here
 
 
 def _hessian_times(land: Landscape, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     land.set(theta)
     operator = HessianOperator(land.params, [(1.0, land.loss)])
-    product = operator(v.to(land.params[0].dtype)).double()
+    product = operator(v).double().cpu()
     land.hvps += operator.count
     return product
 
 
 def _predicted_step(land: Landscape, v: torch.Tensor, dagger: torch.Tensor, here: Geometry, lr: float) -> torch.Tensor:
     x, y = float(here.direction @ v), float(here.orthogonal @ v)
-    delta_squared = 2 * here.alpha / here.beta if here.beta > 0 else 0.0
+    delta_squared = 2 * here.alpha / here.beta if here.beta > 0 else 0.0  # as the authors' (α may be < 0)
     force = (x * x - delta_squared) / 2 * here.orthogonal + _hessian_times(land, dagger, v) + here.direction * x * y
     return v - lr * force
 
@@ -120,12 +107,14 @@ def track_dynamics(
     ``crossing`` is what :func:`find_instability` found here; the authors search in float32 and switch to
     float64 for the tracking, so ``params`` should be float64. Restores the parameters.
     """
+    if sharpness_every < 1:
+        raise ValueError(f"sharpness_every must be >= 1, got {sharpness_every}")
     land = Landscape(params, loss)
     found, crossing_sharpness, direction = crossing
     start = land.get()
     try:
         gd = start.clone()
-        dagger, here = _project(land, gd, lr, direction)
+        dagger, here = project(land, gd, lr, direction)
         origin, v = dagger.clone(), gd - dagger
         report = TrackingReport(
             lr=lr, threshold=2.0 / lr, search_steps=found, sharpness_at_crossing=crossing_sharpness,
@@ -149,9 +138,9 @@ def track_dynamics(
                 report.sharpness_along_gd.append(sharpness)
             if t == steps:
                 break
-            gd = gd - lr * gradient.to(gd.device)
+            gd = gd - lr * gradient
             v = _predicted_step(land, v, dagger, here, lr)
-            dagger, here = _project(land, dagger - lr * here.gradient.to(dagger), lr, here.direction)
+            dagger, here = project(land, dagger - lr * here.gradient, lr, here.direction)
         report.hvp_count = land.hvps
         return report
     finally:

@@ -63,7 +63,7 @@ def _converged(spec: SearchSpec, lower: float, upper: float) -> bool:
     if spec.integer:
         if upper - lower <= 1:
             return True
-        if spec.resolution <= 0 or lower < 1:  # exact, or the lower end untested (0 in a log search)
+        if spec.resolution <= 0 or lower < max(spec.low, 1) or upper > spec.high:  # exact, or an end untested
             return False
         return upper / lower <= 1 + spec.resolution if spec.log_scale else upper - lower <= spec.resolution
     if spec.log_scale:

@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 from probe_models.families.eos.tracking_report import (
+    BAND,
     STABILIZATION,
     STABILIZATION_LR,
     STABILIZATION_PRETRAIN,
@@ -43,7 +44,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "paper": {"lrs": [0.02, 0.05, 0.08, 0.1], "steps": 20_000, "sharpness_every": 20, "tracking_steps": 2000},
 }
 ARRIVAL = 0.05  # S within 5% of 2/η counts as arrived
-BAND = 0.10  # then S stays within ±10%
 LOSS_WINDOW = 200  # steps: the loss is compared as means over windows this long
 
 
@@ -156,12 +156,16 @@ class EOSReproduction(Reproduction):
         stabilization = None
         probed = results["self-stabilization"]
         reference = next((c for c in probed.children if c.state == "SUCCEEDED" and c.weights), None)
-        if reference is not None:
-            stabilization = track(reference, probed.plan.base_config, SETTINGS[scale]["tracking_steps"])
-            checks += tracking_checks(stabilization)
-            figures["self_stabilization.png"] = tracking_figure(stabilization)
-        else:
+        if reference is None:
             checks.append(Check("self-stabilization", None, "", False, "no checkpoint of the self-stabilization run"))
+        else:
+            try:
+                stabilization = track(reference, probed.plan.base_config, SETTINGS[scale]["tracking_steps"])
+            except ValueError as error:  # the search found no first crossing of 2/η from this checkpoint
+                checks.append(Check("self-stabilization", None, "", False, str(error)))
+            else:
+                checks += tracking_checks(stabilization)
+                figures["self_stabilization.png"] = tracking_figure(stabilization)
         summary = summary_of(checks, {"runs": measurements, "self_stabilization": stabilization}, scale, PAPER)
         return Report(summary, figures, _readme(checks, scale, figures))
 

@@ -21,6 +21,7 @@ first overshoot is 10.7% (the band is the paper's claim, so η stays at 0.12).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from probe_models.reproduction import Check, png, pyplot
@@ -31,7 +32,7 @@ STABILIZATION_LR = 0.12
 STABILIZATION_PRETRAIN = 1000  # float32 GD steps in the job; S is ~0.9·2/η here
 SEARCH_STEPS = 2000  # then at most this many more to the first S >= 2/η
 SHARPNESS_EVERY = 10  # S along GD is measured every this many tracked steps
-BAND = 0.10
+BAND = 0.10  # S within ±10% of 2/η: the paper's edge of stability, here and in the training runs
 TRACKING_TOLERANCE = 0.2
 PREDICTION_TOLERANCE = 0.25
 PROJECTED_BAND = 0.01
@@ -93,8 +94,9 @@ def tracking_checks(found: dict[str, Any]) -> list[Check]:
             "a self-stabilization cycle: x grows past δ and is pulled back",
             peak / delta,
             "x = u·(θ − θ†) blows up while S > 2/η, then the cubic term returns it (Damian et al. §4)",
-            peak > delta and last < delta / 10,
-            f"max |x| = {peak:.3g} against δ = {delta:.3g} (α = {found['alpha']:.3g}, β = {found['beta']:.3g}); "
+            math.isfinite(delta) and peak > delta and last < delta / 10,
+            f"max |x| = {peak:.3g} against δ = {delta:.3g} (α = {found['alpha']:.3g}, β = {found['beta']:.3g}"
+            f"{'' if math.isfinite(delta) else ': α <= 0 leaves δ = √(2α/β) undefined'}); "
             f"|x| at the end {last:.2g}",
         ),
     ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from probe_models.reproduction import Check, SweepResult, fit_loglog_interval, ratio_interval
+from probe_models.reproduction import Check, SweepResult, fit_loglog_interval, number, ratio_interval
 
 SLOPE_RANGE = (0.8, 1.2)
 # (name, sweeps, x, y, the paper's constant y/x, the paper's statement)
@@ -54,14 +54,14 @@ def capacity_analysis(
         checks.append(Check(
             f"{name}: the constant {y_label}/{x_label}", ratio, f"{reference} (the paper's constant)",
             ratio is not None and paper_ratio / factor <= ratio <= paper_ratio * factor,
-            f"fitted {_num(ratio, '.3g')} (95% interval {_interval(ratio_interval_)}) against the paper's "
+            f"fitted {number(ratio, '.3g')} (95% interval {_interval(ratio_interval_)}) against the paper's "
             f"{paper_ratio:.3g}; accepted within a factor {factor} at this scale", ratio_interval_,
         ))  # fmt: skip
         texts.append((name, (
             f"**{name}.** For each size, a bisection found the largest fact set stored to ≥ 99% (to within "
-            f"10%). On log-log axes {y_label} grows against {x_label} with slope {_num(slope, '.2f')} (95% "
+            f"10%). On log-log axes {y_label} grows against {x_label} with slope {number(slope, '.2f')} (95% "
             f"interval {_interval(slope_interval)}; the paper: linear, {reference}); the constant is "
-            f"{_num(ratio, '.3g')} ({_interval(ratio_interval_)}) against the paper's {paper_ratio:.3g}."
+            f"{number(ratio, '.3g')} ({_interval(ratio_interval_)}) against the paper's {paper_ratio:.3g}."
         )))  # fmt: skip
     checks.append(_attention_counts(results, measurements))
     return texts
@@ -73,7 +73,7 @@ def _attention_counts(results: dict[str, SweepResult], measurements: dict[str, A
     fixed = {k: v[0] for k, v in attention.plan.grid.items() if k != "num_heads"}
     rows = [r for r in _capacity_rows("capacity-attention", attention, "facts") if r["y"] > 0]
     rows += [r for r in _capacity_rows("capacity-transformer", results["capacity-transformer"], "facts")
-             if r["y"] > 0 and all(r["point"].get(k) == v for k, v in fixed.items())]  # fmt: skip
+             if r["y"] > 0 and all(r["config"].get(k) == v for k, v in fixed.items())]  # fmt: skip
     heads = {int(r["config"]["num_heads"]): r for r in rows}
     ordered = [heads[h] for h in sorted(heads)]
     slope, interval = (
@@ -88,13 +88,9 @@ def _attention_counts(results: dict[str, SweepResult], measurements: dict[str, A
         f"attention parameters count toward capacity (more heads at m={fixed.get('mlp_width')})", slope,
         "facts grow with total parameters, attention's included (slope 1 along any axis)",
         slope is not None and slope >= ATTENTION_SLOPE_MIN,
-        f"{described}; log-log slope {_num(slope, '.2f')} (95% interval {_interval(interval)}), "
+        f"{described}; log-log slope {number(slope, '.2f')} (95% interval {_interval(interval)}), "
         f"accepted >= {ATTENTION_SLOPE_MIN}", interval,
     )  # fmt: skip
-
-
-def _num(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
 
 
 def _interval(interval: tuple[float, float] | None) -> str:

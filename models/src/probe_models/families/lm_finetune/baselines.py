@@ -95,6 +95,8 @@ def no_training_baselines(weights: dict[str, torch.Tensor], config: Any, seed: i
     """
     from probe_models.families.lm_finetune.family import build_model, encoder, prompts, rng
 
+    if config.model != "gpt":
+        raise ValueError("the baselines read the built-in GPT's ln_f features and its one-token-per-word vocabulary")
     module = build_model(config, seed)
     module.load_state_dict(weights)
     module.eval()
