@@ -33,6 +33,7 @@ from probe_models.reproduction import (
     SearchPlan,
     SweepPlan,
     SweepResult,
+    number,
     png,
     pyplot,
     summary_of,
@@ -244,9 +245,9 @@ class FactualRecallReproduction(Reproduction):
                             f"final loss after {steps[-1] if steps else 0} steps"))  # fmt: skip
         text = (
             "**Sequential learning.** The linear-attention model (one-hot tokens, A and V initialised to 1e-5, GD "
-            f"with lr 0.1) first learns the relation: its loss plateaus at {_num(level, '.3f')}"
+            f"with lr 0.1) first learns the relation: its loss plateaus at {number(level, '.3f')}"
             f" against log D = {log_d:.3f} — it knows the answer block but not the subject (it 'hallucinates' "
-            f"among D answers) — and only then the subject, ending at loss {_num(final, '.3g')}."
+            f"among D answers) — and only then the subject, ending at loss {number(final, '.3g')}."
         )
         return png(fig), text
 
@@ -270,10 +271,6 @@ def find_plateau(steps: list[int], loss: list[float], start_below: float) -> dic
         return None
     level = float(np.median(loss[best[0] : best[1] + 1]))
     return {"start": steps[best[0]], "end": steps[best[1]], "level": level}
-
-
-def _num(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
 
 
 def _readme(scale: str, summary: dict[str, Any], checks: list[Check], paragraphs: list[str]) -> str:
