@@ -157,10 +157,10 @@ def self_stabilization(
         for t in range(1, steps + 1):
             land.set(theta)
             value, gradient = land.value_and_gradient()
-            theta = theta - lr * gradient.to(theta.device)
+            theta = theta - lr * gradient
             land.set(theta)
             sharpness, tracked = land.top_eigenpair(tracked)
-            shift = theta.cpu() - reference.cpu()
+            shift = theta - reference
             report.steps.append(t)
             report.loss.append(value)
             report.sharpness_along_gd.append(sharpness)
