@@ -13,7 +13,7 @@
   the relation token alone and of the subject token alone, plateaus near log D
   before it converges.
 
-"small" fits about 15 minutes on 2 CPU cores: fewer steps and smaller models
+"small" fits 2 to 6 minutes on 2 CPU cores: fewer steps and smaller models
 than the paper, so the measured constants sit below the paper's (an
 undertrained model stores fewer facts) while the scaling is what is checked.
 """
