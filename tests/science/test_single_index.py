@@ -48,6 +48,23 @@ def test_the_population_loss_is_one_minus_the_sum_of_c_k_squared_m_to_the_k():
     assert float(samples.mean()) == pytest.approx(float(expected), abs=4 * float(samples.std()) / 400_000**0.5)
 
 
+def test_step_size_groups_are_paired_replicas_each_at_its_own_step_size():
+    """lr_factors = "1,4": group 1 repeats group 0's teachers, starts and samples; only η differs."""
+    values = {"dim": 16, "num_seeds": 3, "lr": 0.02, "method": "vanilla", "stop_fraction": 0.0}
+    single = SingleIndex().new_run(parse_config(SingleIndexConfig, values), seed=5, steps=50)
+    paired = SingleIndex().new_run(parse_config(SingleIndexConfig, {**values, "lr_factors": "1,4"}), seed=5, steps=50)
+    faster = SingleIndex().new_run(parse_config(SingleIndexConfig, {**values, "lr": 0.08}), seed=5, steps=50)
+    for step in range(50):
+        for run in (single, paired, faster):
+            advance(run, step)
+    w = paired.model.w.detach()
+    assert w.shape == (6, 16)
+    torch.testing.assert_close(w[:3], single.model.w.detach())
+    torch.testing.assert_close(w[3:], faster.model.w.detach())
+    metrics = paired.evaluate()
+    assert {"recovery_step_median_lr0", "recovery_step_median_lr1", "overlap_5"} <= set(metrics)
+
+
 def test_a_restored_run_continues_exactly():
     config = parse_config(SingleIndexConfig, {"dim": 16, "num_seeds": 4, "lr": 0.1, "stop_fraction": 0.0})
     restored_and_whole(SingleIndex(), config, seed=3, steps=300, stop=120)
@@ -62,6 +79,11 @@ def test_a_restored_run_continues_exactly():
         ({"k_star": 9}, "k_star"),
         ({"lam_scale": -0.5}, "lam_scale"),
         ({"link": "custom", "coefficients": "a,b"}, "coefficients"),
+        ({"lr_factors": "1,x"}, "lr_factors"),
+        ({"lr_factors": "1,0"}, "lr_factors"),
+        ({"lr_factors": "1,nan"}, "lr_factors"),
+        ({"lr_factors": ",".join(["1"] * 17)}, "lr_factors"),
+        ({"lr_factors": "1,2", "num_seeds": 4096}, "lr_factors"),
     ],
 )
 def test_bad_configs_are_refused(values, key):

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from probe_models.families.single_index.smoothing import smoothed_link
+from probe_models.families.single_index.smoothing import smoothed_link, smoothed_link_slope
 from probe_models.gaussian.hermite import monomial_coefficients
 from probe_models.gaussian.links import polynomial_values
 
@@ -56,3 +56,16 @@ def test_no_smoothing_is_the_plain_link():
     w, x = setup()
     value = smoothed_link(w @ x, x @ x, MONOMIALS, torch.tensor(0.0, dtype=torch.float64), DIM)
     torch.testing.assert_close(value, polynomial_values(w @ x, MONOMIALS))
+
+
+def test_the_closed_form_slope_is_the_derivative_in_a():
+    """The training step's gradient −y·σ_λ'(a)·x rests on this slope; autograd of the value is the reference."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(64, DIM, generator=gen, dtype=torch.float64)
+    w = torch.randn(64, DIM, generator=gen, dtype=torch.float64)
+    a = ((w / w.norm(dim=-1, keepdim=True)) * x).sum(-1).requires_grad_(True)  # a² ≤ ‖x‖², as in training
+    for lam in (0.0, LAM):
+        lam_t = torch.tensor(lam, dtype=torch.float64)
+        (reference,) = torch.autograd.grad(smoothed_link(a, (x * x).sum(-1), MONOMIALS, lam_t, DIM).sum(), a)
+        slope = smoothed_link_slope(a.detach(), (x * x).sum(-1), MONOMIALS, lam_t, DIM)
+        torch.testing.assert_close(slope, reference)

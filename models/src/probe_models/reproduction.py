@@ -105,7 +105,7 @@ class Reproduction(ABC):
 
     @abstractmethod
     def plan(self, scale: str) -> list[SweepPlan]:
-        """The sweeps to run at ``scale`` ("small": 2 to 6 minutes on 2 CPU cores; "paper": a GPU box)."""
+        """The sweeps to run at ``scale`` ("small": 1 to 6 minutes on 2 CPU cores; "paper": a GPU box)."""
 
     @abstractmethod
     def analyze(self, scale: str, results: dict[str, SweepResult]) -> Report:

@@ -563,7 +563,7 @@ def sweep_cancel(sweep_id: str, as_json: JsonFlag = False) -> None:
 @handles_errors
 def reproduce(
     family: Annotated[str, typer.Argument(help="family name")],
-    scale: Annotated[str, typer.Option(help="small (2 to 6 minutes on 2 CPU cores) or paper (a GPU box)")] = "small",
+    scale: Annotated[str, typer.Option(help="small (1 to 6 minutes on 2 CPU cores) or paper (a GPU box)")] = "small",
     out: Annotated[Path, typer.Option(help="directory for summary.json, the figures and README.md")] = Path(
         "reproductions"
     ),

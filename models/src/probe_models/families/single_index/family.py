@@ -2,11 +2,13 @@
 
 A job trains K independent replicas at once — each its own teacher w*,
 initialization and fresh sample stream — as one [K, d] tensor, because a
-run is a few thousand tiny steps and the sweeps need many seeds. Step t of
-replica k: x ~ N(0, I_d), y = σ(w*·x); loss 1 − y·σ_λ(w; x) with σ_λ the
+run is a few thousand tiny steps and the sweeps need many seeds. With
+`lr_factors` the replicas form step-size groups of num_seeds each, paired
+(the same teachers, starts and samples in every group), so a step-size
+sweep is one job too. Step t of replica k: x ~ N(0, I_d), y = σ(w*·x); loss 1 − y·σ_λ(w; x) with σ_λ the
 closed-form smoothing of :mod:`smoothing` (λ = 0 for vanilla SGD); the
 spherical gradient step w ← (w − η∇_S)/‖·‖. A replica recovers weakly when
-w·w* ≥ 1/2; from then on it runs with λ = 0 and η_t = min(η, 1/(4d))·t_r/t:
+w·w* ≥ 1/2; from then on it runs with λ = 0 and η_t = min(η_k, 1/(4d))·t_r/t:
 the phase-1 η of smoothed SGD is large because λ damps the gradient, and
 without λ a step of order 1/d or more holds the overlap down at the noise
 floor of the degree-2k* sample loss (measured at d = 64: overlap 0.28 after
@@ -24,13 +26,13 @@ from torch import nn
 from probe_models.errors import UnsupportedProbe
 from probe_models.families.single_index.config import SingleIndexConfig
 from probe_models.families.single_index.reproduce import SingleIndexReproduction
-from probe_models.families.single_index.smoothing import smoothed_link
+from probe_models.families.single_index.smoothing import smoothed_link, smoothed_link_slope
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.gaussian.hermite import monomial_coefficients
 from probe_models.gaussian.links import polynomial_values
 from probe_models.seeding import generator
 
-PER_SEED_LIMIT = 64  # replicas whose own metrics are reported (aggregates cover all)
+PER_SEED_LIMIT = 256  # replicas whose own metrics are reported (aggregates cover all)
 
 
 class Replicas(nn.Module):
@@ -49,8 +51,19 @@ def unit_rows(rows: int, dim: int, gen: torch.Generator) -> torch.Tensor:
     return v / v.norm(dim=-1, keepdim=True)
 
 
+def per_group(config: SingleIndexConfig, rows: torch.Tensor) -> torch.Tensor:
+    """num_seeds rows repeated for every step-size group: the groups see the same teachers, starts and samples,
+    so step sizes are compared on paired replicas."""
+    return rows.repeat(len(config.factors), *([1] * (rows.dim() - 1)))
+
+
 def teachers(config: SingleIndexConfig, seed: int) -> torch.Tensor:
-    return unit_rows(config.num_seeds, config.dim, generator(seed, "teacher"))
+    return per_group(config, unit_rows(config.num_seeds, config.dim, generator(seed, "teacher")))
+
+
+def step_sizes(config: SingleIndexConfig) -> torch.Tensor:
+    """Phase-1 η of each replica: η·f_g for group g."""
+    return config.lr * torch.tensor(config.factors).repeat_interleave(config.num_seeds)
 
 
 def is_even(coefficients: np.ndarray) -> bool:
@@ -86,35 +99,38 @@ class SingleIndexRun(TrainingRun):
         self.config, self.seed, self.steps, self.device = config, seed, steps, device
         self.monomials = monomial_coefficients(config.hermite_coefficients)
         self.w_star = teachers(config, seed).to(device)
-        self.model = Replicas(config.num_seeds, config.dim).to(device)
+        self.model = Replicas(config.replicas, config.dim).to(device)
         with torch.no_grad():
-            self.model.w.copy_(unit_rows(config.num_seeds, config.dim, generator(seed, "init")))
-        self.recovered_at = torch.full((config.num_seeds,), -1, dtype=torch.int64)
+            self.model.w.copy_(per_group(config, unit_rows(config.num_seeds, config.dim, generator(seed, "init"))))
+        self.recovered_at = torch.full((config.replicas,), -1, dtype=torch.int64)
+        self.lr = step_sizes(config).to(device)
         self.completed = 0  # steps done: a replica not recovered yet is censored there
 
     def samples(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """x [K, d] and y [K]: replica k's fresh sample of step ``step``."""
         x = torch.randn(self.config.num_seeds, self.config.dim, generator=generator(self.seed, "train", step))
-        x = x.to(self.device)
+        x = per_group(self.config, x).to(self.device)
         return x, polynomial_values((self.w_star * x).sum(dim=-1), self.monomials)
 
     @property
     def finished(self) -> bool:
+        """Some step-size group has this share of its replicas recovered: the best group is measured then."""
         fraction = self.config.stop_fraction
-        return fraction > 0 and float((self.recovered_at >= 0).float().mean()) >= fraction
+        groups = (self.recovered_at >= 0).float().reshape(len(self.config.factors), self.config.num_seeds)
+        return fraction > 0 and float(groups.mean(dim=1).max()) >= fraction
 
     def train_step(self, step: int) -> dict[str, float]:
         x, y = self.samples(step)
         recovered = (self.recovered_at >= 0).to(self.device)
         lam = torch.where(recovered, 0.0, self.config.lam).to(x.dtype)
         since = torch.clamp(self.recovered_at, min=1).to(self.device, x.dtype)
-        after = min(self.config.lr, 0.25 / self.config.dim) * since / (step + 1)
-        lr = torch.where(recovered, after, self.config.lr)
-        w = self.model.w
-        a = (w * x).sum(dim=-1)
-        losses = 1.0 - y * smoothed_link(a, (x * x).sum(dim=-1), self.monomials, lam, self.config.dim)
-        (grad,) = torch.autograd.grad(losses.sum(), w)
+        after = self.lr.clamp(max=0.25 / self.config.dim) * since / (step + 1)
+        lr = torch.where(recovered, after, self.lr)
         with torch.no_grad():
+            w = self.model.w
+            a, r2 = (w * x).sum(dim=-1), (x * x).sum(dim=-1)
+            losses = 1.0 - y * smoothed_link(a, r2, self.monomials, lam, self.config.dim)
+            grad = -(y * smoothed_link_slope(a, r2, self.monomials, lam, self.config.dim))[:, None] * x
             tangent = grad - (grad * w).sum(dim=-1, keepdim=True) * w
             moved = w - lr[:, None] * tangent
             w.copy_(moved / moved.norm(dim=-1, keepdim=True))
@@ -122,7 +138,7 @@ class SingleIndexRun(TrainingRun):
         newly = (m >= self.config.recovery) & (self.recovered_at < 0)
         self.recovered_at[newly] = step + 1
         self.completed = step + 1
-        return {"loss": float(losses.detach().mean()), "overlap": float(m.mean())}
+        return {"loss": float(losses.mean()), "overlap": float(m.mean())}
 
     def evaluate(self) -> dict[str, float]:
         with torch.no_grad():
@@ -134,7 +150,11 @@ class SingleIndexRun(TrainingRun):
             "steps_completed": float(self.completed),
             **recovery_summary(self.recovered_at),
         }
-        for k in range(min(self.config.num_seeds, PER_SEED_LIMIT)):
+        if len(self.config.factors) > 1:
+            groups = self.recovered_at.reshape(len(self.config.factors), self.config.num_seeds)
+            for g, steps in enumerate(groups):
+                metrics[f"recovery_step_median_lr{g}"] = recovery_summary(steps)["recovery_step_median"]
+        for k in range(min(self.config.replicas, PER_SEED_LIMIT)):
             metrics[f"overlap_{k}"] = float(m[k])
             metrics[f"recovery_step_{k}"] = float(self.recovered_at[k]) if self.recovered_at[k] >= 0 else math.nan
         return metrics
@@ -146,7 +166,7 @@ class SingleIndexRun(TrainingRun):
             u = (module.directions() * x).sum(dim=-1)
             return (1.0 - y * polynomial_values(u, self.monomials)).mean(), None
 
-        return ObjectiveBatch(score, self.config.num_seeds)
+        return ObjectiveBatch(score, self.config.replicas)
 
     def optimizer_state(self) -> dict[str, torch.Tensor]:
         return {"recovered_at": self.recovered_at.clone()}  # plain SGD keeps no state but the phase of each replica
@@ -172,17 +192,17 @@ class SingleIndex(Family):
         return False  # a regression target
 
     def parameter_count(self, config: SingleIndexConfig) -> int:
-        return config.num_seeds * config.dim
+        return config.replicas * config.dim
 
     def architecture(self, config: SingleIndexConfig, seed: int) -> torch.nn.Module:
-        return Replicas(config.num_seeds, config.dim)
+        return Replicas(config.replicas, config.dim)
 
     @torch.no_grad()
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
         config = model.config
         w, w_star = model.module.directions(), teachers(config, model.seed).to(model.device)
         monomials = monomial_coefficients(config.hermite_coefficients)
-        x = torch.randn(num_sequences, config.num_seeds, config.dim, generator=generator(eval_seed, "eval"))
+        x = torch.randn(num_sequences, config.replicas, config.dim, generator=generator(eval_seed, "eval"))
         x = x.to(model.device)
         y = polynomial_values((x * w_star).sum(dim=-1), monomials)
         loss = float((1.0 - y * polynomial_values((x * w).sum(dim=-1), monomials)).mean())
@@ -194,7 +214,7 @@ class SingleIndex(Family):
             "population_loss": float(population_loss(config, m).mean()),
             "lam": config.lam,
         }
-        for k in range(min(config.num_seeds, PER_SEED_LIMIT)):
+        for k in range(min(config.replicas, PER_SEED_LIMIT)):
             metrics[f"overlap_{k}"] = float(m[k])
         return Evaluation(accuracy=metrics["recovered_fraction"], loss=loss, metrics=metrics)
 
@@ -206,7 +226,7 @@ class SingleIndex(Family):
         config = model.config
         monomials = monomial_coefficients(config.hermite_coefficients)
         w_star = teachers(config, model.seed)
-        x = torch.randn(num_examples, config.num_seeds, config.dim, generator=generator(seed, "sharpness"))
+        x = torch.randn(num_examples, config.replicas, config.dim, generator=generator(seed, "sharpness"))
         y = polynomial_values((x * w_star).sum(dim=-1), monomials)
 
         def loss(module: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
