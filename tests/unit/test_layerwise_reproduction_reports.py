@@ -3,7 +3,7 @@
 from probe_models.families.hier_poly.reproduce import HierPolyReproduction
 from probe_models.families.three_layer.reproduce import ThreeLayerReproduction
 from probe_models.registry import FAMILIES
-from probe_models.reproduction import SCALES, ChildResult, SweepResult
+from probe_models.reproduction import SCALES, ChildResult, SearchOutcome, SweepResult
 
 
 def sweep(plan, metrics_of) -> SweepResult:
@@ -12,22 +12,62 @@ def sweep(plan, metrics_of) -> SweepResult:
     return SweepResult(plan, "SUCCEEDED", children, [])
 
 
-def three_layer_results(three_layer_error: float, correlation: float) -> dict[str, SweepResult]:
-    errors = {"three-layer": three_layer_error, "two-layer": 0.65, "random-features": 0.67}
+def threshold_search(plan, exponent: float) -> SweepResult:
+    """A bisection's outcome when the threshold is 20·d^exponent (bracketed within 10%, or past the range)."""
+    threshold = 20 * plan.base_config["dim"] ** exponent
+    if threshold > plan.search.high:
+        return SweepResult(plan, "SUCCEEDED", [], [SearchOutcome({}, plan.search.high, None)])
+    return SweepResult(plan, "SUCCEEDED", [], [SearchOutcome({}, int(threshold / 1.1), int(threshold * 1.1))])
+
+
+def three_layer_results(
+    three_layer_error: float, correlation: float, exponent: float = 2.0, kernel_error: float = 0.67
+) -> dict[str, SweepResult]:
+    errors = {"three-layer": three_layer_error, "two-layer": 0.65, "random-features": kernel_error}
     out = {}
     for plan in ThreeLayerReproduction().plan("small"):
+        if plan.search is not None:
+            out[plan.name] = threshold_search(plan, exponent)
+            continue
         learner = plan.base_config["learner"]
         metrics = {"test_error": errors[learner], "feature_correlation": correlation}
         out[plan.name] = sweep(plan, lambda n, m=metrics: m)
     return out
 
 
+def failed(results: dict[str, SweepResult]) -> set[str]:
+    return {c["name"] for c in ThreeLayerReproduction().analyze("small", results).summary["checks"] if not c["passed"]}
+
+
 def test_three_layer_passes_below_half_the_baselines_and_fails_above():
     report = ThreeLayerReproduction().analyze("small", three_layer_results(0.17, 0.97))
     assert report.summary["passed"], report.summary["checks"]
     assert "test_error.png" in report.figures and "| 32768 |" in report.readme
-    checks = ThreeLayerReproduction().analyze("small", three_layer_results(0.4, 0.85)).summary["checks"]
-    assert not any(c["passed"] for c in checks), "0.4 is not below half of 0.65, and 0.85 < 0.9"
+    assert failed(three_layer_results(0.4, 0.85)) == {  # 0.4 is not below half of 0.65, and 0.85 < 0.9
+        "d=16, n=32768: three-layer error below half of two-layer's",
+        "d=16, n=32768: three-layer error below half of random-features's",
+        "d=16, n=32768: learned feature correlates with xᵀAx",
+    }
+
+
+def test_the_sample_threshold_is_fitted_as_a_rate_against_d():
+    report = ThreeLayerReproduction().analyze("small", three_layer_results(0.17, 0.97, exponent=2.0))
+    thresholds = report.summary["measurements"]["thresholds"]
+    assert abs(thresholds["slope"] - 2.0) < 0.05
+    low, high = thresholds["slope_interval"]
+    assert low < 2.0 < high < 6.0
+    assert set(thresholds["by_dim"]) == {"8", "12", "16", "24"}
+
+
+def test_a_kernel_like_rate_or_a_kernel_below_the_level_fails():
+    # d^7 leaves every threshold past n = 16,384 but d = 8's: nothing to fit, and d = 16 never crossed
+    assert failed(three_layer_results(0.17, 0.97, exponent=7.0)) == {
+        "three-layer sample threshold (test error < 0.5) grows with d at a rate below the kernel's d^6",
+        "d=16: the kernel is still above 0.5 at n=32768, past the three-layer threshold",
+    }
+    assert failed(three_layer_results(0.17, 0.97, kernel_error=0.45)) == {
+        "d=16: the kernel is still above 0.5 at n=32768, past the three-layer threshold"
+    }
 
 
 def hier_poly_results(correlation: float, transfer: float, scratch: float, angle: float) -> dict[str, SweepResult]:
