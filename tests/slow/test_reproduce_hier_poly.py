@@ -1,4 +1,5 @@
-"""Acceptance: `probe-cli reproduce hier-poly --scale small`: feature correlation against n, transfer, r = 2 span."""
+"""Acceptance: `probe-cli reproduce hier-poly --scale small`: feature correlation against n, transfer, r = 2 span,
+and the sample threshold of a degree-3 feature against d as a fitted exponent."""
 
 import pytest
 
@@ -17,5 +18,9 @@ def test_small_reproduction_learns_p_at_every_d_and_transfer_beats_scratch(serve
     assert angles[max(angles, key=int)] < 20.0, angles  # r = 2: the learned span is span{A1, A2}
     transfer = summary["measurements"]["transfer"]
     assert transfer["transfer"] < transfer["scratch"]
+    cubic = summary["measurements"]["cubic_thresholds"]
+    print(f"degree-3 p: thresholds {cubic['by_dim']}, exponent {cubic.get('slope')} {cubic.get('slope_interval')} "
+          "(theory 3, kernel 6)")  # fmt: skip
+    assert abs(cubic["slope"] - 3) <= 1 and cubic["slope_interval"][1] < 6
     assert summary["passed"], [c["name"] for c in summary["checks"] if not c["passed"]]
     assert [f.name for f in check_figures(out)] == ["hier_poly.png"]

@@ -12,9 +12,9 @@ def sweep(plan, metrics_of) -> SweepResult:
     return SweepResult(plan, "SUCCEEDED", children, [])
 
 
-def threshold_search(plan, exponent: float) -> SweepResult:
-    """A bisection's outcome when the threshold is 20·d^exponent (bracketed within 10%, or past the range)."""
-    threshold = 20 * plan.base_config["dim"] ** exponent
+def threshold_search(plan, exponent: float, scale: float = 20.0) -> SweepResult:
+    """A bisection's outcome when the threshold is scale·d^exponent (bracketed within 10%, or past the range)."""
+    threshold = scale * plan.base_config["dim"] ** exponent
     if threshold > plan.search.high:
         return SweepResult(plan, "SUCCEEDED", [], [SearchOutcome({}, plan.search.high, None)])
     return SweepResult(plan, "SUCCEEDED", [], [SearchOutcome({}, int(threshold / 1.1), int(threshold * 1.1))])
@@ -63,16 +63,21 @@ def test_a_kernel_like_rate_or_a_kernel_below_the_level_fails():
     # d^7 leaves every threshold past n = 16,384 but d = 8's: nothing to fit, and d = 16 never crossed
     assert failed(three_layer_results(0.17, 0.97, exponent=7.0)) == {
         "three-layer sample threshold (test error < 0.5) grows with d at a rate below the kernel's d^6",
-        "d=16: the kernel is still above 0.5 at n=32768, past the three-layer threshold",
+        "d=16: the kernel is still above 0.5 at n=32768, past the network's threshold",
     }
     assert failed(three_layer_results(0.17, 0.97, kernel_error=0.45)) == {
-        "d=16: the kernel is still above 0.5 at n=32768, past the three-layer threshold"
+        "d=16: the kernel is still above 0.5 at n=32768, past the network's threshold"
     }
 
 
-def hier_poly_results(correlation: float, transfer: float, scratch: float, angle: float) -> dict[str, SweepResult]:
+def hier_poly_results(
+    correlation: float, transfer: float, scratch: float, angle: float, cubic_exponent: float = 3.0
+) -> dict[str, SweepResult]:
     out = {}
     for plan in HierPolyReproduction().plan("small"):
+        if plan.search is not None:
+            out[plan.name] = threshold_search(plan, cubic_exponent, scale=1.0)
+            continue
         error = {"transfer": transfer, "scratch": scratch}.get(plan.name, 0.1)
         metrics = {"test_error": error, "feature_correlation": correlation, "span_angle_max": angle}
         out[plan.name] = sweep(plan, lambda n, m=metrics: m)
@@ -86,10 +91,12 @@ def test_hier_poly_checks_every_d_and_the_transfer():
     assert plans["span-r2"].base_config["features"] == 2 and plans["span-r2"].steps == 301
     report = HierPolyReproduction().analyze("small", hier_poly_results(0.98, 0.12, 0.9, 4.5))
     assert report.summary["passed"], report.summary["checks"]
-    assert len(report.summary["checks"]) == 5, "one per d, the transfer and the r = 2 span"
+    assert len(report.summary["checks"]) == 6, "one per d, the transfer, the r = 2 span and the degree-3 rate"
+    cubic = report.summary["measurements"]["cubic_thresholds"]
+    assert abs(cubic["slope"] - 3.0) < 0.05 and set(cubic["by_dim"]) == {"8", "10", "12", "14", "16"}
     assert "n=4096: 4.5°" in report.readme
-    failed = HierPolyReproduction().analyze("small", hier_poly_results(0.8, 0.9, 0.5, 35.0)).summary["checks"]
-    assert not any(c["passed"] for c in failed)
+    failed = HierPolyReproduction().analyze("small", hier_poly_results(0.8, 0.9, 0.5, 35.0, 1.5)).summary["checks"]
+    assert not any(c["passed"] for c in failed), "a degree-3 feature learned at d^1.5 is not the d^k rate either"
 
 
 def test_every_plan_of_every_reproduction_is_a_sweep_the_server_accepts():

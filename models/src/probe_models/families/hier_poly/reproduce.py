@@ -11,9 +11,15 @@ a network trained from scratch on the same few samples is the reference.
 Span (Fu, Wang, Nichani, Lee 2024): r = 2 quadratic features at d = 16, the
 largest principal angle between the learned span and span{A₁, A₂} against n.
 
+Rate: for a degree-3 feature p = d^{-1/2} Σ_i h3(x_i), a bisection over n
+at five d finds where the test error falls below 1/2; the fitted exponent
+(95% t-interval) is checked within 1 of the theory's k = 3 and below the
+kernel's 2k = 6.
+
 Checks at small scale: feature correlation ≥ 0.9 at the largest n for each
 d; the transferred network's test error is below the scratch network's; for
-r = 2 the largest principal angle at the largest n is below 20°.
+r = 2 the largest principal angle at the largest n is below 20°; the
+degree-3 rate above.
 """
 
 from __future__ import annotations
@@ -23,14 +29,17 @@ from typing import Any
 
 from probe_models.families.hier_poly.config import HierPolyConfig
 from probe_models.families.three_layer.reproduce import curves, points
+from probe_models.families.three_layer.thresholds import THRESHOLD_LEVEL, fit_thresholds, rate_check, threshold_plans
 from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
 
 PAPER = "Wang, Nichani, Lee (2023). Learning Hierarchical Polynomials with Three-Layer Neural Networks"
 SETTINGS: dict[str, dict[str, Any]] = {
     "small": {"dims": [8, 12, 16], "per_d2": [1, 2, 4, 8, 16, 32], "seeds": 2, "transfer_samples": 256,
-              "span_dim": 16, "span_per_d2": [4, 16]},
+              "span_dim": 16, "span_per_d2": [4, 16],
+              "cubic_dims": [8, 10, 12, 14, 16], "cubic_seeds": 2, "cubic_samples": (128, 16384)},
     "paper": {"dims": [16, 24, 32], "per_d2": [1, 2, 4, 8, 16, 32, 64], "seeds": 4, "transfer_samples": 512,
-              "span_dim": 32, "span_per_d2": [4, 16, 64]},
+              "span_dim": 32, "span_per_d2": [4, 16, 64],
+              "cubic_dims": [8, 12, 16, 20, 24], "cubic_seeds": 4, "cubic_samples": (128, 65536)},
 }  # fmt: skip
 # r = 2 features: g(z) = 0.6 (z₁ + z₂)/√2 + 0.8 z₁z₂, random features h₂(Vx) with m1 = 2d² (the quadratics, twice over)
 SPAN = {"features": 2, "interaction": 0.8, "coefficients": "0,0.6"}
@@ -39,6 +48,10 @@ LEARNERS = ("three-layer", "random-features")
 WIDTH1_PER_D2 = 8  # m1 = 8d² random features: the ridge fit whitens them, so twice the d²/2 quadratics suffice
 NEW_LINK = "0,0.6,0,0.8"
 FEATURE_CORRELATION = 0.9
+# A degree-3 feature p = d^{-1/2} Σ_i h3(x_i): the network's threshold ≈ d^3 (d^k), the kernel's d^6 (g∘p has
+# degree 2k for the default g of degree 2); m1 = d³/2 random features h3(Vx), enough to span the cubics.
+CUBIC = {"feature": "hermite-sum", "degree": 3}
+CUBIC_THEORY, CUBIC_KERNEL, CUBIC_BAND = 3.0, 6.0, 1.0
 
 
 def plan_name(learner: str, dim: int) -> str:
@@ -76,7 +89,8 @@ class HierPolyReproduction(Reproduction):
         steps = HierPolyConfig.stage1_steps + 1
         plans.append(SweepPlan("span-r2", span, grid={"samples": [f * dim * dim for f in s["span_per_d2"]]},
                                steps=steps, log_every=steps))  # fmt: skip
-        return plans
+        cubic = {d: {**CUBIC, "dim": d, "num_seeds": s["cubic_seeds"], "width1": d**3 // 2} for d in s["cubic_dims"]}
+        return plans + threshold_plans(cubic, s["cubic_samples"])
 
     def analyze(self, scale: str, results: dict[str, SweepResult]) -> Report:
         s = SETTINGS[scale]
@@ -116,12 +130,15 @@ class HierPolyReproduction(Reproduction):
             ))  # fmt: skip
         else:
             checks.append(Check("r=2: the span was learned", None, "a point", False, "no point succeeded"))
+        cubic = fit_thresholds(s["cubic_dims"], s["cubic_samples"], results, CUBIC_THEORY, CUBIC_KERNEL)
+        checks.append(rate_check(f"degree-3 p: sample threshold (test error < {THRESHOLD_LEVEL}) grows as d^k, "
+                                 "k = 3, below the kernel's d^6", cubic, band=CUBIC_BAND))  # fmt: skip
         measurements = {"test_error": {str(d): e for d, e in errors.items()},
                         "feature_correlation": {str(d): c for d, c in correlations.items()},
-                        "transfer": transfer_errors, "span_angle_max": angles}  # fmt: skip
+                        "transfer": transfer_errors, "span_angle_max": angles, "cubic_thresholds": cubic}  # fmt: skip
         summary = summary_of(checks, measurements, scale, PAPER)
         figures = {"hier_poly.png": _figure(errors, correlations)}
-        return Report(summary, figures, _readme(checks, errors, correlations, transfer_errors, angles))
+        return Report(summary, figures, _readme(checks, errors, correlations, transfer_errors, angles, cubic))
 
 
 def _figure(errors: dict[int, dict[str, dict[int, float]]], correlations: dict[int, dict[int, float]]) -> bytes:
@@ -147,6 +164,7 @@ def _readme(
     correlations: dict[int, dict[int, float]],
     transfer: dict[str, float],
     angles: dict[int, float],
+    cubic: dict[str, Any],
 ) -> str:
     lines = [f"# hier-poly: learning g∘p with a three-layer bottleneck network\n\n{PAPER}\n",
              "| d | n | three-layer error | kernel error | feature correlation |", "|---|---|---|---|---|"]  # fmt: skip
@@ -160,6 +178,11 @@ def _readme(
     if angles:
         lines += ["", "r = 2 quadratic features, largest principal angle between the learned span and span{A1, A2}: "
                   + ", ".join(f"n={n}: {a:.1f}°" for n, a in sorted(angles.items())) + "."]  # fmt: skip
+    if cubic["by_dim"]:
+        brackets = ", ".join(f"d={d}: {t['estimate']:.0f}" for d, t in cubic["by_dim"].items())
+        lines += ["", f"Degree-3 p = d^(-1/2) Σ h3(x_i), samples until the test error falls below {THRESHOLD_LEVEL}: "
+                  f"{brackets}; exponent {cubic.get('slope')} (95% interval {cubic.get('slope_interval')}; "
+                  "theory 3, kernel 6)."]  # fmt: skip
     lines += ["", "![test error and feature correlation](hier_poly.png)", "", "## Checks", ""]
     lines += [f"- {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail} (want {c.reference})" for c in checks]
     return "\n".join(lines) + "\n"

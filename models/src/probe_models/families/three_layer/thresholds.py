@@ -1,14 +1,13 @@
-"""The three-layer network's sample threshold against d, as a rate (issue 16, item 5).
+"""A layer-wise network's sample threshold against d, as a rate (three-layer and hier-poly; issue 16, item 5).
 
 At each d a bisection over n (geometric midpoints, stopped when the bracket
-is within a factor 1 + RESOLUTION) finds where the layer-wise network's test
-error falls below THRESHOLD_LEVEL. The search's success is "error still ≥
-the level", so its ``best`` is the largest n not yet learned and its
+is within a factor 1 + RESOLUTION) finds where the network's test error
+falls below THRESHOLD_LEVEL. The search's success is "error still ≥ the
+level", so its ``best`` is the largest n not yet learned and its
 ``first_failure`` the smallest n learned; the threshold is their geometric
 mean. Its log-log slope against d, with a 95% t-interval, is the measured
-exponent: the theory's is 2 for a quadratic feature (Wang, Nichani, Lee
-2023 prove Õ(d²); this paper's bound is d⁴), and a kernel needs about
-d^{2q} samples for g of degree q in the feature (6 for the default g).
+exponent, set beside the theory's (d² for a quadratic feature, d^k for a
+degree-k one) and the kernel's (about d^{kq} for g of degree q in p).
 """
 
 from __future__ import annotations
@@ -20,33 +19,23 @@ from probe_models.reproduction import Check, SearchPlan, SweepPlan, SweepResult,
 
 THRESHOLD_LEVEL = 0.5
 RESOLUTION = 0.2
-THEORY_EXPONENT = 2.0
-KERNEL_EXPONENT = 6.0  # 2q with q = 3, the degree of the default g = 0.6 h1 + 0.8 h3
-STAGES = 2  # a three-layer job is its stage-1 step and its stage-2 fit
+STAGES = 2  # a layer-wise job is its stage-1 step and its stage-2 fit
 
 
 def plan_name(dim: int) -> str:
     return f"threshold-d{dim}"
 
 
-def threshold_plans(dims: list[int], seeds: int, samples: tuple[int, int], width_per_d2: int) -> list[SweepPlan]:
+def threshold_plans(bases: dict[int, dict[str, Any]], samples: tuple[int, int]) -> list[SweepPlan]:
+    """One bisection over n per d (bases: d -> the job's config without n)."""
     low, high = samples
     search = SearchPlan("samples", low, high, "test_error", THRESHOLD_LEVEL, log_scale=True, resolution=RESOLUTION)
-    return [
-        SweepPlan(
-            plan_name(dim),
-            {"learner": "three-layer", "dim": dim, "num_seeds": seeds, "width1": width_per_d2 * dim * dim},
-            search=search,
-            steps=STAGES,
-            log_every=STAGES,
-        )
-        for dim in dims
-    ]
+    return [SweepPlan(plan_name(d), base, search=search, steps=STAGES, log_every=STAGES) for d, base in bases.items()]
 
 
 def threshold_at(result: SweepResult | None, samples: tuple[int, int]) -> dict[str, Any] | None:
-    """The bracket (largest n not learned, smallest n learned) and its geometric mean; None when the search did
-    not bracket the threshold inside ``samples``."""
+    """The bracket (largest n not learned, smallest n learned) and its geometric mean; the estimate is NaN when
+    the search did not bracket the threshold inside ``samples``."""
     if result is None or not result.searches:
         return None
     outcome = result.searches[0]
@@ -56,45 +45,43 @@ def threshold_at(result: SweepResult | None, samples: tuple[int, int]) -> dict[s
     return {"estimate": math.sqrt(low * high), "low": low, "high": high}
 
 
-def threshold_checks(
-    dims: list[int],
-    samples: tuple[int, int],
-    results: dict[str, SweepResult],
-    kernel_errors: dict[int, dict[int, float]],
-) -> tuple[list[Check], dict[str, Any]]:
-    """The exponent check and the kernel-separation check, and the measurements behind them."""
+def fit_thresholds(
+    dims: list[int], samples: tuple[int, int], results: dict[str, SweepResult], theory: float, kernel: float
+) -> dict[str, Any]:
+    """Each d's threshold and, from 3 bracketed d or more, the log-log slope with its 95% t-interval."""
     by_dim = {d: t for d in dims if (t := threshold_at(results.get(plan_name(d)), samples)) is not None}
     fitted = [d for d, t in by_dim.items() if math.isfinite(t["estimate"])]
-    measurements: dict[str, Any] = {"level": THRESHOLD_LEVEL, "by_dim": {str(d): t for d, t in by_dim.items()},
-                                    "theory_exponent": THEORY_EXPONENT, "kernel_exponent": KERNEL_EXPONENT}  # fmt: skip
-    slope, interval = None, None
+    out: dict[str, Any] = {"level": THRESHOLD_LEVEL, "by_dim": {str(d): t for d, t in by_dim.items()},
+                           "fitted_dims": fitted, "theory_exponent": theory, "kernel_exponent": kernel}  # fmt: skip
     if len(fitted) >= 3:
         slope, interval = fit_loglog_interval(fitted, [by_dim[d]["estimate"] for d in fitted])
-        measurements.update(slope=slope, slope_interval=interval)
-    checks = [
-        Check(
-            f"three-layer sample threshold (test error < {THRESHOLD_LEVEL}) grows with d at a rate below the "
-            f"kernel's d^{KERNEL_EXPONENT:g}",
-            slope,
-            f"95% interval below {KERNEL_EXPONENT:g}; theory {THEORY_EXPONENT:g} (Õ(d²) for a quadratic feature)",
-            interval is not None and interval[1] < KERNEL_EXPONENT and slope is not None and slope > 0,
-            f"{len(fitted)} of {len(dims)} dims bracketed; slope {number(slope, '.2f')}",
-            interval,
-        )
-    ]
-    checks += [_kernel_check(d, by_dim.get(d), errors) for d, errors in kernel_errors.items() if errors]
-    return checks, measurements
+        out.update(slope=slope, slope_interval=interval)
+    return out
 
 
-def _kernel_check(dim: int, threshold: dict[str, Any] | None, errors: dict[int, float]) -> Check:
-    """Where the three-layer network has crossed the level, the kernel is still above it at many more samples."""
+def rate_check(name: str, fit: dict[str, Any], band: float | None = None) -> Check:
+    """The threshold's exponent: its 95% interval below the kernel's, and (with ``band``) within ``band`` of the
+    theory's."""
+    slope, interval = fit.get("slope"), fit.get("slope_interval")
+    theory, kernel = fit["theory_exponent"], fit["kernel_exponent"]
+    passed = slope is not None and interval is not None and slope > 0 and interval[1] < kernel
+    reference = f"95% interval below the kernel's {kernel:g}; theory {theory:g}"
+    if band is not None:
+        passed = passed and slope is not None and abs(slope - theory) <= band
+        reference += f" (within {band:g})"
+    detail = f"{len(fit['fitted_dims'])} dims bracketed; slope {number(slope, '.2f')}"
+    return Check(name, slope, reference, passed, detail, interval)
+
+
+def kernel_check(dim: int, threshold: dict[str, Any] | None, errors: dict[int, float]) -> Check:
+    """Where the network has crossed the level, the kernel is still above it at many more samples."""
     top = max(errors)
     crossed = threshold is not None and threshold["high"] is not None and threshold["high"] < top
     kernel = errors[top]
     return Check(
-        f"d={dim}: the kernel is still above {THRESHOLD_LEVEL} at n={top}, past the three-layer threshold",
+        f"d={dim}: the kernel is still above {THRESHOLD_LEVEL} at n={top}, past the network's threshold",
         kernel,
-        f"> {THRESHOLD_LEVEL} (a kernel needs about d^{KERNEL_EXPONENT:g} samples)",
+        f"> {THRESHOLD_LEVEL}",
         crossed and kernel > THRESHOLD_LEVEL,
-        f"three-layer crossed by n={threshold['high'] if threshold else None}; kernel error {kernel:.3f}",
+        f"the network crossed by n={threshold['high'] if threshold else None}; kernel error {kernel:.3f}",
     )
