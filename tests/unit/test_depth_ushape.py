@@ -47,7 +47,7 @@ def test_a_linear_conv_net_is_its_end_to_end_operator():
 
 
 @pytest.mark.parametrize("data, shape", [("digits", (1, 8, 8)), ("mnist1d", (1, 40))])
-@pytest.mark.parametrize("model", ["conv", "resnet", "linear-conv"])
+@pytest.mark.parametrize("model", ["conv", "resnet", "linear-conv", "conv-authors"])
 def test_parameter_counts_need_no_build_and_every_net_takes_its_inputs(model, data, shape):
     config = parse_config(DepthUShapeConfig, {**PAIR, "model": model, "data": data, "depth": 3,
                                               "mnist1d_samples": 400})  # fmt: skip
@@ -80,7 +80,46 @@ def test_mnist1d_is_generated_offline_and_trains():
         assert math.isfinite(advance(run, step)["loss"])
 
 
-@pytest.mark.parametrize("overrides", [{"model": "conv", "depth": 2}, {"model": "linear-conv", "depth": 3, "lr": 0.03}])
+def test_the_authors_net_is_conv_bn_leaky_relu_then_a_conv_to_the_classes_read_by_the_mean():
+    """Rebuilt from its definition in eshnich/deep_cnn fully_conv/conv_net.py (nonlinear=True), in eval mode."""
+    config = parse_config(DepthUShapeConfig, {**PAIR, "model": "conv-authors", "depth": 3})
+    net = initialized(config, seed=0).eval()
+    x = torch.randn(4, 1, 8, 8)
+    h = x
+    for conv, norm in zip(net.convs, net.norms, strict=True):
+        assert conv.bias is None and conv.padding == (1, 1)
+        h = torch.nn.functional.leaky_relu(norm(torch.nn.functional.conv2d(h, conv.weight, padding=1)), 0.01)
+    expected = torch.nn.functional.conv2d(h, net.final.weight, padding=1).mean(dim=(2, 3))
+    torch.testing.assert_close(net(x), expected)
+    fan_in = net.convs[1].weight[0].numel()  # Kaiming-normal for leaky ReLU: std √(2 / (1 + 0.01²)) / √fan_in
+    assert float(net.convs[1].weight.detach().std()) == pytest.approx(math.sqrt(2 / (1 + 1e-4) / fan_in), rel=0.1)
+
+
+def test_with_batches_a_step_is_an_epoch_and_the_fit_is_its_running_accuracy():
+    config = parse_config(DepthUShapeConfig, {**PAIR, "model": "conv-authors", "depth": 2, "batch_size": 4,
+                                              "lr": 0.01, "after_fit": 0})  # fmt: skip
+    run = DepthUShape().new_run(config, seed=0, steps=200)
+    assert [len(b) for b in run.batches(0)] == [4, 4, 2]
+    assert (
+        sorted(torch.cat(run.batches(0)).tolist()) == list(range(10))
+        and run.batches(0)[0].tolist() != run.batches(1)[0].tolist()
+    )
+    steps = 0
+    while steps < run.max_steps and not run.finished:
+        logged = advance(run, steps)
+        steps += 1
+    assert run.finished and logged["batch_accuracy"] == 1.0 and run.fit_step == steps - 1
+    assert run.evaluate()["fit_step"] == run.fit_step
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"model": "conv", "depth": 2},
+        {"model": "linear-conv", "depth": 3, "lr": 0.03},
+        {"model": "conv-authors", "depth": 2, "batch_size": 4},
+    ],
+)
 def test_a_restored_run_continues_exactly(overrides):
     config = parse_config(DepthUShapeConfig, {**PAIR, **overrides, "after_fit": 1000})
     resumed, whole = restored_and_whole(DepthUShape(), config, seed=3, steps=30, stop=12)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from probe_models.config import param
 from probe_models.errors import ConfigError
 
-MODELS = ("conv", "resnet", "linear-conv")
+MODELS = ("conv", "resnet", "linear-conv", "conv-authors")
 DATA = ("digits", "mnist1d", "cifar10", "imagenet32")
 PATH_DATA = ("cifar10", "imagenet32")
 
@@ -18,6 +18,8 @@ class DepthUShapeConfig:
         "conv",
         "conv: L × (conv3 + BatchNorm + ReLU), no residuals, global average pooling, linear head; "
         "resnet: a conv stem and L basic residual blocks, same head; "
+        "conv-authors: the authors' conv_net.py, L × (conv3 + BatchNorm + leaky ReLU), then a conv3 to the classes "
+        "and the mean over positions; "
         "linear-conv: L zero-padded conv3 layers with no nonlinearity, normalization or bias, the last to the "
         "classes, then the mean over positions (the authors' linear net)",
         choices=MODELS,
@@ -47,7 +49,12 @@ class DepthUShapeConfig:
                               "Gaussian (below 1: small init)", min=0.0, max=10.0)  # fmt: skip
     target_loss: float = param(0.0, "a job ends after_fit steps after its training loss first falls below this (0: "
                                "after it first reaches 100% training accuracy)", min=0.0, max=1e3)  # fmt: skip
-    lr: float = param(0.001, "the Adam learning rate; every step uses the whole training set", min=0.0, max=10.0)
+    lr: float = param(0.001, "the Adam learning rate", min=0.0, max=10.0)
+    batch_size: int = param(
+        0, "0: every step is one Adam step on the whole training set; > 0: every step is one epoch of Adam steps on "
+        "shuffled batches of this size, and the fit is the epoch's running training accuracy (the authors' rule)",
+        min=0, max=1_000_000,
+    )  # fmt: skip
     after_fit: int = param(
         50, "steps trained after the first step with 100% training accuracy; the job then ends (its steps "
         "bound the whole run)", min=0, max=10_000_000,

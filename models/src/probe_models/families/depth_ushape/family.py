@@ -2,8 +2,10 @@
 
 Nichani, Radhakrishnan, Uhler (2020), PAPERS.md §9. Every step is one Adam
 step on the whole training set (a few images per class, so the nets are
-heavily over-parameterized). The step at which the net first classifies
-every training image right (in training mode, on that step's forward pass),
+heavily over-parameterized), or with ``batch_size`` one epoch of Adam steps
+on shuffled batches (the authors' protocol). The step at which the net
+first classifies every training image right (in training mode: that step's
+forward pass, or the epoch's running accuracy),
 or whose loss first falls below ``target_loss`` when one is set, is recorded
 as ``fit_step``; the job trains ``after_fit`` more steps and
 then ends. Metrics are taken with BatchNorm normalizing by the whole
@@ -29,7 +31,7 @@ from probe_models.families.depth_ushape.networks import LinearConvNet, build, en
 from probe_models.families.depth_ushape.reproduce import PAPER, DepthUShapeReproduction
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
-from probe_models.seeding import derive_seed
+from probe_models.seeding import derive_seed, generator
 
 
 def loss_function(config: DepthUShapeConfig):  # noqa: ANN201 (a loss of logits and labels)
@@ -88,8 +90,10 @@ def calibrated(module: nn.Module, inputs: torch.Tensor) -> nn.Module:
 
 
 def metrics(module: nn.Module, config: DepthUShapeConfig, seed: int) -> dict[str, float]:
+    """Train and test metrics in eval mode: BatchNorm by the whole training set's statistics after full-batch
+    training, by its running averages after training on batches (as the authors evaluate)."""
     data = splits(config, seed)
-    net = calibrated(module, data.train.inputs)
+    net = calibrated(module, data.train.inputs) if config.batch_size == 0 else deepcopy(module).eval()
     return {**assess(net, config, data.train, "train"), **assess(net, config, data.test, "test"),
             **operator_norms(net, config)}  # fmt: skip
 
@@ -111,17 +115,30 @@ class DepthRun(TrainingRun):
 
     def train_step(self, step: int) -> dict[str, float]:
         self.model.train()
-        logits = self.model(self.inputs)
-        loss = self.loss(logits, self.labels)
-        accuracy = (logits.argmax(dim=1) == self.labels).float().mean()
+        loss, correct = 0.0, 0
+        for batch in self.batches(step):
+            labels = self.labels[batch]
+            logits = self.model(self.inputs[batch])
+            batch_loss = self.loss(logits, labels)
+            correct += int((logits.argmax(dim=1) == labels).sum())
+            loss += float(batch_loss.detach()) * len(labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            self.optimizer.step()
+        loss, accuracy = loss / len(self.labels), correct / len(self.labels)
         target = self.config.target_loss
-        fitted = float(loss.detach()) < target if target > 0 else bool(accuracy == 1)
+        fitted = loss < target if target > 0 else accuracy == 1
         if self.fit_step is None and fitted:
             self.fit_step = step
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": float(loss.detach()), "batch_accuracy": float(accuracy)}
+        return {"loss": loss, "batch_accuracy": accuracy}
+
+    def batches(self, step: int) -> list[slice | torch.Tensor]:
+        """The whole training set as one batch, or step ``step``'s epoch: a seeded shuffle cut into batches."""
+        n, size = len(self.labels), self.config.batch_size
+        if size == 0 or size >= n:
+            return [slice(None)]
+        order = torch.randperm(n, generator=generator(self.seed, "epoch", step)).to(self.device)
+        return list(order.split(size))
 
     def after_step(self, step: int) -> None:
         self.completed = step

@@ -1,12 +1,14 @@
 """The networks of depth-ushape: plain conv nets, ResNets and linear conv nets, for 1-D or 2-D inputs.
 
-The plain net is the paper's fully convolutional architecture: L blocks of
+The plain net (`conv`) is the paper's fully convolutional architecture: L blocks of
 3-wide convolution, BatchNorm and ReLU at constant width, no residuals, then
 global average pooling and a linear head, so depth is the only thing that
-changes. The linear conv net is the authors' linear network
-(eshnich/deep_cnn, fully_conv/conv_net.py, without its BatchNorm): L
-convolutions with zero ("same") padding and no bias, the last one to the
-classes, then the mean over positions; the whole network is one linear
+changes; `conv-authors` is the authors' own version of it (leaky ReLU, their
+init, a last convolution to the classes read out by the mean over positions).
+The linear conv net is the authors' linear network (eshnich/deep_cnn,
+fully_conv/conv_net.py, without its BatchNorm): L convolutions with zero
+("same") padding and no bias, the last one to the classes, then the mean
+over positions; the whole network is one linear
 operator x ↦ Mx whose norm can be compared across depths, and its kernel
 regime is :mod:`linear_cntk`'s B_L. (Circular padding with a dense read-out,
 what this net was before, makes every depth's kernel the same.)
@@ -18,11 +20,13 @@ import itertools
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from probe_models.families.depth_ushape.config import DepthUShapeConfig
 
 KERNEL = 3
+LEAKY_SLOPE = 0.01  # F.leaky_relu's default, which the authors use
 
 
 def convolution(dims: int, cin: int, cout: int, *, bias: bool, padding_mode: str = "zeros") -> nn.Module:
@@ -47,6 +51,28 @@ class ConvNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(x)
         return self.head(h.flatten(2).mean(dim=2))
+
+
+class AuthorsConvNet(nn.Module):
+    """The authors' nonlinear conv net (eshnich/deep_cnn, fully_conv/conv_net.py with nonlinear=True): L × (conv3
+    without bias + BatchNorm + leaky ReLU, slope 0.01), Kaiming-normal init for leaky ReLU, then a last conv3 to
+    the classes (no BatchNorm, linear init) and the mean over positions."""
+
+    def __init__(self, dims: int, channels: int, width: int, depth: int, classes: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(convolution(dims, channels if i == 0 else width, width, bias=False)
+                                   for i in range(depth))  # fmt: skip
+        self.norms = nn.ModuleList(batch_norm(dims, width) for _ in range(depth))
+        self.final = convolution(dims, width, classes, bias=False)
+        with torch.no_grad():
+            for conv in self.convs:
+                nn.init.kaiming_normal_(conv.weight, a=LEAKY_SLOPE, nonlinearity="leaky_relu")
+            nn.init.kaiming_normal_(self.final.weight, nonlinearity="linear")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            x = F.leaky_relu(norm(conv(x)), LEAKY_SLOPE)
+        return self.final(x).flatten(2).mean(dim=2)
 
 
 class BasicBlock(nn.Module):
@@ -106,6 +132,8 @@ def build(config: DepthUShapeConfig) -> nn.Module:
         return ConvNet(dims, channels, config.width, config.depth, classes)
     if config.model == "resnet":
         return ResNet(dims, channels, config.width, config.depth, classes)
+    if config.model == "conv-authors":
+        return AuthorsConvNet(dims, channels, config.width, config.depth, classes)
     return LinearConvNet(dims, channels, config.width, config.depth, classes, config.init_scale)
 
 
