@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from probe_models.families.single_index.smoothing import smoothed_link, smoothed_link_slope
+from probe_models.families.single_index.smoothing import smoothed_link, smoothed_link_and_slope
 from probe_models.gaussian.hermite import monomial_coefficients
 from probe_models.gaussian.links import polynomial_values
 
@@ -67,5 +67,6 @@ def test_the_closed_form_slope_is_the_derivative_in_a():
     for lam in (0.0, LAM):
         lam_t = torch.tensor(lam, dtype=torch.float64)
         (reference,) = torch.autograd.grad(smoothed_link(a, (x * x).sum(-1), MONOMIALS, lam_t, DIM).sum(), a)
-        slope = smoothed_link_slope(a.detach(), (x * x).sum(-1), MONOMIALS, lam_t, DIM)
+        value, slope = smoothed_link_and_slope(a.detach(), (x * x).sum(-1), MONOMIALS, lam_t, DIM)
+        torch.testing.assert_close(value, smoothed_link(a.detach(), (x * x).sum(-1), MONOMIALS, lam_t, DIM))
         torch.testing.assert_close(slope, reference)

@@ -26,7 +26,7 @@ from torch import nn
 from probe_models.errors import UnsupportedProbe
 from probe_models.families.single_index.config import SingleIndexConfig
 from probe_models.families.single_index.reproduce import SingleIndexReproduction
-from probe_models.families.single_index.smoothing import smoothed_link, smoothed_link_slope
+from probe_models.families.single_index.smoothing import smoothed_link_and_slope
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.gaussian.hermite import monomial_coefficients
 from probe_models.gaussian.links import polynomial_values
@@ -129,8 +129,8 @@ class SingleIndexRun(TrainingRun):
         with torch.no_grad():
             w = self.model.w
             a, r2 = (w * x).sum(dim=-1), (x * x).sum(dim=-1)
-            losses = 1.0 - y * smoothed_link(a, r2, self.monomials, lam, self.config.dim)
-            grad = -(y * smoothed_link_slope(a, r2, self.monomials, lam, self.config.dim))[:, None] * x
+            value, slope = smoothed_link_and_slope(a, r2, self.monomials, lam, self.config.dim)
+            losses, grad = 1.0 - y * value, -(y * slope)[:, None] * x
             tangent = grad - (grad * w).sum(dim=-1, keepdim=True) * w
             moved = w - lr[:, None] * tangent
             w.copy_(moved / moved.norm(dim=-1, keepdim=True))
