@@ -29,8 +29,24 @@ from typing import Any
 
 from probe_models.families.hier_poly.config import HierPolyConfig
 from probe_models.families.three_layer.reproduce import curves, points
-from probe_models.families.three_layer.thresholds import THRESHOLD_LEVEL, fit_thresholds, rate_check, threshold_plans
-from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
+from probe_models.families.three_layer.thresholds import (
+    THRESHOLD_LEVEL,
+    fit_thresholds,
+    interval_text,
+    rate_check,
+    threshold_plans,
+)
+from probe_models.reproduction import (
+    Check,
+    Report,
+    Reproduction,
+    SweepPlan,
+    SweepResult,
+    number,
+    png,
+    pyplot,
+    summary_of,
+)
 
 PAPER = "Wang, Nichani, Lee (2023). Learning Hierarchical Polynomials with Three-Layer Neural Networks"
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -181,7 +197,7 @@ def _readme(
     if cubic["by_dim"]:
         brackets = ", ".join(f"d={d}: {t['estimate']:.0f}" for d, t in cubic["by_dim"].items())
         lines += ["", f"Degree-3 p = d^(-1/2) Σ h3(x_i), samples until the test error falls below {THRESHOLD_LEVEL}: "
-                  f"{brackets}; exponent {cubic.get('slope')} (95% interval {cubic.get('slope_interval')}; "
+                  f"{brackets}; exponent {number(cubic.get('slope'), '.2f')} (95% interval {interval_text(cubic)}; "
                   "theory 3, kernel 6)."]  # fmt: skip
     lines += ["", "![test error and feature correlation](hier_poly.png)", "", "## Checks", ""]
     lines += [f"- {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail} (want {c.reference})" for c in checks]

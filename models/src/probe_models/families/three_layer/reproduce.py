@@ -25,11 +25,22 @@ from typing import Any
 from probe_models.families.three_layer.thresholds import (
     THRESHOLD_LEVEL,
     fit_thresholds,
+    interval_text,
     kernel_check,
     rate_check,
     threshold_plans,
 )
-from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
+from probe_models.reproduction import (
+    Check,
+    Report,
+    Reproduction,
+    SweepPlan,
+    SweepResult,
+    number,
+    png,
+    pyplot,
+    summary_of,
+)
 
 PAPER = "Nichani, Damian, Lee (2023). Provable Guarantees for Nonlinear Feature Learning in Three-Layer Neural Networks"
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -156,8 +167,8 @@ def _readme(
               "| d | threshold n (bracket) |", "|---|---|"]  # fmt: skip
     for d, t in thresholds["by_dim"].items():
         lines.append(f"| {d} | {t['estimate']:.0f} ({t['low']}, {t['high']}) |")
-    lines.append(f"\nFitted exponent: {thresholds.get('slope')} (95% interval {thresholds.get('slope_interval')}); "
-                 "theory 2, kernel 2q = 6.\n")  # fmt: skip
+    slope = number(thresholds.get("slope"), ".2f")
+    lines.append(f"\nFitted exponent: {slope} (95% interval {interval_text(thresholds)}); theory 2, kernel 2q = 6.\n")
     for dim, by_learner in errors.items():
         ns = sorted(set().union(*by_learner.values()))
         lines += [f"## d = {dim}\n", "| n | " + " | ".join(by_learner) + " | feature correlation |",

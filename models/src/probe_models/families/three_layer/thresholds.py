@@ -85,3 +85,9 @@ def kernel_check(dim: int, threshold: dict[str, Any] | None, errors: dict[int, f
         crossed and kernel > THRESHOLD_LEVEL,
         f"the network crossed by n={threshold['high'] if threshold else None}; kernel error {kernel:.3f}",
     )
+
+
+def interval_text(fit: dict[str, Any]) -> str:
+    """The fitted exponent's 95% interval as text, or "n/a"."""
+    bounds = fit.get("slope_interval")
+    return "n/a" if bounds is None else f"{bounds[0]:.2f} to {bounds[1]:.2f}"
