@@ -4,39 +4,63 @@ import io
 
 import matplotlib.image
 import numpy as np
+import pytest
 import torch
 
 from probe_models.config import parse_config
 from probe_models.families.lm_finetune.baselines import icl_accuracy, linear_probe_accuracy
 from probe_models.families.lm_finetune.config import LMFinetuneConfig
 from probe_models.families.lm_finetune.family import build_model
-from probe_models.families.lm_finetune.reproduce import MezoReproduction, icl_check
+from probe_models.families.lm_finetune.reproduce import SETTINGS, MezoReproduction, icl_check, plan_name
 from probe_models.reproduction import ChildResult, SweepResult
 
 UNTRAINED = build_model(parse_config(LMFinetuneConfig, {"mode": "pretrain"}), seed=0).state_dict()
 
 
-def results(zero_shot: float, backprop: float, mezo: float, by_accuracy: float) -> dict[str, SweepResult]:
+def results(zero_shot: float, backprop: float, mezo: float, by_accuracy: float, spread: float = 0.0):
+    """Every seed's sweeps; seed i's fine-tuned accuracies are the given ones + (i - 1) * spread (mean unchanged)."""
     plans = {plan.name: plan for plan in MezoReproduction().plan("small")}
     finals = {"pretrain": zero_shot, "backprop": backprop, "mezo": mezo, "mezo-accuracy": by_accuracy}
     memory = {"pretrain": 9e6, "backprop": 8e6, "mezo": 2e6, "mezo-accuracy": 2e6}
     out = {}
-    for name, accuracy in finals.items():
-        history = [(step, {"prompt_accuracy": zero_shot + (accuracy - zero_shot) * step / 100}) for step in (10, 100)]
-        metrics = {"prompt_accuracy": accuracy, "excess_memory_bytes": memory[name]}
-        weights = UNTRAINED if name == "pretrain" else {}
-        child = ChildResult({"mode": plans[name].grid["mode"][0]}, 0, "SUCCEEDED", metrics, history, weights)
-        out[name] = SweepResult(plans[name], "SUCCEEDED", [child], [])
+    for seed in range(SETTINGS["small"]["seeds"]):
+        for run, accuracy in finals.items():
+            if run != "pretrain":
+                accuracy += (seed - 1) * spread
+            name = plan_name(run, seed)
+            steps = (10, 100)
+            history = [(step, {"prompt_accuracy": zero_shot + (accuracy - zero_shot) * step / 100}) for step in steps]
+            metrics = {"prompt_accuracy": accuracy, "excess_memory_bytes": memory[run]}
+            weights = UNTRAINED if run == "pretrain" else {}
+            child = ChildResult({"mode": plans[name].grid["mode"][0]}, seed, "SUCCEEDED", metrics, history, weights)
+            out[name] = SweepResult(plans[name], "SUCCEEDED", [child], [])
     return out
 
 
-def test_the_plan_fine_tunes_from_the_pretrained_checkpoint_with_each_optimizer():
+def test_the_plan_fine_tunes_each_seeds_pretrained_checkpoint_with_each_optimizer():
     plans = {plan.name: plan for plan in MezoReproduction().plan("small")}
-    assert plans["pretrain"].init_from == "" and plans["pretrain"].base_config["mode"] == "pretrain"
-    assert all(plans[name].init_from == "pretrain" for name in ("backprop", "mezo", "mezo-accuracy"))
-    assert plans["backprop"].optimizer == "" and plans["mezo"].optimizer == "mezo"
-    assert plans["mezo-accuracy"].optimizer_config["objective"] == "accuracy"
-    assert plans["mezo"].steps >= 10 * plans["backprop"].steps, "MeZO gets many more steps, as in the paper"
+    assert len(plans) == 4 * SETTINGS["small"]["seeds"] >= 12, "three seeds or more, as the paper's means"
+    for seed in range(SETTINGS["small"]["seeds"]):
+        pretrain = plans[plan_name("pretrain", seed)]
+        assert pretrain.init_from == "" and pretrain.base_config["mode"] == "pretrain" and pretrain.seed == seed
+        tuned = [plans[plan_name(run, seed)] for run in ("backprop", "mezo", "mezo-accuracy")]
+        assert all(p.init_from == pretrain.name and p.seed == seed for p in tuned)
+        backprop, mezo, by_accuracy = tuned
+        assert backprop.optimizer == "" and mezo.optimizer == "mezo"
+        assert by_accuracy.optimizer_config["objective"] == "accuracy"
+        assert mezo.steps >= 10 * backprop.steps, "MeZO gets many more steps, as in the paper"
+
+
+def test_the_checks_read_the_mean_over_seeds():
+    summary = MezoReproduction().analyze("small", results(0.62, 0.92, 0.90, 0.86, spread=0.06)).summary
+    assert summary["passed"], summary["checks"]
+    per_seed = summary["measurements"]["prompt_accuracy_per_seed"]["mezo"]
+    assert per_seed == pytest.approx([0.84, 0.90, 0.96])
+    assert summary["measurements"]["prompt_accuracy"]["mezo"] == pytest.approx(0.90)
+    missing = results(0.62, 0.92, 0.90, 0.86)
+    missing[plan_name("mezo", 2)] = SweepResult(missing[plan_name("mezo", 2)].plan, "FAILED", [], [])
+    checks = MezoReproduction().analyze("small", missing).summary["checks"]
+    assert not any(c["passed"] for c in checks if "MeZO beats" in c["name"] or "backprop" in c["name"]), checks
 
 
 def test_mezo_near_backprop_and_well_above_zero_shot_passes():
@@ -103,6 +127,6 @@ def test_linear_probing_separates_separable_features():
 
 def test_a_failed_sweep_is_a_failed_check_not_a_crash():
     broken = results(0.62, 0.92, 0.90, 0.86)
-    broken["mezo"] = SweepResult(broken["mezo"].plan, "FAILED", [], [])
+    broken[plan_name("mezo", 0)] = SweepResult(broken[plan_name("mezo", 0)].plan, "FAILED", [], [])
     summary = MezoReproduction().analyze("small", broken).summary
-    assert not summary["passed"] and "mezo: FAILED" in summary["checks"][0]["detail"]
+    assert not summary["passed"] and "mezo-s0: FAILED" in summary["checks"][0]["detail"]
