@@ -2,7 +2,8 @@
 
 A reproduction submits all its sweeps at once. With one slot a job gets every core, and the small models
 here use a second torch thread poorly: on 2 cores two one-thread jobs at a time took `make reproduce-check`
-from about 2,400 s to 1,500 s (depth-ushape 307 → 234 s, factual-recall 436 → 188 s, three-layer 288 → 180 s).
+from about 2,500 s to 1,696 s, mezo's three seeds included (depth-ushape 307 → 234 s, factual-recall 436 →
+188 s, three-layer 288 → 180 s).
 The README tells an operator the same: ``--slots`` as many as the cores for reproductions.
 """
 

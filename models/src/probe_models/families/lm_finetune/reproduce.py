@@ -4,17 +4,16 @@ For each of a few seeds one GPT is pretrained by backprop on the synthetic
 corpus; its prompt readout is the zero-shot classifier. From that checkpoint
 three fine-tunings of the seed's k-shot set: backprop + AdamW (few steps), MeZO
 on the loss (many more steps, as in the paper), and MeZO on −accuracy
-directly. The checks read the mean over seeds, as the paper reports the mean
-over 5 k-shot samples: one seed's outcome moves with the machine's float
-arithmetic (seed 0 with one torch thread per job: backprop 86.0%, MeZO 77.7%,
-a gap of 8 points; with two threads 91.9% and 91.8%). Seeds 0-2 with one
+directly. Checks: MeZO beats zero-shot by a clear margin (≥ 10 points) and
+ICL, and comes within 5 points of backprop; accuracy-objective MeZO beats
+zero-shot too. They read means over the seeds, as the paper reports means over
+5 k-shot samples, because one seed's outcome moves with the machine's float
+arithmetic: seed 0 with one torch thread per job gave backprop 86.0% and MeZO
+77.7% (8 points apart), with two threads 91.9% and 91.8%; seeds 0-2 with one
 thread: backprop 86.0/93.6/91.2%, MeZO 77.7/94.8/91.5%, a mean gap of 2.3
-points. Checks: MeZO beats
-zero-shot by a clear margin (≥ 10 points) and ICL, and comes within 5 points
-of backprop; accuracy-objective MeZO beats zero-shot too. The jobs' memory
-beyond their runtime is reported beside the paper's; at this scale the model
-is tiny and activations dominate, so the memory claim is checked by
-``make bench`` on a 57M-parameter model instead.
+points. The jobs' memory beyond their runtime is reported beside the paper's;
+at this scale the model is tiny and activations dominate, so the memory claim
+is checked by ``make bench`` on a 57M-parameter model instead.
 """
 
 from __future__ import annotations
