@@ -54,3 +54,17 @@ def test_unknown_distributions_and_features_are_refused():
         draw_inputs("cube", (2,), 3, torch.Generator())
     with pytest.raises(ValueError, match="cubic"):
         Features("cubic", 1, 1, 3, seed=0)
+
+
+@pytest.mark.parametrize("d", [8, 16])
+def test_under_gaussian_inputs_the_degree_2_part_of_h2_of_a_quadratic_holds_the_isotropic_norm(d):
+    """hier-poly's docs: P₂[h₂(xᵀAx)] = √2(‖x‖² − d)/d for a spread A, so the exact degree-2 projection of
+    y = 0.6·p + 0.8·h₂(p) correlates with p at 0.6/√(0.36 + 2.56/d) only; on the sphere ‖x‖² − d = 0."""
+    n = 1_000_000
+    features = Features("quadratic", replicas=1, count=1, dim=d, seed=5)
+    x = draw_inputs("gaussian", (1, n), d, torch.Generator().manual_seed(6)).double()
+    p = features.values(x)[0, :, 0]
+    h2, isotropic = (p * p - 1) / math.sqrt(2), (x[0] * x[0]).sum(-1) - d
+    coefficient = float((h2 * isotropic).mean() / isotropic.pow(2).mean())
+    assert coefficient == pytest.approx(math.sqrt(2) / d, rel=0.05)
+    assert float((h2 * p).mean()) == pytest.approx(0.0, abs=0.02), "h₂(p) has no part along p itself"

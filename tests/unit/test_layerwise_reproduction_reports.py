@@ -71,10 +71,14 @@ def test_a_kernel_like_rate_or_a_kernel_below_the_level_fails():
 
 
 def hier_poly_results(
-    correlation: float, transfer: float, scratch: float, angle: float, cubic_exponent: float = 3.0
-) -> dict[str, SweepResult]:
+    correlation: float, transfer: float, scratch: float, angle: float, cubic_exponent: float = 3.0,
+    gaussian_exponent: float = 2.0,
+) -> dict[str, SweepResult]:  # fmt: skip
     out = {}
     for plan in HierPolyReproduction().plan("small"):
+        if plan.name.startswith("gaussian-threshold"):
+            out[plan.name] = threshold_search(plan, gaussian_exponent, scale=7.0)
+            continue
         if plan.search is not None:
             out[plan.name] = threshold_search(plan, cubic_exponent, scale=1.0)
             continue
@@ -91,12 +95,16 @@ def test_hier_poly_checks_every_d_and_the_transfer():
     assert plans["span-r2"].base_config["features"] == 2 and plans["span-r2"].steps == 301
     report = HierPolyReproduction().analyze("small", hier_poly_results(0.98, 0.12, 0.9, 4.5))
     assert report.summary["passed"], report.summary["checks"]
-    assert len(report.summary["checks"]) == 6, "one per d, the transfer, the r = 2 span and the degree-3 rate"
+    assert len(report.summary["checks"]) == 7, "one per d, the transfer, the r = 2 span and the two rates"
     cubic = report.summary["measurements"]["cubic_thresholds"]
     assert abs(cubic["slope"] - 3.0) < 0.05 and set(cubic["by_dim"]) == {"8", "10", "12", "14", "16"}
-    assert "n=4096: 4.5°" in report.readme
-    failed = HierPolyReproduction().analyze("small", hier_poly_results(0.8, 0.9, 0.5, 35.0, 1.5)).summary["checks"]
-    assert not any(c["passed"] for c in failed), "a degree-3 feature learned at d^1.5 is not the d^k rate either"
+    gaussian = report.summary["measurements"]["gaussian_thresholds"]
+    assert abs(gaussian["slope"] - 2.0) < 0.05 and gaussian["slope_interval"][1] < 4.0
+    assert set(gaussian["by_dim"]) == {"12", "16", "24", "32"}
+    assert plans["gaussian-threshold-d24"].base_config["inputs"] == "gaussian"
+    assert "n=4096: 4.5°" in report.readme and "Quadratic p, Gaussian inputs" in report.readme
+    bad = HierPolyReproduction().analyze("small", hier_poly_results(0.8, 0.9, 0.5, 35.0, 1.5, 4.0)).summary["checks"]
+    assert not any(c["passed"] for c in bad), "d^1.5 is not the degree-3 rate, nor d^4 (the kernel's) the quadratic's"
 
 
 def test_every_plan_of_every_reproduction_is_a_sweep_the_server_accepts():

@@ -22,15 +22,18 @@ RESOLUTION = 0.2
 STAGES = 2  # a layer-wise job is its stage-1 step and its stage-2 fit
 
 
-def plan_name(dim: int) -> str:
-    return f"threshold-d{dim}"
+def plan_name(dim: int, prefix: str = "threshold") -> str:
+    return f"{prefix}-d{dim}"
 
 
-def threshold_plans(bases: dict[int, dict[str, Any]], samples: tuple[int, int]) -> list[SweepPlan]:
-    """One bisection over n per d (bases: d -> the job's config without n)."""
+def threshold_plans(
+    bases: dict[int, dict[str, Any]], samples: tuple[int, int], prefix: str = "threshold"
+) -> list[SweepPlan]:
+    """One bisection over n per d (bases: d -> the job's config without n); ``prefix`` names a series of them."""
     low, high = samples
     search = SearchPlan("samples", low, high, "test_error", THRESHOLD_LEVEL, log_scale=True, resolution=RESOLUTION)
-    return [SweepPlan(plan_name(d), base, search=search, steps=STAGES, log_every=STAGES) for d, base in bases.items()]
+    return [SweepPlan(plan_name(d, prefix), base, search=search, steps=STAGES, log_every=STAGES)
+            for d, base in bases.items()]  # fmt: skip
 
 
 def threshold_at(result: SweepResult | None, samples: tuple[int, int]) -> dict[str, Any] | None:
@@ -46,10 +49,11 @@ def threshold_at(result: SweepResult | None, samples: tuple[int, int]) -> dict[s
 
 
 def fit_thresholds(
-    dims: list[int], samples: tuple[int, int], results: dict[str, SweepResult], theory: float, kernel: float
-) -> dict[str, Any]:
+    dims: list[int], samples: tuple[int, int], results: dict[str, SweepResult], theory: float, kernel: float,
+    prefix: str = "threshold",
+) -> dict[str, Any]:  # fmt: skip
     """Each d's threshold and, from 3 bracketed d or more, the log-log slope with its 95% t-interval."""
-    by_dim = {d: t for d in dims if (t := threshold_at(results.get(plan_name(d)), samples)) is not None}
+    by_dim = {d: t for d in dims if (t := threshold_at(results.get(plan_name(d, prefix)), samples)) is not None}
     fitted = [d for d, t in by_dim.items() if math.isfinite(t["estimate"])]
     out: dict[str, Any] = {"level": THRESHOLD_LEVEL, "by_dim": {str(d): t for d, t in by_dim.items()},
                            "fitted_dims": fitted, "theory_exponent": theory, "kernel_exponent": kernel}  # fmt: skip
