@@ -39,7 +39,7 @@ test-portability: install
 	  && ATEN_CPU_CAPABILITY=$$cap $(PY) -m pytest tests/science $(PYTEST_ARGS) || exit 1; \
 	done
 
-# The small-scale paper reproductions through a real server (1 to 5 minutes each on 2 cores, one job slot per core; about 29 minutes in all).
+# The small-scale paper reproductions through a real server (1 to 5 minutes each on 2 cores, one job slot per core; about 30 minutes in all).
 reproduce-check: install
 	$(PY) -m pytest -m slow -s $(PYTEST_ARGS)
 

@@ -36,6 +36,7 @@ def test_a_job_learns_p_and_transfers_to_a_new_link(client: ProbeClient, server)
         ({"coefficients": "2.0"}, "information exponent 0"),
         ({"feature": "hermite-sum", "degree": 0}, "degree"),
         ({"feature": "hermite-sum", "degree": 9}, "degree"),
+        ({"feature": "hermite-sum", "degree": 2}, "= 0 on the sphere"),
         ({"link": "hermite", "link_degree": 12}, "link_degree"),
         ({"stage1_fraction": 1.5}, "stage1_fraction"),
         ({"features": 9, "dim": 8}, "r = 9 > d = 8"),

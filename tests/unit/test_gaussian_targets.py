@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from probe_models.gaussian.data import draw_inputs
-from probe_models.gaussian.features import Features, quadratic_matrices
+from probe_models.gaussian.features import Features, hermite_sum_moments, quadratic_matrices, sphere_moment
 
 
 @pytest.mark.parametrize("kind", ["spread", "gaussian"])
@@ -40,6 +40,28 @@ def test_every_feature_has_mean_zero_and_unit_variance_under_gaussian_inputs(kin
     stderr = 1 / math.sqrt(n)
     assert abs(float(p.mean())) < 5 * stderr
     assert float(p.var()) == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize("degree", [1, 3, 4, 5, 6])
+def test_a_hermite_sum_is_standardized_on_the_sphere_too(degree):
+    """The raw sum's variance there is 0.43 at d = 8 for k = 3, and its mean is not 0 for even k ≥ 4."""
+    d, n = 8, 400_000
+    features = Features("hermite-sum", replicas=1, count=1, dim=d, seed=3, degree=degree, inputs="sphere")
+    x = draw_inputs("sphere", (1, n), d, torch.Generator().manual_seed(4)).double()
+    p = features.values(x)[0, :, 0]
+    assert abs(float(p.mean())) < 5 / math.sqrt(n) * math.sqrt(float(p.var()))
+    assert float(p.var()) == pytest.approx(1.0, abs=0.03)
+
+
+def test_the_sphere_moments_are_those_of_a_sampled_sphere_and_a_degree_2_sum_is_refused_there():
+    d = 6
+    x = draw_inputs("sphere", (1_000_000,), d, torch.Generator().manual_seed(7)).double()
+    for a, b in [(2, 0), (4, 0), (6, 0), (2, 2), (4, 2), (3, 1)]:
+        sampled = float((x[:, 0] ** a * x[:, 1] ** b).mean())
+        assert sphere_moment(a, b, d) == pytest.approx(sampled, rel=0.03, abs=0.01), (a, b)
+    assert hermite_sum_moments(3, d, "gaussian") == (0.0, 1.0)
+    with pytest.raises(ValueError, match="constant on the sphere"):
+        hermite_sum_moments(2, d, "sphere")
 
 
 def test_sphere_inputs_have_norm_root_d_and_identity_covariance():

@@ -6,7 +6,11 @@ standardized argument:
 
 - ``linear``: p(x) = w*·x with ‖w*‖ = 1 (the single-index model);
 - ``quadratic``: p(x) = xᵀAx with A symmetric, traceless, ‖A‖_F = 1/√2;
-- ``hermite-sum``: p(x) = d^{-1/2} Σ_i h_k(x_i), degree k.
+- ``hermite-sum``: p(x) = d^{-1/2} Σ_i h_k(x_i), degree k, standardized to
+  mean 0 and variance 1 under the inputs (exactly so already under N(0, I);
+  on the sphere the raw sum's variance is 0.43 at d = 8, 0.61 at d = 16 for
+  k = 3, which would leave g evaluated at a p smaller than the paper's and
+  growing with d).
 
 A quadratic A is ``spread`` (A = Q diag(±1) Qᵀ/√(2d) with Haar Q: the
 smallest operator norm a traceless A can have, ‖A‖_op = ‖A‖_F/√d) or
@@ -52,12 +56,42 @@ def quadratic_matrices(kind: str, replicas: int, count: int, dim: int, gen: torc
     return basis.reshape(replicas, count, dim, dim) / math.sqrt(2)
 
 
+def sphere_moment(a: int, b: int, dim: int) -> float:
+    """E[x₁^a x₂^b] for x uniform on the sphere of radius √d: d^{i+j}(2i−1)!!(2j−1)!!/(d(d+2)…(d+2(i+j)−2))
+    for a = 2i, b = 2j, and 0 when either is odd."""
+    if a % 2 or b % 2:
+        return 0.0
+    half = (a + b) // 2
+    odd_factorials = math.prod(range(1, a, 2)) * math.prod(range(1, b, 2))
+    return dim**half * odd_factorials / math.prod(dim + 2 * t for t in range(half))
+
+
+def hermite_sum_moments(degree: int, dim: int, inputs: str) -> tuple[float, float]:
+    """Mean and standard deviation of d^{-1/2} Σ_i h_k(x_i): (0, 1) under N(0, I); on the sphere, exact from the
+    sphere's moments (the coordinates are dependent there, so the cross terms E[h_k(x₁)h_k(x₂)] count)."""
+    if inputs != "sphere":
+        return 0.0, 1.0
+    basis = np.zeros(degree + 1)
+    basis[degree] = 1.0
+    c = monomial_coefficients(basis)
+    powers = range(len(c))
+    one = sum(c[m] * sphere_moment(m, 0, dim) for m in powers)
+    square = sum(c[m] * c[n] * sphere_moment(m + n, 0, dim) for m in powers for n in powers)
+    cross = sum(c[m] * c[n] * sphere_moment(m, n, dim) for m in powers for n in powers)
+    mean = math.sqrt(dim) * one
+    variance = square + (dim - 1) * cross - mean**2
+    if variance < 1e-9:  # k = 2: Σ_i h₂(x_i) = (‖x‖² − d)/√2 is 0 on the sphere
+        raise ValueError(f"a degree-{degree} Hermite sum is constant on the sphere")
+    return mean, math.sqrt(variance)
+
+
 class Features:
     """p_1 … p_r of every replica: ``values(x)`` maps x [K, n, d] to [K, n, r]."""
 
     def __init__(self, kind: str, replicas: int, count: int, dim: int, seed: int,
-                 quadratic: str = "spread", degree: int = 2) -> None:  # fmt: skip
+                 quadratic: str = "spread", degree: int = 2, inputs: str = "gaussian") -> None:  # fmt: skip
         self.kind, self.degree = kind, degree
+        self.shift, self.scale = hermite_sum_moments(degree, dim, inputs) if kind == "hermite-sum" else (0.0, 1.0)
         gen = generator(seed, "feature")
         if kind == "quadratic":
             self.matrices = quadratic_matrices(quadratic, replicas, count, dim, gen)
@@ -76,4 +110,4 @@ class Features:
         basis = np.zeros(self.degree + 1)
         basis[self.degree] = 1.0
         terms = polynomial_values(x, monomial_coefficients(basis))
-        return terms.sum(dim=-1, keepdim=True) / math.sqrt(x.shape[-1])
+        return (terms.sum(dim=-1, keepdim=True) / math.sqrt(x.shape[-1]) - self.shift) / self.scale

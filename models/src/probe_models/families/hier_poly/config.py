@@ -89,5 +89,8 @@ class HierPolyConfig:
                 raise ConfigError("features", f"r = {self.features} > d = {self.dim}: at most d features")
             if self.quadratic_units < self.features:
                 raise ConfigError("quadratic_units", f"at least r = {self.features} units to span r features")
+        if self.feature == "hermite-sum" and self.degree == 2 and self.inputs == "sphere":
+            raise ConfigError("degree", "a degree-2 Hermite sum is (‖x‖² − d)/√(2d) = 0 on the sphere: use "
+                              "inputs=gaussian, or feature=quadratic")  # fmt: skip
         if self.learner == "three-layer":
             check_split(self.samples, self.stage1_fraction)

@@ -64,7 +64,7 @@ TEST_SAMPLES = 2000
 
 def target(config: HierPolyConfig, seed: int) -> HierarchicalTarget:
     features = Features(config.feature, config.num_seeds, config.features, config.dim, seed,
-                        quadratic=config.quadratic, degree=config.degree)  # fmt: skip
+                        quadratic=config.quadratic, degree=config.degree, inputs=config.inputs)  # fmt: skip
     return HierarchicalTarget(config.inputs, features, config.link_coefficients, config.num_seeds, config.dim, seed,
                               interaction=config.interaction)  # fmt: skip
 
