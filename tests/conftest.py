@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from probe_client import ProbeClient
+from probe_client.errors import Unavailable
 from probe_models.config import parse_config
 from probe_models.registry import get_family
 from probe_server.checkpoint_files import read_weights
@@ -73,10 +74,21 @@ def start_server(data_dir: Path, *extra: str, metrics: bool = True) -> ServerPro
     server = ServerProcess(process, address, data_dir, metrics_port, log_path)
     with server.client() as client:
         deadline = time.monotonic() + 30
-        while client.health() != "SERVING":
-            assert time.monotonic() < deadline, "server never became healthy"
+        while not _serving(client):
+            if time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"server never became healthy\n{log_path.read_text()}")
             time.sleep(0.1)
     return server
+
+
+def _serving(client: ProbeClient) -> bool:
+    """Health says SERVING; not yet reachable counts as not serving (a restart on an address that a client in
+    this process saw refused may take a reconnection backoff to be reached)."""
+    try:
+        return client.health() == "SERVING"
+    except Unavailable:
+        return False
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from probe_client._proto.probe.v1 import (
     sweeps_pb2_grpc,
 )
 from probe_client.errors import ProbeError, VersionMismatch, from_rpc_error
+from probe_client.follow import DEFAULT_RETRY_FOR_S, RECONNECT_OPTIONS, follow
 from probe_client.limits import channel_options
 from probe_client.structs import to_struct, to_value
 from probe_client.tensors import from_tensor, to_tensor
@@ -99,7 +100,7 @@ class ProbeClient:
     def __init__(self, address: str | None = None, token: str | None = None, timeout: float | None = 60.0) -> None:
         self.address = address or default_address()
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(self.address, options=channel_options())
+        self._channel = grpc.insecure_channel(self.address, options=[*channel_options(), *RECONNECT_OPTIONS])
         token = token if token is not None else os.environ.get("PROBE_TOKEN")
         channel = grpc.intercept_channel(self._channel, _BearerToken(token)) if token else self._channel
         self._jobs = jobs_pb2_grpc.JobServiceStub(channel)
@@ -203,26 +204,35 @@ class ProbeClient:
     def resume_job(self, job_id: str) -> Job:
         return Job.from_proto(self._call(self._jobs.ResumeJob, jobs_pb2.ResumeJobRequest(job_id=job_id)).job)
 
-    def watch_job(self, job_id: str, *, from_step: int = 0, after_seq: int = 0) -> Iterator[JobEvent]:
-        """Events in order until the job ends; reconnect with ``after_seq`` to miss nothing."""
+    def watch_job(
+        self, job_id: str, *, from_step: int = 0, after_seq: int = 0, timeout: float | None = None
+    ) -> Iterator[JobEvent]:
+        """Events in order until the job ends (or ``timeout`` seconds pass); reconnect with ``after_seq`` to miss
+        nothing, or use :meth:`follow_job`, which does."""
         request = jobs_pb2.WatchJobRequest(job_id=job_id, from_step=from_step, after_seq=after_seq)
         try:
-            for event in self._jobs.WatchJob(request):
+            for event in self._jobs.WatchJob(request, timeout=timeout):
                 yield JobEvent.from_proto(event)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
-    def wait(self, job_id: str) -> Job:
-        """Block until the job reaches a final state, then return it."""
-        last_seq = 0
-        while True:
-            try:
-                for event in self.watch_job(job_id, after_seq=last_seq):
-                    last_seq = event.seq
-                break
-            except ProbeError as error:
-                if error.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                    raise
+    def follow_job(
+        self, job_id: str, *, from_step: int = 0, timeout: float | None = None,
+        retry_for: float = DEFAULT_RETRY_FOR_S,
+    ) -> Iterator[JobEvent]:  # fmt: skip
+        """Every event of the job once, across lost connections: reconnects with backoff after the last event
+        seen; Unavailable once the server has been unreachable for ``retry_for`` seconds, DeadlineExceeded
+        after ``timeout`` seconds in all (None: none)."""
+
+        def open_stream(after_seq: int, left: float | None) -> Iterator[JobEvent]:
+            return self.watch_job(job_id, from_step=from_step, after_seq=after_seq, timeout=left)
+
+        return follow(open_stream, f"job {job_id}", timeout=timeout, retry_for=retry_for)
+
+    def wait(self, job_id: str, *, timeout: float | None = None, retry_for: float = DEFAULT_RETRY_FOR_S) -> Job:
+        """Block until the job reaches a final state, then return it (see :meth:`follow_job` for the limits)."""
+        for _ in self.follow_job(job_id, timeout=timeout, retry_for=retry_for):
+            pass
         return self.get_job(job_id)
 
     # sweeps
@@ -282,24 +292,30 @@ class ProbeClient:
         request = sweeps_pb2.CancelSweepRequest(sweep_id=sweep_id)
         return Sweep.from_proto(self._call(self._sweeps.CancelSweep, request, timeout=600).sweep)
 
-    def watch_sweep(self, sweep_id: str, *, after_seq: int = 0) -> Iterator[SweepEvent]:
-        """Events in order until the sweep ends."""
+    def watch_sweep(self, sweep_id: str, *, after_seq: int = 0, timeout: float | None = None) -> Iterator[SweepEvent]:
+        """Events in order until the sweep ends (or ``timeout`` seconds pass)."""
+        request = sweeps_pb2.WatchSweepRequest(sweep_id=sweep_id, after_seq=after_seq)
         try:
-            for event in self._sweeps.WatchSweep(sweeps_pb2.WatchSweepRequest(sweep_id=sweep_id, after_seq=after_seq)):
+            for event in self._sweeps.WatchSweep(request, timeout=timeout):
                 yield SweepEvent.from_proto(event)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
-    def wait_sweep(self, sweep_id: str) -> Sweep:
-        last_seq = 0
-        while True:
-            try:
-                for event in self.watch_sweep(sweep_id, after_seq=last_seq):
-                    last_seq = event.seq
-                break
-            except ProbeError as error:
-                if error.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                    raise
+    def follow_sweep(
+        self, sweep_id: str, *, timeout: float | None = None, retry_for: float = DEFAULT_RETRY_FOR_S
+    ) -> Iterator[SweepEvent]:
+        """Every event of the sweep once, across lost connections (the limits of :meth:`follow_job`)."""
+
+        def open_stream(after_seq: int, left: float | None) -> Iterator[SweepEvent]:
+            return self.watch_sweep(sweep_id, after_seq=after_seq, timeout=left)
+
+        return follow(open_stream, f"sweep {sweep_id}", timeout=timeout, retry_for=retry_for)
+
+    def wait_sweep(
+        self, sweep_id: str, *, timeout: float | None = None, retry_for: float = DEFAULT_RETRY_FOR_S
+    ) -> Sweep:
+        for _ in self.follow_sweep(sweep_id, timeout=timeout, retry_for=retry_for):
+            pass
         return self.get_sweep(sweep_id)
 
     # reproductions

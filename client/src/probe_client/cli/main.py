@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from probe_client.cli.following import finished_count, follow_job, follow_sweep, progress_bar
 from probe_client.cli.output import console, errors, fmt, print_json, table
 from probe_client.client import API_VERSION, ProbeClient, default_address
 from probe_client.errors import ProbeError, Unavailable
+from probe_client.follow import DEFAULT_RETRY_FOR_S, reach
 from probe_client.types import ConfigField, Family, Job, Optimizer, Sweep
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -158,49 +159,14 @@ OptOption = Annotated[list[str] | None, typer.Option("--opt", help="optimizer co
 InitOption = Annotated[
     str, typer.Option("--init", help="start from this checkpoint's weights (same family and architecture)")
 ]
+RetryForOption = Annotated[
+    float,
+    typer.Option("--retry-for", min=0.0, help="seconds to keep reconnecting (with backoff) while the server is down"),
+]
 TrainOnlyOption = Annotated[
     list[str] | None,
     typer.Option("--train-only", help="train only this parameter group (repeatable; e.g. the last layer)"),
 ]
-
-
-def progress_bar(unit: str, quiet: bool) -> Progress:
-    """A bar of completed/total ``unit`` with a status text; silent under --json."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-    )
-
-
-def finished_count(counts: dict[str, int]) -> int:
-    return sum(n for state, n in counts.items() if state in ("SUCCEEDED", "FAILED", "CANCELLED"))
-
-
-def _watch(client: ProbeClient, job: Job, quiet: bool, from_step: int = 0) -> Job:
-    """Follow a job to its end, with a progress bar unless quiet; reconnects without losing events."""
-    total = job.steps * (3 if job.config.get("lr_ladder") else 1)
-    progress = progress_bar("steps", quiet)
-    with progress:
-        bar = progress.add_task(job.job_id, total=total, completed=job.step, status="")
-        last_seq = 0
-        while True:
-            try:
-                for event in client.watch_job(job.job_id, from_step=from_step, after_seq=last_seq):
-                    last_seq = event.seq
-                    status = event.state if event.kind == "STATE" else f"loss {fmt(event.loss)}"
-                    if "fact_accuracy" in event.metrics:
-                        status += f"  facts {event.metrics['fact_accuracy']:.1%}"
-                    progress.update(bar, completed=event.step, status=status)
-                break
-            except Unavailable:
-                if last_seq == 0:
-                    raise
-    return client.get_job(job.job_id)
 
 
 def _print_job(job: Job) -> None:
@@ -288,7 +254,7 @@ def train(
             trainable=train_only or [],
         )  # fmt: skip
         if watch:
-            job = _watch(client, job, quiet=as_json)
+            job = follow_job(client, job, quiet=as_json)
     if as_json:
         print_json(job)
     elif watch:
@@ -330,16 +296,18 @@ def jobs_show(job_id: str, as_json: JsonFlag = False) -> None:
 @handles_errors
 def jobs_watch(
     job_id: str,
-    from_step: Annotated[int, typer.Option(help="start with the first event at or after this step")] = 0,
+    from_step: Annotated[int, typer.Option(help="start with the first event at or after this step", min=0)] = 0,
+    retry_for: RetryForOption = DEFAULT_RETRY_FOR_S,
     as_json: JsonFlag = False,
 ) -> None:
     """Follow a job with a progress bar until it ends."""
     with _client() as client:
         if as_json:
-            events = list(client.watch_job(job_id, from_step=from_step))
+            events = list(client.follow_job(job_id, from_step=from_step, retry_for=retry_for))
             print_json({"job": client.get_job(job_id), "events": events})
             return
-        job = _watch(client, client.get_job(job_id), quiet=False, from_step=from_step)
+        job = reach(lambda: client.get_job(job_id), f"job {job_id}", retry_for=retry_for)
+        job = follow_job(client, job, quiet=False, from_step=from_step, retry_for=retry_for)
     _print_job(job)
 
 
@@ -363,7 +331,7 @@ def jobs_resume(
     with _client() as client:
         job = client.resume_job(job_id)
         if watch:
-            job = _watch(client, job, quiet=as_json)
+            job = follow_job(client, job, quiet=as_json)
     print_json(job) if as_json else console.print(f"{job.job_id}: {job.state} from step {job.step}")
 
 
@@ -428,19 +396,6 @@ def ckpt_export(
     print_json(result) if as_json else console.print(f"wrote {out} ({size} bytes)")
 
 
-def _watch_sweep(client: ProbeClient, sweep: Sweep, quiet: bool) -> Sweep:
-    """A progress bar over the sweep's children until it ends."""
-    progress = progress_bar("children", quiet)
-    with progress:
-        bar = progress.add_task(sweep.sweep_id, total=sweep.planned_children, completed=0, status="")
-        for event in client.watch_sweep(sweep.sweep_id):
-            finished = finished_count(event.counts)
-            status = ", ".join(f"{n} {state.lower()}" for state, n in sorted(event.counts.items()))
-            progress.update(bar, completed=finished, total=max(sweep.planned_children, sum(event.counts.values())),
-                            status=status)  # fmt: skip
-    return client.get_sweep(sweep.sweep_id)
-
-
 def _print_sweep(sweep: Sweep) -> None:
     console.print(f"sweep {sweep.sweep_id} {sweep.name!r} ({sweep.family}): {sweep.state}  {sweep.message}")
     rows = [
@@ -502,7 +457,7 @@ def sweep_submit(
             trainable=train_only or [],
         )  # fmt: skip
         if watch:
-            sweep = _watch_sweep(client, sweep, quiet=as_json)
+            sweep = follow_sweep(client, sweep, quiet=as_json)
     if as_json:
         print_json(sweep)
     elif watch:
@@ -543,10 +498,11 @@ def sweep_show(sweep_id: str, as_json: JsonFlag = False) -> None:
 
 @sweep_app.command("watch")
 @handles_errors
-def sweep_watch(sweep_id: str, as_json: JsonFlag = False) -> None:
+def sweep_watch(sweep_id: str, retry_for: RetryForOption = DEFAULT_RETRY_FOR_S, as_json: JsonFlag = False) -> None:
     """Follow a sweep with a progress bar over its children until it ends."""
     with _client() as client:
-        sweep = _watch_sweep(client, client.get_sweep(sweep_id), quiet=as_json)
+        sweep = reach(lambda: client.get_sweep(sweep_id), f"sweep {sweep_id}", retry_for=retry_for)
+        sweep = follow_sweep(client, sweep, quiet=as_json, retry_for=retry_for)
     print_json(sweep) if as_json else _print_sweep(sweep)
 
 
@@ -577,7 +533,8 @@ def reproduce(
             bar = progress.add_task(f"{family} ({scale})", total=reproduction.planned_children, status="")
             while not reproduction.done:
                 time.sleep(1.0)
-                reproduction = client.get_reproduction(reproduction.reproduction_id)
+                rid = reproduction.reproduction_id
+                reproduction = reach(functools.partial(client.get_reproduction, rid), f"reproduction {rid}")
                 finished = finished_count(reproduction.counts)
                 total = max(reproduction.planned_children, sum(reproduction.counts.values()))
                 progress.update(bar, completed=finished, total=total, status=f"{len(reproduction.sweep_ids)} sweeps")
