@@ -284,6 +284,11 @@ class Family(ABC):
         """The latent graph as the first attention layer encodes it, on ``num_sequences`` fresh sequences."""
         raise UnsupportedProbe(f"family {self.name} has no latent graph")
 
+    def training_set_size(self, model: LoadedModel) -> int | None:
+        """The examples of a finite training set, or None where training draws fresh samples: a sharpness request
+        with the default example count takes the whole set when it is no larger than that count."""
+        return None
+
     @abstractmethod
     def sharpness_data(
         self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 Chunk = tuple[float, Callable[[], torch.Tensor]]  # (weight, the chunk's loss); the weights sum to 1
 
@@ -31,7 +32,9 @@ class HessianOperator:
         self._grad = self._gradient(*self.chunks[0]) if len(self.chunks) == 1 else None
 
     def _gradient(self, weight: float, loss: Callable[[], torch.Tensor]) -> torch.Tensor:
-        grads = torch.autograd.grad(weight * loss(), self.params, create_graph=True)
+        # the fused attention kernels have no double backward (the CPU flash kernel raises): the math one has
+        with sdpa_kernel(SDPBackend.MATH):
+            grads = torch.autograd.grad(weight * loss(), self.params, create_graph=True)
         return torch.cat([g.reshape(-1) for g in grads])
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 from probe_client._proto.probe.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
 from probe_client.tensors import TensorFormatError, from_tensor, to_tensor
 from probe_models.errors import InvalidInput, TooLarge
+from probe_models.family import LoadedModel
 from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.settings import Limits
@@ -240,7 +241,8 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             chunk_size=chunk_size, float64=request.float64, trace_samples=trace_samples, warm_start=warm_start,
         )  # fmt: skip
         with self.probe_slots:
-            data = model.family.sharpness_data(model, examples, request.seed, request.whole_training_set)
+            whole = request.whole_training_set or (request.num_examples == 0 and _fits(model, examples))
+            data = model.family.sharpness_data(model, examples, request.seed, whole)
             report = measure_sharpness(model, data, settings)
         response = probes_pb2.MeasureSharpnessResponse(
             eigenvalues=report.eigenvalues,
@@ -288,3 +290,9 @@ def _check_range(name: str, values: np.ndarray, size: int) -> None:
     if bad.any():
         index = int(np.argmax(bad))
         raise InvalidInput(f"query {index}: {name} {int(values[index])} is out of range [0, {size - 1}]")
+
+
+def _fits(model: LoadedModel, examples: int) -> bool:
+    """The family's finite training set is no larger than ``examples``: the default count then means all of it."""
+    size = model.family.training_set_size(model)
+    return size is not None and size <= examples

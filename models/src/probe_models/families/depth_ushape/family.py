@@ -205,6 +205,9 @@ class DepthUShape(Family):
         values = metrics(model.module, model.config, model.seed)
         return Evaluation(accuracy=values["test_accuracy"], loss=values["test_loss"], metrics=values)
 
+    def training_set_size(self, model: LoadedModel) -> int | None:
+        return len(splits(model.config, model.seed).train.labels)
+
     def sharpness_data(
         self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False
     ) -> SharpnessData:

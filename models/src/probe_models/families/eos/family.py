@@ -184,6 +184,9 @@ class EOS(Family):
             (found, sharpness, direction.double()), sharpness_every,
         )  # fmt: skip
 
+    def training_set_size(self, model: LoadedModel) -> int | None:
+        return len(dataset(model.config, model.seed).inputs)
+
     def sharpness_data(
         self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False
     ) -> SharpnessData:
