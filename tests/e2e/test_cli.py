@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import free_port
+
 BIN = Path(sys.executable).parent
 
 
@@ -117,3 +121,21 @@ def test_sweep_commands(server):
     assert searched["search_results"][0]["done"] and searched["search"]["key"] == "num_subjects"
     bad = cli(server, "sweep", "submit", "factual-recall", "--grid", "d_model=")
     assert bad.returncode == 1 and "INVALID_ARGUMENT" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["sharpness", "ckpt-0", "--top-k", "0"], "--top-k"),  # 0 meant "the default" on the wire: top-1
+        (["sharpness", "ckpt-0", "--num-examples", "-5"], "--num-examples"),
+        (["train", "eos", "--steps", "-1"], "--steps"),
+        (["jobs", "list", "--limit", "0"], "--limit"),
+        (["query", "ckpt-0", "1", "2", "--top-k", "0"], "--top-k"),
+        (["jobs", "watch", "job-0", "--retry-for", "-1"], "--retry-for"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_before_any_call(args, option):
+    nobody = f"127.0.0.1:{free_port()}"  # nothing listens: a call would fail with "cannot reach"
+    result = subprocess.run([str(BIN / "probe-cli"), "--server", nobody, *args], capture_output=True, text=True)
+    assert result.returncode == 2 and f"Invalid value for '{option}'" in result.stderr, result.stderr
+    assert "cannot reach" not in result.stderr

@@ -126,3 +126,12 @@ def test_self_stabilization_on_other_families_and_bad_steps(client, eos_job, tra
         with pytest.raises(ProbeError) as error:
             client.measure_stabilization(eos_job[0].checkpoint_id, steps=steps)
         assert error.value.code == code and "steps" in error.value.message
+
+
+def test_cli_stabilization_prints_the_served_numbers(server, client, eos_job):
+    job, _ = eos_job
+    document = cli_json(server, "stabilization", job.checkpoint_id, "--steps", "3")
+    served = client.measure_stabilization(job.checkpoint_id, steps=3)
+    assert document["steps"] == [1, 2, 3] and document["alpha"] == pytest.approx(served.alpha, rel=1e-9)
+    text = cli(server, "stabilization", job.checkpoint_id, "--steps", "3").stdout
+    assert "self-stabilization" in text and "x predicted" in text

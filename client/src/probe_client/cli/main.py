@@ -234,10 +234,10 @@ def _bound(value: float | None) -> str:
 def train(
     family: Annotated[str, typer.Argument(help="family name, see `probe-cli families`")],
     overrides: Annotated[list[str] | None, typer.Option("--set", help="config override key=value")] = None,
-    steps: Annotated[int, typer.Option(help="training steps (0: the family's default)")] = 0,
-    seed: Annotated[int, typer.Option(help="seed of the task, the init and the data stream")] = 0,
-    checkpoint_every: Annotated[int, typer.Option(help="steps between checkpoints (0: only the last)")] = 0,
-    log_every: Annotated[int, typer.Option(help="steps between progress events (0: about 100 per job)")] = 0,
+    steps: Annotated[int, typer.Option(help="training steps (0: the family's default)", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the task, the init and the data stream", min=0)] = 0,
+    checkpoint_every: Annotated[int, typer.Option(help="steps between checkpoints (0: only the last)", min=0)] = 0,
+    log_every: Annotated[int, typer.Option(help="steps between progress events (0: about 100 per job)", min=0)] = 0,
     optimizer: OptimizerOption = "",
     opts: OptOption = None,
     init: InitOption = "",
@@ -270,7 +270,7 @@ def train(
 def jobs_list(
     states: Annotated[list[str] | None, typer.Option("--state", help="filter by state, repeatable")] = None,
     family: Annotated[str, typer.Option(help="filter by family")] = "",
-    limit: Annotated[int, typer.Option(help="at most this many jobs")] = 50,
+    limit: Annotated[int, typer.Option(help="at most this many jobs", min=1)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List jobs, newest first."""
@@ -340,7 +340,7 @@ def jobs_resume(
 def ckpt_list(
     job: Annotated[str, typer.Option(help="only this job's checkpoints")] = "",
     family: Annotated[str, typer.Option(help="only this family's checkpoints")] = "",
-    limit: Annotated[int, typer.Option(help="at most this many")] = 50,
+    limit: Annotated[int, typer.Option(help="at most this many", min=1)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List checkpoints, newest first."""
@@ -422,14 +422,14 @@ def sweep_submit(
     family: Annotated[str, typer.Argument(help="family name")],
     overrides: Annotated[list[str] | None, typer.Option("--set", help="base config key=value")] = None,
     grid: Annotated[list[str] | None, typer.Option("--grid", help="axis key=v1,v2,... (repeatable)")] = None,
-    seeds: Annotated[int, typer.Option(help="children per grid point (seeds seed, seed+1, ...)")] = 1,
-    seed: Annotated[int, typer.Option(help="first seed")] = 0,
-    steps: Annotated[int, typer.Option(help="steps per child (0: the family's default)")] = 0,
+    seeds: Annotated[int, typer.Option(help="children per grid point (seeds seed, seed+1, ...)", min=1)] = 1,
+    seed: Annotated[int, typer.Option(help="first seed", min=0)] = 0,
+    steps: Annotated[int, typer.Option(help="steps per child (0: the family's default)", min=0)] = 0,
     search: Annotated[str | None, typer.Option(help="search key=low:high for the largest passing value")] = None,
     metric: Annotated[str, typer.Option(help="search metric, from each child's final metrics")] = "",
     threshold: Annotated[float, typer.Option(help="search threshold: pass when the mean metric >= this")] = 0.99,
     log_scale: Annotated[bool, typer.Option("--log-scale", help="bisect geometrically")] = False,
-    resolution: Annotated[float, typer.Option(help="float search keys: stop at this bracket width")] = 0.0,
+    resolution: Annotated[float, typer.Option(help="float search keys: stop at this bracket width", min=0.0)] = 0.0,
     name: Annotated[str, typer.Option(help="a name to recognize the sweep by")] = "",
     optimizer: OptimizerOption = "",
     opts: OptOption = None,
@@ -473,7 +473,7 @@ def sweep_submit(
 def sweep_list(
     states: Annotated[list[str] | None, typer.Option("--state", help="filter by state, repeatable")] = None,
     family: Annotated[str, typer.Option(help="filter by family")] = "",
-    limit: Annotated[int, typer.Option(help="at most this many sweeps")] = 50,
+    limit: Annotated[int, typer.Option(help="at most this many sweeps", min=1)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List sweeps, newest first."""
@@ -560,8 +560,8 @@ def query(
     subject: Annotated[int | None, typer.Argument(help="subject id")] = None,
     relation: Annotated[int | None, typer.Argument(help="relation id")] = None,
     all_facts: Annotated[bool, typer.Option("--all", help="ask every fact and report the accuracy")] = False,
-    top_k: Annotated[int, typer.Option(help="answers per query")] = 3,
-    noise_seed: Annotated[int, typer.Option(help="seed of the noise tokens around the query")] = 0,
+    top_k: Annotated[int, typer.Option(help="answers per query", min=1)] = 3,
+    noise_seed: Annotated[int, typer.Option(help="seed of the noise tokens around the query", min=0)] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Ask a factual-recall checkpoint which answer it recalls for (subject, relation)."""
@@ -590,9 +590,9 @@ def query(
 @handles_errors
 def attention(
     checkpoint_id: str,
-    num_sequences: Annotated[int, typer.Option(help="sequences drawn from the checkpoint's task")] = 1,
-    seed: Annotated[int, typer.Option(help="seed of the drawn sequences")] = 0,
-    layer: Annotated[int | None, typer.Option(help="one layer's pattern, blocks.{L}.attn.hook_pattern")] = None,
+    num_sequences: Annotated[int, typer.Option(help="sequences drawn from the checkpoint's task", min=1)] = 1,
+    seed: Annotated[int, typer.Option(help="seed of the drawn sequences", min=0)] = 0,
+    layer: Annotated[int | None, typer.Option(help="one layer's pattern, blocks.{L}.attn.hook_pattern", min=0)] = None,
     head: Annotated[list[int] | None, typer.Option(help="keep only these heads (repeatable)")] = None,
     hook: Annotated[list[str] | None, typer.Option(help="hook name, e.g. blocks.0.attn.hook_pattern")] = None,
     average: Annotated[bool, typer.Option("--average", help="mean over the batch")] = False,
@@ -636,8 +636,8 @@ def attention(
 @handles_errors
 def graph(
     checkpoint_id: str,
-    num_sequences: Annotated[int, typer.Option(help="fresh sequences averaged over (0: 1024)")] = 0,
-    seed: Annotated[int, typer.Option(help="seed of the sequences")] = 0,
+    num_sequences: Annotated[int, typer.Option(help="fresh sequences averaged over (0: 1024)", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the sequences", min=0)] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """The latent causal graph read off the first attention layer, against the true one."""
@@ -674,16 +674,16 @@ def graph(
 @handles_errors
 def sharpness(
     checkpoint_id: str,
-    top_k: Annotated[int, typer.Option(help="eigenvalues wanted")] = 1,
+    top_k: Annotated[int, typer.Option(help="eigenvalues wanted", min=1)] = 1,
     method: Annotated[str, typer.Option(help="lanczos or power")] = "lanczos",
     trace: Annotated[bool, typer.Option("--trace", help="also Hutchinson's estimate of the Hessian trace")] = False,
-    trace_samples: Annotated[int, typer.Option(help="Rademacher probes for --trace")] = 100,
-    num_examples: Annotated[int, typer.Option(help="training examples in the loss (0: 1024)")] = 0,
+    trace_samples: Annotated[int, typer.Option(help="Rademacher probes for --trace", min=1)] = 100,
+    num_examples: Annotated[int, typer.Option(help="training examples in the loss (0: 1024)", min=0)] = 0,
     whole_training_set: Annotated[bool, typer.Option("--whole-training-set", help="every training example")] = False,
-    chunk_size: Annotated[int, typer.Option(help="examples per physical chunk (0: 4096)")] = 0,
+    chunk_size: Annotated[int, typer.Option(help="examples per physical chunk (0: 4096)", min=0)] = 0,
     float64: Annotated[bool, typer.Option("--float64", help="compute on a float64 copy of the model")] = False,
-    seed: Annotated[int, typer.Option(help="seed of the examples and of the start vector")] = 0,
-    max_iterations: Annotated[int, typer.Option(help="iterations at most (0: 100)")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the examples and of the start vector", min=0)] = 0,
+    max_iterations: Annotated[int, typer.Option(help="iterations at most (0: 100)", min=0)] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Top eigenvalues of the training-loss Hessian at a checkpoint, from Hessian-vector products."""
@@ -710,6 +710,31 @@ def sharpness(
             f"trace ≈ {fmt(result.trace)} ± {fmt(result.trace_standard_error or math.nan)} "
             f"(Hutchinson, {result.trace_samples} probes)"
         )
+
+
+@app.command()
+@handles_errors
+def stabilization(
+    checkpoint_id: str,
+    steps: Annotated[int, typer.Option(help="GD steps to run from the checkpoint (0: 20)", min=0)] = 0,
+    projected: Annotated[bool, typer.Option("--projected", help="also projected GD beside GD (slower)")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Self-stabilization at a GD checkpoint (eos): α, β, δ, and GD beside the paper's predicted x, y."""
+    with _client() as client:
+        result = client.measure_stabilization(checkpoint_id, steps=steps, projected=projected)
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"S = {fmt(result.sharpness)} (2/η = {fmt(result.threshold)}), α = {fmt(result.alpha)} (progressive "
+        f"sharpening), β = {fmt(result.beta)} (self-stabilization), δ = √(2α/β) = {fmt(result.delta)}"
+    )
+    columns = [result.steps, result.x_measured, result.x_predicted, result.y_measured, result.y_predicted,
+               result.sharpness_along_gd, result.loss]  # fmt: skip
+    rows = [[step, *(fmt(v) for v in values)] for step, *values in zip(*columns, strict=True)]
+    table(f"GD from {checkpoint_id} beside the predicted dynamics ({result.hvp_count} HVPs)",
+          ["step", "x", "x predicted", "y", "y predicted", "sharpness", "loss"], rows)  # fmt: skip
 
 
 @app.command("sharpness-trace")
@@ -750,8 +775,8 @@ def sharpness_trace(
 @handles_errors
 def evaluate(
     checkpoint_id: str,
-    num_sequences: Annotated[int, typer.Option(help="fresh test sequences (0: 4096)")] = 0,
-    seed: Annotated[int, typer.Option(help="seed of the test data")] = 0,
+    num_sequences: Annotated[int, typer.Option(help="fresh test sequences (0: 4096)", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the test data", min=0)] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Accuracy and test loss of a checkpoint on fresh data."""
