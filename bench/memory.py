@@ -1,4 +1,6 @@
-"""Peak memory of inference, a MeZO step and a backprop + AdamW step on one 57M-parameter GPT (PAPERS.md §3).
+"""Peak memory of inference, a MeZO step and a backprop + AdamW step on one 57M-parameter GPT.
+
+See docs/families/lm-finetune.md.
 
 Each measurement runs in a fresh process: the baseline is the process's peak
 before the model is built (imports done), and what a mode adds is its peak

@@ -1,4 +1,4 @@
-"""The qualitative claims of Nichani, Damian, Lee (2024) at CPU scale (PAPERS.md §2)."""
+"""The qualitative claims of Nichani, Damian, Lee (2024) at CPU scale (docs/families/causal-icl.md)."""
 
 import numpy as np
 import pytest

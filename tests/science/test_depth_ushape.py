@@ -1,4 +1,7 @@
-"""Depth against test accuracy at CPU scale (PAPERS.md §9): too shallow and too deep both lose to a middle depth."""
+"""Depth against test accuracy at CPU scale: too shallow and too deep both lose to a middle depth.
+
+See docs/families/depth-ushape.md.
+"""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""Edge of stability at CPU scale (PAPERS.md §4) and the eos family's data loaders."""
+"""Edge of stability at CPU scale (docs/families/eos.md) and the eos family's data loaders."""
 
 import pickle
 from typing import Any

@@ -1,4 +1,4 @@
-"""The qualitative claims of Nichani, Lee, Bietti (2024) at CPU scale (PAPERS.md §1)."""
+"""The qualitative claims of Nichani, Lee, Bietti (2024) at CPU scale (docs/families/factual-recall.md)."""
 
 import math
 

@@ -1,4 +1,7 @@
-"""hier-poly at small scale (PAPERS.md §7): the bottleneck learns p, beats the kernel, and transfers to a new g."""
+"""hier-poly at small scale: the bottleneck learns p, beats the kernel, and transfers to a new g.
+
+See docs/families/hier-poly.md.
+"""
 
 from probe_models.families.hier_poly import HierPoly, HierPolyConfig
 from probe_models.training import advance

@@ -1,4 +1,7 @@
-"""MeZO at small scale (PAPERS.md §3): it trains factual recall and fine-tunes the LM by prompt, by loss or accuracy."""
+"""MeZO at small scale: it trains factual recall and fine-tunes the LM by prompt, by loss or accuracy.
+
+See docs/families/lm-finetune.md.
+"""
 
 import pytest
 import torch

@@ -1,4 +1,7 @@
-"""Escaping the NTK at CPU scale (PAPERS.md §8): the combined model beats the NTK and the QuadNTK alone."""
+"""Escaping the NTK at CPU scale: the combined model beats the NTK and the QuadNTK alone.
+
+See docs/families/ntk-escape.md.
+"""
 
 from probe_models.config import parse_config
 from probe_models.families.ntk_escape import NTKEscape, NTKEscapeConfig

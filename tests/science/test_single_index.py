@@ -1,4 +1,7 @@
-"""single-index at small scale (PAPERS.md §5): smoothing finds w* with fewer samples; the run is exact to resume."""
+"""single-index at small scale: smoothing finds w* with fewer samples; the run is exact to resume.
+
+See docs/families/single-index.md.
+"""
 
 import numpy as np
 import pytest

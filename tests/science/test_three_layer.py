@@ -1,4 +1,7 @@
-"""three-layer at small scale (PAPERS.md §6): the layer-wise network learns xᵀAx and beats both baselines on g(xᵀAx)."""
+"""three-layer at small scale: the layer-wise network learns xᵀAx and beats both baselines on g(xᵀAx).
+
+See docs/families/three-layer.md.
+"""
 
 from probe_models.config import parse_config
 from probe_models.families.three_layer import ThreeLayer, ThreeLayerConfig

@@ -1,4 +1,4 @@
-"""Inputs and hidden features of the feature-learning targets: the normalizations PAPERS.md states."""
+"""Inputs and hidden features of the feature-learning targets: the normalizations the papers state."""
 
 import math
 

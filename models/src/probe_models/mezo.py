@@ -1,4 +1,4 @@
-"""MeZO: zeroth-order SGD with the memory of inference (PAPERS.md §3; Malladi et al. 2023).
+"""MeZO: zeroth-order SGD with the memory of inference (docs/families/lm-finetune.md; Malladi et al. 2023).
 
 One step with seed s: θ += εz; ℓ+ = L(θ); θ −= 2εz; ℓ− = L(θ); θ += εz;
 g = (ℓ+ − ℓ−)/(2ε); θ −= η(g z + λθ), λ only off biases and norms. z ~ N(0, I)

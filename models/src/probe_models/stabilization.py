@@ -1,4 +1,4 @@
-"""Self-stabilization at a checkpoint (Damian, Nichani, Lee 2022; PAPERS.md §4).
+"""Self-stabilization at a checkpoint (Damian, Nichani, Lee 2022; docs/families/eos.md).
 
 At a reference point θ† with top Hessian eigenpair (S, u):
 ∇S = ∇³L(u, u), the gradient of uᵀ∇²L(θ)u with u held fixed (one triple

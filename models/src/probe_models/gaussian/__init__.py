@@ -1,1 +1,4 @@
-"""Gaussian data and Hermite analysis shared by the feature-learning families (PAPERS.md §5-7)."""
+"""Gaussian data and Hermite analysis shared by the feature-learning families.
+
+See docs/families/single-index.md, docs/families/three-layer.md, docs/families/hier-poly.md.
+"""

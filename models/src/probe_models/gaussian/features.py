@@ -1,4 +1,4 @@
-"""Hidden features p(x) of the hierarchical targets h = g∘p, one per replica, with PAPERS.md's normalizations.
+"""Hidden features p(x) of the hierarchical targets h = g∘p, one per replica, normalized as the papers do.
 
 Each feature has mean 0 and variance 1 under x ~ N(0, I_d) (to O(1/d) on the
 sphere), so a link written in normalized Hermite polynomials sees a

@@ -1,4 +1,4 @@
-"""Config of the causal-icl family (PAPERS.md §2; Nichani, Damian, Lee 2024)."""
+"""Config of the causal-icl family (docs/families/causal-icl.md; Nichani, Damian, Lee 2024)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The causal-icl family: training with the paper's recipe or a CPU default, and its probes.
 
-Training (PAPERS.md §2): soft cross-entropy against π(·|parents of the
+Training (docs/families/causal-icl.md): soft cross-entropy against π(·|parents of the
 predicted token) on fresh batches; SGD lr 1 with cosine decay is the paper's
 recipe, Adam lr 0.03 with cosine decay the CPU default (measured: SGD barely
 moves in 4,000 CPU steps, Adam recovers the chain in them).

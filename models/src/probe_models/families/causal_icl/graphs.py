@@ -1,4 +1,4 @@
-"""Latent causal graphs over sequence positions (PAPERS.md §2).
+"""Latent causal graphs over sequence positions (docs/families/causal-icl.md).
 
 A graph says, for every input position, which earlier positions its token
 depends on, and which positions the predicted token s_{T+1} depends on. Graphs

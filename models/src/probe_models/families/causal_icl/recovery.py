@@ -1,4 +1,4 @@
-"""Reading the causal graph off attention (PAPERS.md §2, headlines i and ii).
+"""Reading the causal graph off attention (docs/families/causal-icl.md, headlines i and ii).
 
 - Parent recovery: the first layer's attention averaged over sequences; each
   head's argmax key per position is a recovered parent, and the mean over

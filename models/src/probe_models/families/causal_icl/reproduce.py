@@ -1,4 +1,4 @@
-"""Reproduction of Nichani, Damian, Lee (2024), PAPERS.md §2: causal structure in attention.
+"""Reproduction of Nichani, Damian, Lee (2024), docs/families/causal-icl.md: causal structure in attention.
 
 - Chain (S=10, T=20): the first layer attends to the previous position
   (argmax parent >= 95% of positions), the second layer is an induction head,

@@ -1,4 +1,4 @@
-"""The in-context causal-structure task (PAPERS.md §2) and its Bayes-optimal predictor.
+"""The in-context causal-structure task (docs/families/causal-icl.md) and its Bayes-optimal predictor.
 
 Each sequence draws its own transition tensor π, one Dirichlet(α·1) row per
 context of ``order`` parent tokens; a position with parents draws from π's row

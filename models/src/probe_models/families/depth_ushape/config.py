@@ -1,4 +1,4 @@
-"""Config of the depth-ushape family (PAPERS.md §9; Nichani, Radhakrishnan, Uhler 2020)."""
+"""Config of the depth-ushape family (docs/families/depth-ushape.md; Nichani, Radhakrishnan, Uhler 2020)."""
 
 from __future__ import annotations
 

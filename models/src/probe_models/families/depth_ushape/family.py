@@ -1,6 +1,6 @@
 """The depth-ushape family: convolutional nets of depth L trained to 100% training accuracy.
 
-Nichani, Radhakrishnan, Uhler (2020), PAPERS.md §9. Every step is one Adam
+Nichani, Radhakrishnan, Uhler (2020), docs/families/depth-ushape.md. Every step is one Adam
 step on the whole training set (a few images per class, so the nets are
 heavily over-parameterized), or with ``batch_size`` one epoch of Adam steps
 on shuffled batches (the authors' protocol). The step at which the net

@@ -1,4 +1,6 @@
-"""The kernel regime of linear convolutional networks (Nichani, Radhakrishnan, Uhler 2020, §5; PAPERS.md §9).
+"""The kernel regime of linear convolutional networks (Nichani, Radhakrishnan, Uhler 2020, §5).
+
+See docs/families/depth-ushape.md.
 
 A linear conv net of L layers with 3-wide filters, zero ("same") padding, no
 bias and a read-out that averages the last layer's map over positions

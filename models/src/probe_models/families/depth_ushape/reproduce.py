@@ -1,4 +1,4 @@
-"""Reproduction of the U-shaped test risk in depth (PAPERS.md §9; Nichani, Radhakrishnan, Uhler 2020).
+"""Reproduction of the U-shaped test risk in depth (docs/families/depth-ushape.md; Nichani, Radhakrishnan, Uhler 2020).
 
 Plain conv nets (conv + BatchNorm + ReLU) of growing depth at fixed width
 are trained on a few digits per class until they classify every training

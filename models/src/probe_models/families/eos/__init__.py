@@ -1,4 +1,4 @@
-"""Family ``eos`` (PAPERS.md §4)."""
+"""Family ``eos`` (docs/families/eos.md)."""
 
 from probe_models.families.eos.config import EOSConfig
 from probe_models.families.eos.family import EOS

@@ -1,4 +1,4 @@
-"""Config of the eos family (PAPERS.md §4; Damian, Nichani, Lee 2022; Cohen et al. 2021)."""
+"""Config of the eos family (docs/families/eos.md; Damian, Nichani, Lee 2022; Cohen et al. 2021)."""
 
 from __future__ import annotations
 

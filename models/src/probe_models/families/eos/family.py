@@ -1,6 +1,6 @@
 """The eos family: full-batch GD at a fixed step, with the sharpness traced as it trains.
 
-Training (PAPERS.md §4): GD with step η on MSE 0.5·‖f − y‖² over one-hot
+Training (docs/families/eos.md): GD with step η on MSE 0.5·‖f − y‖² over one-hot
 targets, averaged over the training set, every step on the whole set. Every
 ``sharpness_every`` steps the top Hessian eigenvalue is measured by Lanczos,
 warm-started from the previous top eigenvector (about 20 HVPs once warm), and

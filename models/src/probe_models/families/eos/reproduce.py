@@ -1,4 +1,4 @@
-"""Reproduction of the edge of stability (PAPERS.md §4; Cohen et al. 2021, Damian, Nichani, Lee 2022).
+"""Reproduction of the edge of stability (docs/families/eos.md; Cohen et al. 2021, Damian, Nichani, Lee 2022).
 
 For each step size η, full-batch GD on the digits MLP traces the sharpness
 S(t) every k steps: progressive sharpening carries S up to 2/η, and from

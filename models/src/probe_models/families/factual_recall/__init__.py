@@ -1,4 +1,4 @@
-"""Family ``factual-recall`` (PAPERS.md §1)."""
+"""Family ``factual-recall`` (docs/families/factual-recall.md)."""
 
 from probe_models.families.factual_recall.config import FactualRecallConfig
 from probe_models.families.factual_recall.family import FactualRecall

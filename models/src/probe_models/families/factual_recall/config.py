@@ -1,4 +1,4 @@
-"""Config of the factual-recall family (PAPERS.md §1; Nichani, Lee, Bietti 2024)."""
+"""Config of the factual-recall family (docs/families/factual-recall.md; Nichani, Lee, Bietti 2024)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The factual-recall family: training with the paper's recipe, and its probes.
 
-Training (PAPERS.md §1): cross-entropy on fresh online batches; AdamW (wd 0)
+Training (docs/families/factual-recall.md): cross-entropy on fresh online batches; AdamW (wd 0)
 with the learning-rate ladder 1e-3, 3e-3, 1e-2 tried in turn until the fact
 accuracy reaches 99%; plain GD for the sequential-learning model.
 """

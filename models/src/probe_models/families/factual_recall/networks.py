@@ -1,4 +1,4 @@
-"""Networks of the factual-recall family (PAPERS.md §1).
+"""Networks of the factual-recall family (docs/families/factual-recall.md).
 
 - :class:`LinearAM`: logits ``u_y^T W e_x`` with frozen unit-norm embeddings.
 - :class:`MLPAM`: logits ``u_y^T W2 ReLU(W1 e_x + b1)``.

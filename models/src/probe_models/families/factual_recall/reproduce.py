@@ -1,4 +1,6 @@
-"""Reproduction of Nichani, Lee, Bietti (2024), PAPERS.md §1: capacity, trade-off, sequential learning.
+"""Reproduction of Nichani, Lee, Bietti (2024): capacity, trade-off, sequential learning.
+
+See docs/families/factual-recall.md.
 
 - Capacity (:mod:`capacity_report`): for several model sizes, a search for the
   largest fact set learned to >= 99%; the log-log slope of facts against

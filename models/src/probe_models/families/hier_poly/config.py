@@ -1,4 +1,4 @@
-"""Config of the hier-poly family (PAPERS.md §7; Wang, Nichani, Lee 2023; Fu, Wang, Nichani, Lee 2024)."""
+"""Config of the hier-poly family (docs/families/hier-poly.md; Wang, Nichani, Lee 2023; Fu, Wang, Nichani, Lee 2024)."""
 
 from __future__ import annotations
 

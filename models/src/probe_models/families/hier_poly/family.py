@@ -1,6 +1,6 @@
 """The hier-poly family: a three-layer network with a width-1 bottleneck learning h = g∘p, against a kernel.
 
-Wang, Nichani, Lee (2023), PAPERS.md §7. The network is
+Wang, Nichani, Lee (2023), docs/families/hier-poly.md. The network is
 h(x) = c·σ2(a·z(x) + b) + c₀ with the bottleneck z(x) = u·σ1(Vx) + u₀, V
 frozen (rows uniform on the sphere), σ1 = h_k for p of degree k, a = ±1, σ2 = ReLU. Stage 1 fits u on
 the first n₁ samples by the paper's GD with weight decay on the

@@ -1,4 +1,6 @@
-"""Reproduction of learning h = g∘p with a three-layer bottleneck network (PAPERS.md §7; Wang, Nichani, Lee 2023).
+"""Reproduction of learning h = g∘p with a three-layer bottleneck network (Wang, Nichani, Lee 2023).
+
+See docs/families/hier-poly.md.
 
 For several d, a sweep over n of the layer-wise network and of the kernel
 baseline (ridge on random features over the same n samples), p = xᵀAx on

@@ -1,4 +1,4 @@
-"""Config of the lm-finetune family (PAPERS.md §3; Malladi et al. 2023)."""
+"""Config of the lm-finetune family (docs/families/lm-finetune.md; Malladi et al. 2023)."""
 
 from __future__ import annotations
 

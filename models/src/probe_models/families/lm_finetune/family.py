@@ -1,6 +1,6 @@
 """The lm-finetune family: a causal LM pretrained on a synthetic corpus, then fine-tuned by prompt.
 
-PAPERS.md §3. ``mode=pretrain`` trains the GPT by backprop on next-token
+docs/families/lm-finetune.md. ``mode=pretrain`` trains the GPT by backprop on next-token
 prediction over the corpus of :mod:`language`; ``mode=finetune`` starts from
 a pretrain checkpoint (the job's init_checkpoint) or a local Hugging Face
 model and learns the sentiment task from ``k_shot`` examples per class, with

@@ -11,7 +11,7 @@ reviews a writer adds "it was great ." or "it was terrible .", choosing
 but with noise and a positive bias b, as people's ratings do. An LM that
 learns this corpus therefore classifies by prompt ("<review> it was" → great
 or terrible) above chance but with its threshold at score −b/a instead of 0:
-the miscalibration fine-tuning corrects (PAPERS.md §3).
+the miscalibration fine-tuning corrects (docs/families/lm-finetune.md).
 """
 
 from __future__ import annotations

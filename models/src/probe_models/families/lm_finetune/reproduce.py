@@ -1,4 +1,6 @@
-"""Reproduction of MeZO's fine-tuning story (PAPERS.md §3; Malladi et al. 2023) on the lm-finetune family.
+"""Reproduction of MeZO's fine-tuning story (Malladi et al. 2023) on the lm-finetune family.
+
+See docs/families/lm-finetune.md.
 
 For each of a few seeds one GPT is pretrained by backprop on the synthetic
 corpus; its prompt readout is the zero-shot classifier. From that checkpoint

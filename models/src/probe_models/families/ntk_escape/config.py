@@ -1,4 +1,4 @@
-"""Config of the ntk-escape family (PAPERS.md §8; Nichani, Bai, Lee 2022)."""
+"""Config of the ntk-escape family (docs/families/ntk-escape.md; Nichani, Bai, Lee 2022)."""
 
 from __future__ import annotations
 

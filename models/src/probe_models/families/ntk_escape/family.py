@@ -1,6 +1,6 @@
 """The ntk-escape family: the NTK, the QuadNTK and their combination on dense-plus-sparse targets.
 
-Nichani, Bai, Lee (2022), PAPERS.md §8. The three learners see the same n
+Nichani, Bai, Lee (2022), docs/families/ntk-escape.md. The three learners see the same n
 samples of f*(x) = c1·βᵀx/√d + c2·x_1⋯x_p (x on the sphere of radius √d) and
 move the same two-layer network away from its symmetric initialization W0
 (f = 0 there) by Δ; what differs is which Taylor terms of f(W0 + Δ) predict

@@ -1,4 +1,4 @@
-"""Reproduction of escaping the NTK (PAPERS.md §8; Nichani, Bai, Lee 2022): test error against n.
+"""Reproduction of escaping the NTK (docs/families/ntk-escape.md; Nichani, Bai, Lee 2022): test error against n.
 
 Two regimes, each a sweep per learner over the sample size n; the learners
 of a point see the same samples (the same seeds).

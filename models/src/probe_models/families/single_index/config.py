@@ -1,4 +1,4 @@
-"""Config of the single-index family (PAPERS.md §5; Damian, Nichani, Ge, Lee 2023)."""
+"""Config of the single-index family (docs/families/single-index.md; Damian, Nichani, Ge, Lee 2023)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The single-index family: online SGD on the sphere for y = σ(w*·x), vanilla or smoothed (PAPERS.md §5).
+"""The single-index family: online SGD on the sphere for y = σ(w*·x), vanilla or smoothed.
+
+See docs/families/single-index.md.
 
 A job trains K independent replicas at once — each its own teacher w*,
 initialization and fresh sample stream — as one [K, d] tensor, because a

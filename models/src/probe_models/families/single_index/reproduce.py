@@ -1,4 +1,4 @@
-"""Reproduction of smoothed against vanilla online SGD (PAPERS.md §5; Damian, Nichani, Ge, Lee 2023).
+"""Reproduction of smoothed against vanilla online SGD (docs/families/single-index.md; Damian, Nichani, Ge, Lee 2023).
 
 For each method and d, one job trains `seeds` replicas at each of three
 step sizes (the job's `lr_factors`), centred on the paper's schedule for

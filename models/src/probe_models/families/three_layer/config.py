@@ -1,4 +1,4 @@
-"""Config of the three-layer family (PAPERS.md §6; Nichani, Damian, Lee 2023)."""
+"""Config of the three-layer family (docs/families/three-layer.md; Nichani, Damian, Lee 2023)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The three-layer family: a layer-wise trained three-layer network against a two-layer network and a kernel.
 
-Nichani, Damian, Lee (2023), PAPERS.md §6. The layer-wise learner
+Nichani, Damian, Lee (2023), docs/families/three-layer.md. The layer-wise learner
 (Algorithm 1 of the paper): V frozen with rows uniform on the sphere, W = 0,
 a = ±1. Stage 1 takes ``gd_steps`` GD steps on W alone, on the squared loss
 over the first n₁ samples, with every bias b = 1 so every unit receives the

@@ -1,4 +1,4 @@
-"""Reproduction of the depth separation for g(xᵀAx) (PAPERS.md §6; Nichani, Damian, Lee 2023).
+"""Reproduction of the depth separation for g(xᵀAx) (docs/families/three-layer.md; Nichani, Damian, Lee 2023).
 
 One sweep per learner over the sample size n at fixed d; every point is a
 K-replica job, and the three learners of a point see the same samples. The
