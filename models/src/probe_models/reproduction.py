@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from probe_models.states import JobState
+
 SCALES = ("small", "paper")
 
 
@@ -62,6 +64,10 @@ class ChildResult:
     metrics: dict[str, float]
     history: list[tuple[int, dict[str, float]]]  # (step, metrics) of each progress event
     weights: dict[str, Any] = field(default_factory=dict)  # name -> torch tensor, when the plan asks
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == JobState.SUCCEEDED
 
 
 @dataclass

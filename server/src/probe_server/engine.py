@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from probe_models.states import JobState
 from probe_server.checkpoint_files import CheckpointMeta, directory_size, read_meta
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
@@ -32,7 +33,6 @@ from probe_server.worker import JobSpec, run_job
 log = logging.getLogger("probe.jobs")
 
 CANCEL_GRACE_S = 1.2  # then terminate; the whole cancel stays under two seconds
-RESUMABLE = ("INTERRUPTED", "FAILED", "CANCELLED")
 
 
 @dataclass
@@ -96,15 +96,15 @@ class JobEngine:
                 shutil.rmtree(path, ignore_errors=True)
             elif path.is_dir() and path.name not in known:
                 self._adopt(path)
-        for job in self.store.jobs_in_states(["RUNNING"]):
+        for job in self.store.jobs_in_states([JobState.RUNNING]):
             self._record(
                 job.job_id,
                 job.family,
                 "STATE",
-                state="INTERRUPTED",
+                state=JobState.INTERRUPTED,
                 message="the server stopped while the job was running",
             )
-        for job in self.store.jobs_in_states(["QUEUED"]):
+        for job in self.store.jobs_in_states([JobState.QUEUED]):
             self._queue.append(job.job_id)
 
     def _adopt(self, path: Path) -> None:
@@ -134,7 +134,7 @@ class JobEngine:
     ) -> JobRecord:
         return JobRecord(
             job_id=new_id("job"), family=family, config=config, seed=seed, steps=steps,
-            checkpoint_every=checkpoint_every, log_every=log_every, state="QUEUED", step=0, loss=0.0, metrics={},
+            checkpoint_every=checkpoint_every, log_every=log_every, state=JobState.QUEUED, step=0, loss=0.0, metrics={},
             checkpoint_id="", error="", created_at=time.time(), started_at=None, finished_at=None, runs=0,
             peak_memory_bytes=0, last_seq=0, training=training,
         )  # fmt: skip
@@ -179,13 +179,13 @@ class JobEngine:
     def cancel(self, job_id: str) -> JobRecord:
         with self._lock:
             job = self.get(job_id)
-            if job.state == "QUEUED" and job_id in self._queue:
+            if job.state == JobState.QUEUED and job_id in self._queue:
                 self._queue.remove(job_id)
                 self._record(
                     job_id,
                     job.family,
                     "STATE",
-                    state="CANCELLED",
+                    state=JobState.CANCELLED,
                     message="cancelled while queued",
                     updates={"finished_at": time.time()},
                 )
@@ -206,8 +206,9 @@ class JobEngine:
     def resume(self, job_id: str) -> JobRecord:
         with self._lock:
             job = self.get(job_id)
-            if job.state not in RESUMABLE:
-                raise Conflict(f"job {job_id} is {job.state}; only {', '.join(RESUMABLE)} jobs can be resumed")
+            if not JobState(job.state).is_resumable:
+                resumable = ", ".join(s for s in JobState if s.is_resumable)
+                raise Conflict(f"job {job_id} is {job.state}; only {resumable} jobs can be resumed")
             checkpoint = self.store.latest_checkpoint(job_id)
             where = (
                 f"checkpoint {checkpoint.checkpoint_id} at step {checkpoint.step}"
@@ -218,7 +219,7 @@ class JobEngine:
                 job_id,
                 job.family,
                 "STATE",
-                state="QUEUED",
+                state=JobState.QUEUED,
                 step=checkpoint.step if checkpoint else 0,
                 message=f"resuming from {where}",
                 updates={"error": "", "finished_at": None},
@@ -243,7 +244,7 @@ class JobEngine:
             for listener in self._state_listeners:
                 listener(job_id, event.state)
             log.info("job=%s family=%s state=%s step=%d %s", job_id, family, event.state, event.step, event.message)
-            if event.state != "RUNNING":
+            if event.state != JobState.RUNNING:
                 self.metrics.job_left_running(job_id, family)
         elif kind == "PROGRESS":
             peak = kwargs.get("updates", {}).get("peak_memory_bytes", 0)
@@ -267,7 +268,7 @@ class JobEngine:
                         job.job_id,
                         job.family,
                         "STATE",
-                        state="FAILED",
+                        state=JobState.FAILED,
                         message=message,
                         updates={"error": message, "finished_at": time.time()},
                     )
@@ -305,7 +306,7 @@ class JobEngine:
             job.job_id,
             job.family,
             "STATE",
-            state="RUNNING",
+            state=JobState.RUNNING,
             step=checkpoint.step if checkpoint else 0,
             message=f"worker pid {process.pid}",
             updates={"started_at": time.time(), "runs": job.runs + 1},
@@ -367,19 +368,19 @@ class JobEngine:
         if outcome and "peak_memory_bytes" in outcome[1]:
             updates["peak_memory_bytes"] = outcome[1]["peak_memory_bytes"]
         if outcome and outcome[0] == "error":
-            state, message = "FAILED", outcome[1]["error"]
+            state, message = JobState.FAILED, outcome[1]["error"]
             updates["error"] = f"{outcome[1]['error']}\n{outcome[1]['traceback']}"
         elif outcome and outcome[0] == "done":
-            state = "CANCELLED" if outcome[1]["stopped"] else "SUCCEEDED"
+            state = JobState.CANCELLED if outcome[1]["stopped"] else JobState.SUCCEEDED
             message = "cancelled" if outcome[1]["stopped"] else "finished"
         elif worker.cancel_requested:
-            state, message = "CANCELLED", "cancelled (worker terminated)"
+            state, message = JobState.CANCELLED, "cancelled (worker terminated)"
         elif self._stopping:
-            state, message = "INTERRUPTED", "the server stopped while the job was running"
+            state, message = JobState.INTERRUPTED, "the server stopped while the job was running"
         else:
             code = worker.process.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            state, message = "FAILED", f"worker process died ({how}) without reporting an error"
+            state, message = JobState.FAILED, f"worker process died ({how}) without reporting an error"
             updates["error"] = message
         if "peak_memory_bytes" in updates:
             self.metrics.job_finished(worker.family, updates["peak_memory_bytes"])

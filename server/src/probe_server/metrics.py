@@ -15,10 +15,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from probe_models.states import JobState
+
 if TYPE_CHECKING:
     from probe_server.store import Store
 
-JOB_STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
+JOB_STATES = tuple(JobState)
 
 
 class _StoreCollector(Collector):

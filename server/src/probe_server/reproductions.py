@@ -23,6 +23,7 @@ from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.optimizers import parse_optimizer
 from probe_models.registry import family_of_reproduction, get_family
 from probe_models.reproduction import SCALES, ChildResult, Reproduction, SearchOutcome, SweepPlan, SweepResult
+from probe_models.states import JobState, RunState
 from probe_server.checkpoint_files import read_weights, write_atomic
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
@@ -47,7 +48,7 @@ class ReproductionManager:
         self.root.mkdir(parents=True, exist_ok=True)
         for path in self.root.glob(".tmp-*"):
             shutil.rmtree(path, ignore_errors=True)
-        for record in self.store.reproductions_in_state("RUNNING"):
+        for record in self.store.reproductions_in_state(RunState.RUNNING):
             self._spawn(record.reproduction_id)
 
     def stop(self) -> None:
@@ -69,7 +70,7 @@ class ReproductionManager:
             new_id("reproduction"),
             family_of_reproduction(family_name).name,
             scale,
-            "RUNNING",
+            RunState.RUNNING,
             [],
             [],
             False,
@@ -101,20 +102,20 @@ class ReproductionManager:
     def cancel(self, reproduction_id: str) -> ReproductionRecord:
         with self._lock:
             record = self.get(reproduction_id)
-            if record.state != "RUNNING":
+            if record.state != RunState.RUNNING:
                 raise Conflict(f"reproduction {reproduction_id} is {record.state}; only a RUNNING one can be cancelled")
             self.store.update_reproduction(
-                reproduction_id, state="CANCELLED", message="cancelled", finished_at=time.time()
+                reproduction_id, state=RunState.CANCELLED, message="cancelled", finished_at=time.time()
             )
         for sweep_id in record.sweep_ids:
-            if self.sweeps.get(sweep_id).state == "RUNNING":
+            if self.sweeps.get(sweep_id).state == RunState.RUNNING:
                 with contextlib.suppress(Conflict):  # it may have ended meanwhile
                     self.sweeps.cancel(sweep_id)
         return self.get(reproduction_id)
 
     def files(self, reproduction_id: str) -> dict[str, Path]:
         record = self.get(reproduction_id)
-        if record.state != "SUCCEEDED":
+        if record.state != RunState.SUCCEEDED:
             raise Conflict(f"reproduction {reproduction_id} is {record.state}; its report exists once it SUCCEEDED")
         directory = self.root / reproduction_id
         return {name: directory / name for name in record.files}
@@ -134,7 +135,9 @@ class ReproductionManager:
                 return  # the server is stopping; a restart continues this reproduction
             log.exception("reproduction=%s failed", reproduction_id)
             message = f"{type(error).__name__}: {error}"
-            self.store.update_reproduction(reproduction_id, state="FAILED", message=message, finished_at=time.time())
+            self.store.update_reproduction(
+                reproduction_id, state=RunState.FAILED, message=message, finished_at=time.time()
+            )
 
     def _drive(self, reproduction_id: str) -> None:
         record = self.get(reproduction_id)
@@ -150,7 +153,7 @@ class ReproductionManager:
                     return
                 init_checkpoint = self._final_checkpoint(source, plan)
             with self._lock:  # a cancel sees every sweep submitted before it, and stops every one after
-                if self._stopped.is_set() or self.get(reproduction_id).state != "RUNNING":
+                if self._stopped.is_set() or self.get(reproduction_id).state != RunState.RUNNING:
                     return
                 sweep_ids.append(self._submit(record.family, plan, reproduction_id, init_checkpoint))
                 self.store.update_reproduction(reproduction_id, sweep_ids=sweep_ids)
@@ -162,28 +165,28 @@ class ReproductionManager:
         files = {"summary.json": json.dumps(report.summary, indent=2).encode(), "README.md": report.readme.encode()}
         files.update(report.figures)
         self._write(reproduction_id, files)
-        failed = [plan.name for plan in plans if results[plan.name].state != "SUCCEEDED"]
+        failed = [plan.name for plan in plans if results[plan.name].state != RunState.SUCCEEDED]
         message = f"sweeps that did not succeed: {', '.join(failed)}" if failed else "report written"
         self.store.update_reproduction(
-            reproduction_id, state="SUCCEEDED", files=sorted(files), passed=bool(report.summary.get("passed")),
+            reproduction_id, state=RunState.SUCCEEDED, files=sorted(files), passed=bool(report.summary.get("passed")),
             message=message, finished_at=time.time(),
         )  # fmt: skip
         log.info("reproduction=%s SUCCEEDED passed=%s", reproduction_id, report.summary.get("passed"))
 
     def _wait(self, reproduction_id: str, sweep_ids: list[str]) -> bool:
         """Wait for the sweeps to end; False when the server stops or the reproduction is no longer RUNNING."""
-        while any(self.sweeps.get(s).state == "RUNNING" for s in sweep_ids):
+        while any(self.sweeps.get(s).state == RunState.RUNNING for s in sweep_ids):
             if self._stopped.is_set():
                 return False
             with self.sweeps.changed:
                 self.sweeps.changed.wait(timeout=1.0)
-        return self.get(reproduction_id).state == "RUNNING"
+        return self.get(reproduction_id).state == RunState.RUNNING
 
     def _final_checkpoint(self, sweep_id: str, plan: SweepPlan) -> str:
         """The final checkpoint of the first child of ``sweep_id`` that succeeded: where ``plan`` starts."""
         for child in self.store.sweep_children(sweep_id):
             job = self.store.get_job(child.job_id)
-            if job is not None and job.state == "SUCCEEDED" and job.checkpoint_id:
+            if job is not None and job.state == JobState.SUCCEEDED and job.checkpoint_id:
                 return job.checkpoint_id
         raise RuntimeError(f"sweep {plan.init_from} has no child that succeeded, so {plan.name} cannot start from it")
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from probe_models.states import RunState
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
@@ -114,8 +116,6 @@ CREATE TABLE IF NOT EXISTS sweep_events (
     PRIMARY KEY (sweep_id, seq)
 );
 """
-
-FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
 
 
 @dataclass
@@ -594,7 +594,7 @@ class Store:
                 "INSERT INTO sweep_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (sweep_id, seq, state, job_id, job_state, json.dumps(counts), message, event.time),
             )
-            finished = event.time if state != "RUNNING" else None
+            finished = event.time if state != RunState.RUNNING else None
             self._db.execute(
                 "UPDATE sweeps SET last_seq = ?, state = ?, message = ?, finished_at = ? WHERE sweep_id = ?",
                 (seq, state, message, finished, sweep_id),

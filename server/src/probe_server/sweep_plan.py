@@ -12,8 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-FINISHED_OK = "SUCCEEDED"
-FINISHED_BAD = ("FAILED", "CANCELLED")
+from probe_models.states import JobState
 
 
 @dataclass(frozen=True)
@@ -87,10 +86,10 @@ def search_status(spec: SearchSpec, children: list[ChildView]) -> SearchStatus:
     for child in children:
         groups.setdefault(child.probe, []).append(child)
     for value, group in groups.items():
-        if any(c.state in FINISHED_BAD for c in group):
+        if any(c.state in (JobState.FAILED, JobState.CANCELLED) for c in group):
             states = ", ".join(sorted({c.state for c in group}))
             return SearchStatus(good, bad, True, None, len(groups), f"a child at {spec.key}={value:g} ended {states}")
-        if any(c.state != FINISHED_OK for c in group):
+        if any(c.state != JobState.SUCCEEDED for c in group):
             return SearchStatus(good, bad, False, None, len(groups))
         missing = [c for c in group if spec.metric not in c.metrics]
         if missing:

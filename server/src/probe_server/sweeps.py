@@ -24,6 +24,7 @@ from probe_models.config import config_to_dict, parse_config, schema
 from probe_models.errors import InvalidInput
 from probe_models.family import Family
 from probe_models.registry import get_family
+from probe_models.states import JobState, RunState
 from probe_server.engine import JobEngine
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
@@ -31,8 +32,6 @@ from probe_server.servicers.jobs import check_size
 from probe_server.settings import Limits
 from probe_server.store import SweepChildRecord, SweepRecord
 from probe_server.sweep_plan import (
-    FINISHED_BAD,
-    FINISHED_OK,
     ChildView,
     SearchSpec,
     SearchStatus,
@@ -42,8 +41,6 @@ from probe_server.sweep_plan import (
 )
 
 log = logging.getLogger("probe.sweeps")
-
-FINAL_JOB_STATES = (FINISHED_OK, *FINISHED_BAD)
 
 
 def search_spec(spec: dict[str, Any]) -> SearchSpec | None:
@@ -63,9 +60,9 @@ class SweepManager:
         engine.on_state_change(self._job_changed)
 
     def start(self) -> None:
-        for sweep in self.store.sweeps_in_state("RUNNING"):
+        for sweep in self.store.sweeps_in_state(RunState.RUNNING):
             for child in self.store.sweep_children(sweep.sweep_id):
-                if child.state == "INTERRUPTED":
+                if child.state == JobState.INTERRUPTED:
                     self.engine.resume(child.job_id)
             self._pending.put((sweep.sweep_id, "", ""))
         self._thread.start()
@@ -131,7 +128,7 @@ class SweepManager:
                 "planned_children": planned,
                 "training": training,
             },
-            state="RUNNING",
+            state=RunState.RUNNING,
             message="",
             created_at=time.time(),
             finished_at=None,
@@ -211,12 +208,12 @@ class SweepManager:
     def cancel(self, sweep_id: str) -> SweepRecord:
         with self._lock:
             sweep = self.get(sweep_id)
-            if sweep.state != "RUNNING":
+            if sweep.state != RunState.RUNNING:
                 raise Conflict(f"sweep {sweep_id} is {sweep.state}; only a RUNNING sweep can be cancelled")
             children = self.store.sweep_children(sweep_id)
-            self._record(sweep_id, "CANCELLED", "", "", Counter(c.state for c in children), "cancelled")
+            self._record(sweep_id, RunState.CANCELLED, "", "", Counter(c.state for c in children), "cancelled")
         for child in children:
-            if child.state in ("QUEUED", "RUNNING"):
+            if JobState(child.state).is_active:
                 with contextlib.suppress(Conflict):  # it may have finished meanwhile
                     self.engine.cancel(child.job_id)
         return self.get(sweep_id)
@@ -240,7 +237,7 @@ class SweepManager:
     def _refresh(self, sweep_id: str, job_id: str, job_state: str) -> None:
         with self._lock:
             sweep = self.store.get_sweep(sweep_id)
-            if sweep is None or sweep.state != "RUNNING" or self._stopped:
+            if sweep is None or sweep.state != RunState.RUNNING or self._stopped:
                 return
             statuses = self.search_statuses(sweep)
             for point, status in enumerate(statuses):
@@ -276,20 +273,20 @@ class SweepManager:
 
     @staticmethod
     def _state(children: list[SweepChildRecord], statuses: list[SearchStatus]) -> tuple[str, str]:
-        if any(c.state not in FINAL_JOB_STATES for c in children) or any(not s.done for s in statuses):
-            return "RUNNING", ""
+        if any(not JobState(c.state).is_outcome for c in children) or any(not s.done for s in statuses):
+            return RunState.RUNNING, ""
         errors = [s.error for s in statuses if s.error]
-        bad = [c for c in children if c.state in FINISHED_BAD]
+        bad = [c for c in children if c.state in (JobState.FAILED, JobState.CANCELLED)]
         if bad or errors:
             what = errors[0] if errors else f"child {bad[0].job_id} ended {bad[0].state}"
-            return "FAILED", f"{len(bad)} of {len(children)} children did not succeed; {what}"
-        return "SUCCEEDED", f"all {len(children)} children succeeded"
+            return RunState.FAILED, f"{len(bad)} of {len(children)} children did not succeed; {what}"
+        return RunState.SUCCEEDED, f"all {len(children)} children succeeded"
 
     def _record(
         self, sweep_id: str, state: str, job_id: str, job_state: str, counts: dict[str, int], message: str
     ) -> None:
         self.store.record_sweep_event(sweep_id, state, job_id, job_state, dict(counts), message)
-        if state != "RUNNING":
+        if state != RunState.RUNNING:
             log.info("sweep=%s state=%s %s", sweep_id, state, message)
         with self.changed:
             self.changed.notify_all()

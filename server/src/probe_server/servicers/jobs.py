@@ -13,13 +13,14 @@ from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import Family
 from probe_models.optimizers import parse_optimizer
 from probe_models.registry import get_family
+from probe_models.states import JobState
 from probe_server import paging
 from probe_server.convert import event_proto, job_proto, struct_to_dict
 from probe_server.engine import JobEngine
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import check_id
 from probe_server.settings import Limits
-from probe_server.store import FINAL_STATES, JobRecord, Store
+from probe_server.store import JobRecord, Store
 
 MAX_SEED = 2**63 - 1
 EVENTS_PER_JOB = 100  # progress events a job gets when log_every is left at 0
@@ -131,7 +132,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 after = event.seq
             if events:
                 continue
-            if job.state in FINAL_STATES:
+            if JobState(job.state).is_terminal:
                 return
             with self.engine.changed:
                 self.engine.changed.wait(timeout=0.5)

@@ -10,6 +10,7 @@ from probe_client._proto.probe.v1 import sweeps_pb2, sweeps_pb2_grpc
 from probe_models.config import parse_config
 from probe_models.errors import InvalidInput
 from probe_models.registry import get_family
+from probe_models.states import RunState
 from probe_server import paging
 from probe_server.convert import struct_to_dict, sweep_event_proto, sweep_proto, value_to_python
 from probe_server.ids import check_id
@@ -105,7 +106,7 @@ class SweepServicer(sweeps_pb2_grpc.SweepServiceServicer):
                 after = event.seq
             if events:
                 continue
-            if sweep.state != "RUNNING":
+            if sweep.state != RunState.RUNNING:
                 return
             with self.sweeps.changed:
                 self.sweeps.changed.wait(timeout=0.5)

@@ -77,7 +77,7 @@ class CausalICLReproduction(Reproduction):
         figures: dict[str, bytes] = {}
         measurements: dict[str, Any] = {}
         for name in SETTINGS[scale]["chains"]:
-            chain = [c for c in results[name].children if c.state == "SUCCEEDED"]
+            chain = [c for c in results[name].children if c.succeeded]
             if not chain:
                 checks.append(Check(name, None, "", False, f"the {name} run did not succeed"))
                 continue
@@ -88,7 +88,7 @@ class CausalICLReproduction(Reproduction):
                 figures[f"{name}_A1.png"], figures[f"{name}_A2.png"] = _heatmaps(child.weights, config)
             if child.history:
                 figures[f"{name}_loss.png"] = _loss_curve(child.history, name)
-        dags = [c for c in results["random-dags"].children if c.state == "SUCCEEDED"]
+        dags = [c for c in results["random-dags"].children if c.succeeded]
         masses = [c.metrics["a1_parent_mass"] for c in dags if "a1_parent_mass" in c.metrics]
         if masses:
             mean, std = float(np.mean(masses)), float(np.std(masses))

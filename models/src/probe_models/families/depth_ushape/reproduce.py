@@ -70,14 +70,14 @@ def mean_by_depth(result: SweepResult, metric: str) -> dict[int, float]:
     """The seed-average of ``metric`` at each depth, over children that finished."""
     values: dict[int, list[float]] = {}
     for child in result.children:
-        if child.state == "SUCCEEDED" and metric in child.metrics:
+        if child.succeeded and metric in child.metrics:
             values.setdefault(int(child.overrides["depth"]), []).append(child.metrics[metric])
     return {depth: float(np.mean(v)) for depth, v in sorted(values.items())}
 
 
 def interpolation(result: SweepResult) -> tuple[int, int]:
     """(children that ended at 100% training accuracy, children)."""
-    fitted = sum(c.state == "SUCCEEDED" and c.metrics.get("train_accuracy") == 1.0 for c in result.children)
+    fitted = sum(c.succeeded and c.metrics.get("train_accuracy") == 1.0 for c in result.children)
     return fitted, len(result.children)
 
 

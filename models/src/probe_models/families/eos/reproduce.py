@@ -143,7 +143,7 @@ class EOSReproduction(Reproduction):
         ]
 
     def analyze(self, scale: str, results: dict[str, SweepResult]) -> Report:
-        runs = [c for c in results["edge-of-stability"].children if c.state == "SUCCEEDED"]
+        runs = [c for c in results["edge-of-stability"].children if c.succeeded]
         checks: list[Check] = []
         measurements = []
         for child in sorted(runs, key=lambda c: c.overrides["lr"]):
@@ -155,7 +155,7 @@ class EOSReproduction(Reproduction):
         figures = {"sharpness.png": _figure(runs)} if runs else {}
         stabilization = None
         probed = results["self-stabilization"]
-        reference = next((c for c in probed.children if c.state == "SUCCEEDED" and c.weights), None)
+        reference = next((c for c in probed.children if c.succeeded and c.weights), None)
         if reference is None:
             checks.append(Check("self-stabilization", None, "", False, "no checkpoint of the self-stabilization run"))
         else:

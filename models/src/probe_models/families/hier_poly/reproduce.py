@@ -91,7 +91,7 @@ def plan_name(learner: str, dim: int) -> str:
 
 
 def final_metrics(result: SweepResult) -> dict[str, float] | None:
-    done = [c.metrics for c in result.children if c.state == "SUCCEEDED"]
+    done = [c.metrics for c in result.children if c.succeeded]
     return done[0] if done else None
 
 

@@ -150,8 +150,8 @@ def _baselines(results: dict[str, SweepResult], seed: int) -> dict[str, float]:
     from probe_models.families.lm_finetune.config import LMFinetuneConfig
 
     pretrain, mezo = results[plan_name("pretrain", seed)], results[plan_name("mezo", seed)]
-    pretrained = next((c for c in pretrain.children if c.state == "SUCCEEDED" and c.weights), None)
-    tuned = next((c for c in mezo.children if c.state == "SUCCEEDED"), None)
+    pretrained = next((c for c in pretrain.children if c.succeeded and c.weights), None)
+    tuned = next((c for c in mezo.children if c.succeeded), None)
     if pretrained is None or tuned is None:
         return {}
     config = parse_config(LMFinetuneConfig, {**mezo.plan.base_config, **tuned.overrides})
@@ -171,7 +171,7 @@ def _each(values: list[float | None]) -> str:
 
 
 def _final(result: SweepResult) -> dict[str, float]:
-    done = [c for c in result.children if c.state == "SUCCEEDED"]
+    done = [c for c in result.children if c.succeeded]
     return done[0].metrics if done else {}
 
 

@@ -60,7 +60,7 @@ def errors_by_n(result: SweepResult, metric: str = "test_error") -> dict[int, fl
     """The seed-average of ``metric`` at each n, over children that finished."""
     values: dict[int, list[float]] = {}
     for child in result.children:
-        if child.state == "SUCCEEDED" and metric in child.metrics:
+        if child.succeeded and metric in child.metrics:
             values.setdefault(int(child.overrides["samples"]), []).append(child.metrics[metric])
     return {n: float(np.mean(v)) for n, v in sorted(values.items())}
 

@@ -73,7 +73,7 @@ def group_steps(metrics: dict[str, float], seeds: int, group: int, limit: int) -
 
 def best_group(result: SweepResult, seeds: int, limit: int) -> tuple[float, np.ndarray] | None:
     """(step size, per-replica steps) of the group with the smallest median, of the job's one child."""
-    done = [c for c in result.children if c.state == "SUCCEEDED"]
+    done = [c for c in result.children if c.succeeded]
     if not done:
         return None
     child = done[0]

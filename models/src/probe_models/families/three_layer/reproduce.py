@@ -78,7 +78,7 @@ def plan_name(learner: str, dim: int) -> str:
 
 def points(result: SweepResult) -> dict[int, dict[str, float]]:
     """Final metrics of each successful child, by n."""
-    return {int(c.overrides["samples"]): c.metrics for c in result.children if c.state == "SUCCEEDED"}
+    return {int(c.overrides["samples"]): c.metrics for c in result.children if c.succeeded}
 
 
 def curves(
