@@ -132,7 +132,7 @@ def test_bad_attention_and_graph_requests(name, call, code, fragment, server, cl
 def test_graph_recovery_on_a_family_without_a_graph_is_failed_precondition(client, trained):
     with pytest.raises(ProbeError) as error:
         client.recover_graph(trained.checkpoint_id)
-    assert error.value.code == PRECONDITION and "no latent graph" in error.value.message
+    assert error.value.code == PRECONDITION and "does not answer RecoverGraph" in error.value.message
 
 
 def test_bad_causal_configs_are_invalid_argument(client):

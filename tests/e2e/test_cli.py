@@ -75,6 +75,7 @@ def test_families_health_and_version(server):
     assert {"factual-recall", "causal-icl"} <= set(families)
     graph = next(f for f in families["causal-icl"]["config"] if f["name"] == "graph")
     assert graph["default"] == "chain" and "random-dag" in graph["choices"]
+    assert families["eos"]["probes"] == ["Evaluate", "MeasureSharpness", "MeasureStabilization"]
     assert cli_json(server, "health")["status"] == "SERVING"
     assert cli_json(server, "version")["server"]["api_version"] == "probe.v1"
 
@@ -82,6 +83,7 @@ def test_families_health_and_version(server):
 def test_human_output_is_not_json_but_says_what_happened(server):
     result = cli(server, "families")
     assert result.returncode == 0 and "num_subjects" in result.stdout
+    assert "probes: Evaluate, QueryFacts, ExtractAttention, MeasureSharpness" in " ".join(result.stdout.split())
 
 
 def test_errors_are_one_line_and_exit_non_zero(server):

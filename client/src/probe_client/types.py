@@ -221,10 +221,11 @@ class Family:
     paper: str
     default_steps: int
     config: list[ConfigField]
+    probes: list[str]  # the ProbeService RPCs it answers, e.g. "MeasureSharpness"
 
     @classmethod
     def from_proto(cls, f: registry_pb2.Family) -> "Family":
-        return cls(f.name, f.description, f.paper, f.default_steps, _config_fields(f.config))
+        return cls(f.name, f.description, f.paper, f.default_steps, _config_fields(f.config), list(f.probes))
 
 
 @dataclass

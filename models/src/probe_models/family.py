@@ -171,6 +171,9 @@ class TrainingRun(ABC):
         """Put the run in the state it had after ``step`` steps."""
 
 
+PROBES = ("QueryFacts", "ExtractAttention", "RecoverGraph", "MeasureSharpness", "MeasureStabilization", "Evaluate")
+
+
 class Family(ABC):
     """A studied model with its task, declared once."""
 
@@ -180,6 +183,12 @@ class Family(ABC):
     config_cls: ClassVar[type]
     default_steps: ClassVar[int]
     reproduction: ClassVar[Reproduction | None] = None  # the headline experiments, where written
+    probes: ClassVar[tuple[str, ...]] = ("Evaluate",)  # the ProbeService RPCs it answers (names from PROBES)
+
+    def require_probe(self, probe: str) -> None:
+        """Refuse a probe this family does not answer, naming the ones it does (FAILED_PRECONDITION)."""
+        if probe not in self.probes:
+            raise UnsupportedProbe(f"family {self.name} does not answer {probe}; it answers {', '.join(self.probes)}")
 
     @abstractmethod
     def new_run(self, config: Any, seed: int, steps: int, device: torch.device = CPU) -> TrainingRun:

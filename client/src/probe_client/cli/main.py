@@ -222,7 +222,8 @@ def _print_schemas(items: list[Family] | list[Optimizer], as_json: bool) -> None
         for f in item.config:
             bounds = "|".join(f.choices) if f.choices else f"[{_bound(f.min)}, {_bound(f.max)}]"
             rows.append([f.name, f.type, f.default, bounds, f.help])
-        table(f"{item.name}: {item.description}", ["key", "type", "default", "allowed", "help"], rows)
+        probes = f" (probes: {', '.join(item.probes)})" if isinstance(item, Family) else ""
+        table(f"{item.name}: {item.description}{probes}", ["key", "type", "default", "allowed", "help"], rows)
 
 
 def _bound(value: float | None) -> str:

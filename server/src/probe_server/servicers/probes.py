@@ -18,6 +18,7 @@ from probe_client._proto.probe.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
 from probe_client.tensors import TensorFormatError, from_tensor, to_tensor
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import LoadedModel
+from probe_models.registry import get_family
 from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.settings import Limits
@@ -60,9 +61,14 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         self.limits = limits
         self.probe_slots = probe_slots
 
+    def _require(self, probe: str, checkpoint_id: str) -> None:
+        """Refuse a probe the checkpoint's family does not answer, from its record alone: before any load."""
+        get_family(self.cache.record(checkpoint_id).family).require_probe(probe)
+
     def QueryFacts(
         self, request: probes_pb2.QueryFactsRequest, context: grpc.ServicerContext
     ) -> probes_pb2.QueryFactsResponse:
+        self._require("QueryFacts", request.checkpoint_id)
         model = self.cache.model(request.checkpoint_id)
         num_subjects, num_relations = model.family.fact_count(model)
         if request.all_facts and (request.subjects or request.relations):
@@ -113,6 +119,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def ExtractAttention(
         self, request: probes_pb2.ExtractAttentionRequest, context: grpc.ServicerContext
     ) -> probes_pb2.ExtractAttentionResponse:
+        self._require("ExtractAttention", request.checkpoint_id)
         model = self.cache.model(request.checkpoint_id)
         available = model.family.attention_hooks(model)
         hooks = list(request.hooks) or [h for h in available if h.endswith("hook_pattern")]
@@ -161,6 +168,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def RecoverGraph(
         self, request: probes_pb2.RecoverGraphRequest, context: grpc.ServicerContext
     ) -> probes_pb2.RecoverGraphResponse:
+        self._require("RecoverGraph", request.checkpoint_id)
         model = self.cache.model(request.checkpoint_id)
         count = _check_count("num_sequences", request.num_sequences, DEFAULT_GRAPH_SEQUENCES, self.limits.max_batch)
         with self.probe_slots:
@@ -212,6 +220,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def MeasureSharpness(
         self, request: probes_pb2.MeasureSharpnessRequest, context: grpc.ServicerContext
     ) -> probes_pb2.MeasureSharpnessResponse:
+        self._require("MeasureSharpness", request.checkpoint_id)
         model = self.cache.model(request.checkpoint_id)
         if request.whole_training_set and request.num_examples:
             raise InvalidInput("give either num_examples or whole_training_set, not both")
@@ -269,6 +278,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def MeasureStabilization(
         self, request: probes_pb2.MeasureStabilizationRequest, context: grpc.ServicerContext
     ) -> probes_pb2.MeasureStabilizationResponse:
+        self._require("MeasureStabilization", request.checkpoint_id)
         model = self.cache.model(request.checkpoint_id)
         steps = _check_count("steps", request.steps, DEFAULT_STABILIZATION_STEPS, self.limits.max_hvp_iterations)
         with self.probe_slots:
@@ -278,6 +288,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def Evaluate(
         self, request: probes_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> probes_pb2.EvaluateResponse:
+        self._require("Evaluate", request.checkpoint_id)
         model = self.cache.model(request.checkpoint_id)
         count = _check_count("num_sequences", request.num_sequences, DEFAULT_EVAL_SEQUENCES, self.limits.max_batch)
         with self.probe_slots:

@@ -35,6 +35,7 @@ def family_proto(name: str) -> registry_pb2.Family:
         paper=family.paper,
         default_steps=family.default_steps,
         config=config_fields(family.config_cls),
+        probes=list(family.probes),
     )
 
 

@@ -168,6 +168,7 @@ class CausalICL(Family):
     paper = "Nichani, Damian, Lee (2024). How Transformers Learn Causal Structure with Gradient Descent"
     config_cls = CausalICLConfig
     default_steps = 4000
+    probes = ("Evaluate", "ExtractAttention", "RecoverGraph", "MeasureSharpness")
     reproduction = CausalICLReproduction()
 
     def has_classes(self, config: CausalICLConfig) -> bool:

@@ -176,6 +176,7 @@ class DepthUShape(Family):
     paper = PAPER
     config_cls = DepthUShapeConfig
     default_steps = 2000
+    probes = ("Evaluate", "MeasureSharpness")
     reproduction = DepthUShapeReproduction()
 
     def new_run(self, config: DepthUShapeConfig, seed: int, steps: int, device: torch.device = CPU) -> DepthRun:

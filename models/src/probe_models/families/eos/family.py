@@ -132,6 +132,7 @@ class EOS(Family):
     )
     config_cls = EOSConfig
     default_steps = 2000
+    probes = ("Evaluate", "MeasureSharpness", "MeasureStabilization")
     reproduction = EOSReproduction()
 
     def new_run(self, config: EOSConfig, seed: int, steps: int, device: torch.device = CPU) -> EOSRun:

@@ -132,6 +132,7 @@ class FactualRecall(Family):
     paper = "Nichani, Lee, Bietti (2024). Understanding Factual Recall in Transformers via Associative Memories"
     config_cls = FactualRecallConfig
     default_steps = 1000
+    probes = ("Evaluate", "QueryFacts", "ExtractAttention", "MeasureSharpness")
     reproduction = FactualRecallReproduction()
 
     def new_run(

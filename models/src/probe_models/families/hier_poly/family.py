@@ -197,6 +197,7 @@ class HierPoly(Family):
     paper = PAPER
     config_cls = HierPolyConfig
     default_steps = 2
+    probes = ("Evaluate",)  # its layers are ridge fits in closed form: no Hessian to probe
     reproduction = HierPolyReproduction()
 
     def new_run(self, config: HierPolyConfig, seed: int, steps: int, device: torch.device = CPU) -> HierPolyRun:

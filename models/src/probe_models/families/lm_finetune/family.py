@@ -250,6 +250,7 @@ class LMFinetune(Family):
     )
     config_cls = LMFinetuneConfig
     default_steps = 1000
+    probes = ("Evaluate", "MeasureSharpness")
     reproduction = MezoReproduction()
 
     def new_run(self, config: LMFinetuneConfig, seed: int, steps: int, device: torch.device = CPU) -> LMFinetuneRun:

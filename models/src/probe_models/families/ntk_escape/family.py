@@ -205,6 +205,7 @@ class NTKEscape(Family):
     paper = PAPER
     config_cls = NTKEscapeConfig
     default_steps = 2000
+    probes = ("Evaluate", "MeasureSharpness")
     reproduction = NTKEscapeReproduction()
 
     def new_run(self, config: NTKEscapeConfig, seed: int, steps: int, device: torch.device = CPU) -> NTKEscapeRun:

@@ -185,6 +185,7 @@ class SingleIndex(Family):
     paper = "Damian, Nichani, Ge, Lee (2023). Smoothing the Landscape Boosts the Signal for SGD"
     config_cls = SingleIndexConfig
     default_steps = 20_000
+    probes = ("Evaluate", "MeasureSharpness")
     reproduction = SingleIndexReproduction()
 
     def new_run(self, config: SingleIndexConfig, seed: int, steps: int, device: torch.device = CPU) -> SingleIndexRun:

@@ -213,6 +213,7 @@ class ThreeLayer(Family):
     paper = PAPER
     config_cls = ThreeLayerConfig
     default_steps = 1000
+    probes = ("Evaluate", "MeasureSharpness")
     reproduction = ThreeLayerReproduction()
 
     def new_run(self, config: ThreeLayerConfig, seed: int, steps: int, device: torch.device = CPU) -> ThreeLayerRun:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17probe/v1/registry.proto\x12\x08probe.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xab\x01\n\x0b\x43onfigField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12-\n\rdefault_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x03min\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07\x63hoices\x18\x06 \x03(\t\x12\x0c\n\x04help\x18\x07 \x01(\tB\x06\n\x04_minB\x06\n\x04_max\"x\n\x06\x46\x61mily\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05paper\x18\x03 \x01(\t\x12\x15\n\rdefault_steps\x18\x04 \x01(\x03\x12%\n\x06\x63onfig\x18\x05 \x03(\x0b\x32\x15.probe.v1.ConfigField\"d\n\tOptimizer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05paper\x18\x03 \x01(\t\x12%\n\x06\x63onfig\x18\x04 \x03(\x0b\x32\x15.probe.v1.ConfigField\"\x15\n\x13ListFamiliesRequest\"c\n\x14ListFamiliesResponse\x12\"\n\x08\x66\x61milies\x18\x01 \x03(\x0b\x32\x10.probe.v1.Family\x12\'\n\noptimizers\x18\x02 \x03(\x0b\x32\x13.probe.v1.Optimizer2`\n\x0fRegistryService\x12M\n\x0cListFamilies\x12\x1d.probe.v1.ListFamiliesRequest\x1a\x1e.probe.v1.ListFamiliesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17probe/v1/registry.proto\x12\x08probe.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xab\x01\n\x0b\x43onfigField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12-\n\rdefault_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x03min\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07\x63hoices\x18\x06 \x03(\t\x12\x0c\n\x04help\x18\x07 \x01(\tB\x06\n\x04_minB\x06\n\x04_max\"\x88\x01\n\x06\x46\x61mily\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05paper\x18\x03 \x01(\t\x12\x15\n\rdefault_steps\x18\x04 \x01(\x03\x12%\n\x06\x63onfig\x18\x05 \x03(\x0b\x32\x15.probe.v1.ConfigField\x12\x0e\n\x06probes\x18\x06 \x03(\t\"d\n\tOptimizer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05paper\x18\x03 \x01(\t\x12%\n\x06\x63onfig\x18\x04 \x03(\x0b\x32\x15.probe.v1.ConfigField\"\x15\n\x13ListFamiliesRequest\"c\n\x14ListFamiliesResponse\x12\"\n\x08\x66\x61milies\x18\x01 \x03(\x0b\x32\x10.probe.v1.Family\x12\'\n\noptimizers\x18\x02 \x03(\x0b\x32\x13.probe.v1.Optimizer2`\n\x0fRegistryService\x12M\n\x0cListFamilies\x12\x1d.probe.v1.ListFamiliesRequest\x1a\x1e.probe.v1.ListFamiliesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONFIGFIELD']._serialized_start=68
   _globals['_CONFIGFIELD']._serialized_end=239
-  _globals['_FAMILY']._serialized_start=241
-  _globals['_FAMILY']._serialized_end=361
-  _globals['_OPTIMIZER']._serialized_start=363
-  _globals['_OPTIMIZER']._serialized_end=463
-  _globals['_LISTFAMILIESREQUEST']._serialized_start=465
-  _globals['_LISTFAMILIESREQUEST']._serialized_end=486
-  _globals['_LISTFAMILIESRESPONSE']._serialized_start=488
-  _globals['_LISTFAMILIESRESPONSE']._serialized_end=587
-  _globals['_REGISTRYSERVICE']._serialized_start=589
-  _globals['_REGISTRYSERVICE']._serialized_end=685
+  _globals['_FAMILY']._serialized_start=242
+  _globals['_FAMILY']._serialized_end=378
+  _globals['_OPTIMIZER']._serialized_start=380
+  _globals['_OPTIMIZER']._serialized_end=480
+  _globals['_LISTFAMILIESREQUEST']._serialized_start=482
+  _globals['_LISTFAMILIESREQUEST']._serialized_end=503
+  _globals['_LISTFAMILIESRESPONSE']._serialized_start=505
+  _globals['_LISTFAMILIESRESPONSE']._serialized_end=604
+  _globals['_REGISTRYSERVICE']._serialized_start=606
+  _globals['_REGISTRYSERVICE']._serialized_end=702
 # @@protoc_insertion_point(module_scope)

@@ -26,18 +26,20 @@ class ConfigField(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., default_value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., choices: _Optional[_Iterable[str]] = ..., help: _Optional[str] = ...) -> None: ...
 
 class Family(_message.Message):
-    __slots__ = ("name", "description", "paper", "default_steps", "config")
+    __slots__ = ("name", "description", "paper", "default_steps", "config", "probes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     PAPER_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_STEPS_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    PROBES_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     paper: str
     default_steps: int
     config: _containers.RepeatedCompositeFieldContainer[ConfigField]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., paper: _Optional[str] = ..., default_steps: _Optional[int] = ..., config: _Optional[_Iterable[_Union[ConfigField, _Mapping]]] = ...) -> None: ...
+    probes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., paper: _Optional[str] = ..., default_steps: _Optional[int] = ..., config: _Optional[_Iterable[_Union[ConfigField, _Mapping]]] = ..., probes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Optimizer(_message.Message):
     __slots__ = ("name", "description", "paper", "config")
