@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -241,7 +241,7 @@ class ProbeClient:
         self,
         family: str,
         base_config: dict[str, Any] | None = None,
-        grid: dict[str, Sequence[Any]] | None = None,
+        grid: Mapping[str, Sequence[Any]] | None = None,
         *,
         search: dict[str, Any] | None = None,
         seeds: int = 1,

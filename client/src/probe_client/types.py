@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -37,8 +37,8 @@ def state_name(value: int) -> str:
     return jobs_pb2.JobState.Name(value).removeprefix("JOB_STATE_")
 
 
-def state_value(name: str) -> int:
-    return _enum_value(jobs_pb2.JobState, "JOB_STATE_", "job state", name)
+def state_value(name: str) -> jobs_pb2.JobState:
+    return cast("jobs_pb2.JobState", _enum_value(jobs_pb2.JobState, "JOB_STATE_", "job state", name))
 
 
 def _config(message: struct_pb2.Struct) -> dict[str, Any]:
@@ -331,7 +331,7 @@ class Stabilization:
 
     @classmethod
     def from_proto(cls, r: probes_pb2.MeasureStabilizationResponse) -> "Stabilization":
-        values = {}
+        values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             value = getattr(r, f.name)
             values[f.name] = list(value) if f.type.startswith("list") else value
@@ -359,8 +359,8 @@ class ServerInfo:
         return cls(r.package_version, r.api_version, r.device, r.slots, {k: int(v) for k, v in limits.items()})
 
 
-def sweep_state_value(name: str) -> int:
-    return _enum_value(sweeps_pb2.SweepState, "SWEEP_STATE_", "sweep state", name)
+def sweep_state_value(name: str) -> sweeps_pb2.SweepState:
+    return cast("sweeps_pb2.SweepState", _enum_value(sweeps_pb2.SweepState, "SWEEP_STATE_", "sweep state", name))
 
 
 def sweep_state_name(value: int) -> str:

@@ -77,7 +77,8 @@ def lanczos_top_eigenpairs(
     """
     m_max = min(n, max_iterations)
     basis = torch.zeros(m_max, n, dtype=torch.float64)
-    alphas, betas = [], []
+    alphas: list[float] = []
+    betas: list[float] = []
     q = _start(n, seed, start)
     beta = 0.0
     for j in range(m_max):

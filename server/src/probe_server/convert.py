@@ -42,7 +42,7 @@ def value_to_python(value: struct_pb2.Value) -> Any:
     return None if kind in (None, "null_value") else getattr(value, kind)
 
 
-def job_state(name: str) -> int:
+def job_state(name: str) -> jobs_pb2.JobState:
     return jobs_pb2.JobState.Value(f"JOB_STATE_{name}")
 
 
@@ -110,7 +110,7 @@ def checkpoint_proto(record: CheckpointRecord) -> checkpoints_pb2.Checkpoint:
     )
 
 
-def sweep_state(name: str) -> int:
+def sweep_state(name: str) -> sweeps_pb2.SweepState:
     return sweeps_pb2.SweepState.Value(f"SWEEP_STATE_{name}")
 
 

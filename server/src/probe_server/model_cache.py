@@ -151,7 +151,7 @@ def export_onnx(module: torch.nn.Module, example: Any) -> bytes:
         torch.onnx.export(
             _WithProbabilities(module).eval(),
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # the stub lists paths; the TorchScript exporter writes to file objects
             dynamo=False,
             input_names=[ONNX_INPUT],
             output_names=[ONNX_LOGITS, ONNX_PROBABILITIES],

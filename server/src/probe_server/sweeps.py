@@ -30,7 +30,7 @@ from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
 from probe_server.servicers.jobs import check_size
 from probe_server.settings import Limits
-from probe_server.store import SweepChildRecord, SweepRecord
+from probe_server.store import JobRecord, SweepChildRecord, SweepRecord
 from probe_server.sweep_plan import (
     ChildView,
     SearchSpec,
@@ -133,7 +133,8 @@ class SweepManager:
             created_at=time.time(),
             finished_at=None,
         )
-        jobs, children = [], []
+        jobs: list[JobRecord] = []
+        children: list[SweepChildRecord] = []
         if not spec:
             for index, (point, config) in enumerate(zip(points, configs, strict=True)):
                 for k in range(seeds):
@@ -199,11 +200,9 @@ class SweepManager:
         spec = search_spec(sweep.spec)
         if spec is None:
             return []
-        children = self.store.sweep_children(sweep.sweep_id)
-        return [
-            search_status(spec, [ChildView(c.probe, c.state, c.metrics) for c in children if c.point == point])
-            for point in range(len(sweep.spec["points"]))
-        ]
+        views = [(c.point, ChildView(c.probe, c.state, c.metrics)) for c in self.store.sweep_children(sweep.sweep_id)
+                 if c.probe is not None]  # fmt: skip
+        return [search_status(spec, [v for p, v in views if p == point]) for point in range(len(sweep.spec["points"]))]
 
     def cancel(self, sweep_id: str) -> SweepRecord:
         with self._lock:

@@ -170,7 +170,7 @@ TrainOnlyOption = Annotated[
 
 
 def _print_job(job: Job) -> None:
-    rows = [
+    rows: list[list[Any]] = [
         ["job", job.job_id],
         ["family", job.family],
         ["state", job.state],
@@ -366,7 +366,7 @@ def ckpt_show(checkpoint_id: str, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(c)
         return
-    rows = [["checkpoint", c.checkpoint_id], ["job", c.job_id], ["family", c.family], ["step", c.step]]
+    rows: list[list[Any]] = [["checkpoint", c.checkpoint_id], ["job", c.job_id], ["family", c.family], ["step", c.step]]
     rows += [["seed", c.seed], ["bytes", c.size_bytes], ["code version", c.code_version]]
     rows += [[f"metric {k}", fmt(v)] for k, v in sorted(c.metrics.items())]
     table(f"checkpoint {c.checkpoint_id}", ["field", "value"], rows)
@@ -570,7 +570,7 @@ def query(
         raise ValueError("give SUBJECT and RELATION, or --all")
     if not all_facts and (subject is None or relation is None):
         raise ValueError("give both SUBJECT and RELATION")
-    pairs = [] if all_facts else [(subject, relation)]
+    pairs = [] if all_facts or subject is None or relation is None else [(subject, relation)]
     with _client() as client:
         result = client.query_facts(checkpoint_id, pairs, all_facts=all_facts, top_k=top_k, noise_seed=noise_seed)
     if as_json:
@@ -751,11 +751,13 @@ def sharpness_trace(
     traced = [e for e in events if "sharpness" in e.metrics]
     if not traced:
         raise ValueError(f"job {job_id} recorded no sharpness (set sharpness_every on a family that tracks it)")
-    trace = {
+    steps, sharpness = [e.step for e in traced], [e.metrics["sharpness"] for e in traced]
+    threshold = traced[-1].metrics.get("threshold")
+    trace: dict[str, Any] = {
         "job_id": job_id,
-        "steps": [e.step for e in traced],
-        "sharpness": [e.metrics["sharpness"] for e in traced],
-        "threshold": traced[-1].metrics.get("threshold"),
+        "steps": steps,
+        "sharpness": sharpness,
+        "threshold": threshold,
         "loss_steps": [e.step for e in events],
         "loss": [e.loss for e in events],
     }
@@ -766,8 +768,8 @@ def sharpness_trace(
     if as_json:
         print_json({**trace, "png": str(png) if png else None})
         return
-    rows = [[step, fmt(s)] for step, s in zip(trace["steps"], trace["sharpness"], strict=True)]
-    table(f"sharpness of job {job_id} (2/η = {fmt(trace['threshold'] or math.nan)})", ["step", "sharpness"], rows)
+    rows = [[step, fmt(s)] for step, s in zip(steps, sharpness, strict=True)]
+    table(f"sharpness of job {job_id} (2/η = {fmt(threshold or math.nan)})", ["step", "sharpness"], rows)
     if png is not None:
         console.print(f"wrote {png}")
 

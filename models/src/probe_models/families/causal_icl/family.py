@@ -18,6 +18,7 @@ from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.causal_icl.config import CausalICLConfig
 from probe_models.families.causal_icl.networks import (
     DisentangledTransformer,
+    ReadsLastPosition,
     build_network,
     parameter_count,
     pattern_hook,
@@ -68,6 +69,7 @@ def measure(
     module: torch.nn.Module, config: CausalICLConfig, task: CausalTask, n: int, rng: np.random.Generator
 ) -> GraphRecovery:
     """Loss, Bayes loss, next-token accuracy and the graph read off attention, on n fresh sequences."""
+    assert isinstance(module, ReadsLastPosition)
     batch = task.sample(n, rng)
     device = next(module.parameters()).device
     loss_sum, correct = 0.0, 0
@@ -218,7 +220,9 @@ class CausalICL(Family):
 
     @torch.no_grad()
     def run_with_attention(self, model: LoadedModel, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: a.cpu() for name, a in model.module.attention(tokens.to(model.device)).items()}
+        module = model.module
+        assert isinstance(module, ReadsLastPosition)
+        return {name: a.cpu() for name, a in module.attention(tokens.to(model.device)).items()}
 
     def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
         return list(range(seq_len))

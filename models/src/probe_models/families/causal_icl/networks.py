@@ -33,7 +33,7 @@ def _attend(h: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch
     return scores, pattern, torch.einsum("bhij,bjd->bihd", pattern, h)
 
 
-class _ReadsLastPosition(nn.Module):
+class ReadsLastPosition(nn.Module):
     """Logits from the last position's residual through W; one pass gives the logits and every hook."""
 
     W: nn.Parameter
@@ -52,7 +52,7 @@ class _ReadsLastPosition(nn.Module):
         return self._run(tokens)[1]
 
 
-class DisentangledTransformer(_ReadsLastPosition):
+class DisentangledTransformer(ReadsLastPosition):
     """Input [one-hot token; one-hot position]; each layer appends its heads' outputs to the residual."""
 
     def __init__(self, vocab: int, seq_len: int, heads: tuple[int, ...]) -> None:
@@ -80,7 +80,7 @@ class DisentangledTransformer(_ReadsLastPosition):
         return h, hooks
 
 
-class StandardTransformer(_ReadsLastPosition):
+class StandardTransformer(ReadsLastPosition):
     """Embeddings, per layer attention with a value map and an MLP on its output, additive residual."""
 
     def __init__(self, vocab: int, seq_len: int, heads: tuple[int, ...], width: int, gen: torch.Generator) -> None:

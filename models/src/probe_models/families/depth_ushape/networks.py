@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,9 @@ KERNEL = 3
 LEAKY_SLOPE = 0.01  # F.leaky_relu's default, which the authors use
 
 
-def convolution(dims: int, cin: int, cout: int, *, bias: bool, padding_mode: str = "zeros") -> nn.Module:
+def convolution(
+    dims: int, cin: int, cout: int, *, bias: bool, padding_mode: Literal["zeros", "circular"] = "zeros"
+) -> nn.Conv1d | nn.Conv2d:
     cls = nn.Conv1d if dims == 1 else nn.Conv2d
     return cls(cin, cout, KERNEL, padding=KERNEL // 2, bias=bias, padding_mode=padding_mode)
 
@@ -66,6 +69,7 @@ class AuthorsConvNet(nn.Module):
         self.final = convolution(dims, width, classes, bias=False)
         with torch.no_grad():
             for conv in self.convs:
+                assert isinstance(conv, (nn.Conv1d, nn.Conv2d))
                 nn.init.kaiming_normal_(conv.weight, a=LEAKY_SLOPE, nonlinearity="leaky_relu")
             nn.init.kaiming_normal_(self.final.weight, nonlinearity="linear")
 
@@ -110,6 +114,7 @@ class LinearConvNet(nn.Module):
                                      for cin, cout in itertools.pairwise(sizes)))  # fmt: skip
         with torch.no_grad():  # variance-preserving times init_scale per layer: small init is init_scale < 1
             for conv in self.convs:
+                assert isinstance(conv, (nn.Conv1d, nn.Conv2d))
                 nn.init.normal_(conv.weight, std=init_scale / math.sqrt(conv.weight[0].numel()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

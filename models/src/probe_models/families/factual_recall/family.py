@@ -15,7 +15,14 @@ from torch.nn import functional as F
 
 from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.factual_recall.config import LADDER_LRS, FactualRecallConfig
-from probe_models.families.factual_recall.networks import PATTERN, SCORES, build_network, paper_parameter_count
+from probe_models.families.factual_recall.networks import (
+    PATTERN,
+    SCORES,
+    FactTransformer,
+    LinearAttentionRecall,
+    build_network,
+    paper_parameter_count,
+)
 from probe_models.families.factual_recall.reproduce import FactualRecallReproduction
 from probe_models.families.factual_recall.task import FactTask
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
@@ -226,7 +233,9 @@ class FactualRecall(Family):
     @torch.no_grad()
     def run_with_attention(self, model: LoadedModel, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         self._require_attention(model)
-        return {name: a.cpu() for name, a in model.module.attention(tokens.to(model.device)).items()}
+        module = model.module
+        assert isinstance(module, (FactTransformer, LinearAttentionRecall))
+        return {name: a.cpu() for name, a in module.attention(tokens.to(model.device)).items()}
 
     def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
         return [seq_len - 1]  # only the last token (EOS) queries

@@ -36,6 +36,9 @@ def _unit_gaussian(rows: int, dim: int, gen: torch.Generator) -> torch.Tensor:
 
 
 class LinearAM(nn.Module):
+    item_embedding: torch.Tensor
+    answer_embedding: torch.Tensor
+
     def __init__(self, num_items: int, num_answers: int, dim: int, seed: int) -> None:
         super().__init__()
         self.register_buffer("item_embedding", _unit_gaussian(num_items, dim, generator(seed, "embed-in")))
@@ -48,6 +51,9 @@ class LinearAM(nn.Module):
 
 
 class MLPAM(nn.Module):
+    item_embedding: torch.Tensor
+    answer_embedding: torch.Tensor
+
     def __init__(self, num_items: int, num_answers: int, dim: int, width: int, seed: int) -> None:
         super().__init__()
         self.register_buffer("item_embedding", _unit_gaussian(num_items, dim, generator(seed, "embed-in")))
@@ -61,6 +67,9 @@ class MLPAM(nn.Module):
 
 
 class FactTransformer(nn.Module):
+    token_embedding: torch.Tensor
+    unembedding: torch.Tensor
+
     def __init__(self, config: FactualRecallConfig, seed: int) -> None:
         super().__init__()
         d, H, dh = config.d_model, config.num_heads, config.head_dim

@@ -42,7 +42,7 @@ from probe_models.reproduction import (
 )
 
 PAPER = "Nichani, Lee, Bietti (2024). Understanding Factual Recall in Transformers via Associative Memories"
-SETTINGS = {
+SETTINGS: dict[str, dict[str, Any]] = {
     "small": {
         # Sizes in the regime that 1,500 AdamW steps train to convergence on 2 cores: d = 8, H = 2,
         # d_h = 2 and m = 4, 16, 64 (192-1,152 parameters). Larger models stay short of their capacity
@@ -93,7 +93,7 @@ class FactualRecallReproduction(Reproduction):
     def plan(self, scale: str) -> list[SweepPlan]:
         s = SETTINGS[scale]
         # capacities to within 10% (a ratio of the bracket): finer adds probes, not evidence, at one seed
-        accurate = {"metric": "fact_accuracy", "threshold": 0.99, "log_scale": True, "resolution": 0.1}
+        accurate: dict[str, Any] = {"metric": "fact_accuracy", "threshold": 0.99, "log_scale": True, "resolution": 0.1}
         return [
             SweepPlan(
                 "capacity-transformer",

@@ -158,6 +158,7 @@ class HierPolyRun(OneOptimizerState, TrainingRun):
                 with torch.no_grad():
                     model.scale.copy_(model.feature(x1).std(dim=1).clamp_min(1e-12))
             return
+        assert isinstance(model, SpanNet) and self.optimizer is not None
         if not model.W.requires_grad:
             return
         loss = (model.stage1(model.first_layer(x1)) - y1).pow(2).mean(dim=1).sum()
@@ -173,6 +174,7 @@ class HierPolyRun(OneOptimizerState, TrainingRun):
 
     def _stage2(self) -> None:
         model = self.model
+        assert isinstance(model, (BottleneckNet, SpanNet))
         with torch.no_grad():
             gen = generator(self.seed, "stage2-bias")
             model.b.copy_((torch.rand(model.b.shape, generator=gen) * 2 - 1) * self.config.bias_range)

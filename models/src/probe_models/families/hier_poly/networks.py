@@ -14,6 +14,8 @@ from probe_models.gaussian.links import polynomial_values
 class RandomFeatureLayer(nn.Module):
     """σ1(Vx) with V frozen: h_k (activation hermite), or |z| or ReLU less their Gaussian mean."""
 
+    V: torch.Tensor
+
     def __init__(self, replicas: int, dim: int, width1: int, activation: str, degree: int) -> None:
         super().__init__()
         self.activation = activation
@@ -32,6 +34,10 @@ class RandomFeatureLayer(nn.Module):
 
 class BottleneckNet(RandomFeatureLayer):
     """h(x) = c·σ2(a·z(x) + b) + c₀ with the scalar feature z(x) = (u·σ1(Vx) + u₀) / s."""
+
+    scale: torch.Tensor
+    a: torch.Tensor
+    b: torch.Tensor
 
     def __init__(self, replicas: int, dim: int, width1: int, width2: int, activation: str, degree: int) -> None:
         super().__init__(replicas, dim, width1, activation, degree)
@@ -63,6 +69,13 @@ class SpanNet(RandomFeatureLayer):
     part uses. The outer layer then sees r standardized features through random
     unit directions a_j.
     """
+
+    signs: torch.Tensor
+    Q: torch.Tensor
+    shift: torch.Tensor
+    scale: torch.Tensor
+    a: torch.Tensor
+    b: torch.Tensor
 
     def __init__(self, replicas: int, dim: int, width1: int, width2: int, activation: str, degree: int,
                  rank: int, quadratic_units: int) -> None:  # fmt: skip

@@ -70,7 +70,9 @@ def icl_accuracy(
 def last_token_features(module: torch.nn.Module, ids: torch.Tensor, last: torch.Tensor) -> np.ndarray:
     """The final LayerNorm's output at each prompt's last token: the features the LM head reads."""
     captured: list[torch.Tensor] = []
-    handle = module.ln_f.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    final_norm = module.ln_f
+    assert isinstance(final_norm, torch.nn.LayerNorm)
+    handle = final_norm.register_forward_hook(lambda _m, _i, out: captured.append(out))
     try:
         module(ids)
     finally:

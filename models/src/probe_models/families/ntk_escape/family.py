@@ -97,6 +97,8 @@ def error_metrics(prediction: torch.Tensor, sample: Sample) -> dict[str, float]:
 
 
 class NTKEscapeRun(OneOptimizerState, TrainingRun):
+    model: TaylorNet
+
     def __init__(self, config: NTKEscapeConfig, seed: int, steps: int, device: torch.device) -> None:
         self.config, self.seed, self.device = config, seed, device
         self.task = Target(config, seed)
@@ -151,6 +153,7 @@ class NTKEscapeRun(OneOptimizerState, TrainingRun):
         if self.closed_form:
             return self._kernel_regression()
         loss, total = self.objective(self.model, step)
+        assert self.optimizer is not None, "an iterative solver has its optimizer"
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
@@ -169,13 +172,14 @@ class NTKEscapeRun(OneOptimizerState, TrainingRun):
             unit = float(values.clamp_min(0).mean()) / n  # λ in units of the mean eigenvalue of K/n
             lams = [lam * unit for lam in LAMBDAS]
             cross = module.kernel(validation.x, x).double()
-        best = (math.inf, None, math.nan)
+        best: tuple[float, torch.Tensor | None, float] = (math.inf, None, math.nan)
         for lam in lams:
             alpha = vectors @ (projected / (values + n * lam))
             error = 0.0 if len(lams) == 1 else float((cross @ alpha - validation.y.double()).pow(2).mean())
             if error < best[0]:
                 best = (error, alpha, lam)
         _, alpha, self.lam = best
+        assert alpha is not None, "every λ gave a finite validation error"
         scale = module.feature_scale(x)  # [n, m]
         module.delta.copy_((scale.double().T @ (alpha[:, None] * x.double())).to(module.delta.dtype))
         return {"loss": float((module.predict(x, self.slopes) - y).pow(2).mean())}
@@ -194,6 +198,7 @@ class NTKEscapeRun(OneOptimizerState, TrainingRun):
 
     def objective_batch(self, step: int) -> ObjectiveBatch:
         def score(module: nn.Module) -> tuple[torch.Tensor, None]:
+            assert isinstance(module, TaylorNet)
             return self.objective(module, step)[1], None
 
         return ObjectiveBatch(score, self.config.samples)
@@ -234,7 +239,9 @@ class NTKEscape(Family):
     @torch.no_grad()
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
         sample = Target(model.config, model.seed).draw(num_sequences, model.device, "eval", eval_seed)
-        metrics = error_metrics(model.module.predict(sample.x), sample)
+        module = model.module
+        assert isinstance(module, TaylorNet)
+        metrics = error_metrics(module.predict(sample.x), sample)
         return Evaluation(accuracy=math.nan, loss=metrics["test_mse"], metrics=metrics)
 
     def sharpness_data(

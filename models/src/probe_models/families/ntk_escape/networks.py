@@ -71,6 +71,9 @@ class Slopes(NamedTuple):
 class TaylorNet(nn.Module):
     """Δ (the only parameter) with the frozen W0 and a; the forward pass is the learner's predictor."""
 
+    w0: torch.Tensor
+    a: torch.Tensor
+
     def __init__(self, dim: int, width: int, activation_name: str, terms: tuple[str, ...]) -> None:
         super().__init__()
         self.delta = nn.Parameter(torch.zeros(width, dim))

@@ -88,10 +88,10 @@ class NTKEscapeReproduction(Reproduction):
             parts[regime] = {learner: {part: errors_by_n(results[name], f"{part}_captured")
                                        for part in ("dense", "sparse")} for learner, name in names.items()}  # fmt: skip
             checks += _regime_checks(regime, errors[regime])
-        measurements = {"test_error": errors, "captured": parts,
-                        "dim": {regime: spec[scale]["dim"] for regime, spec in REGIMES.items()}}  # fmt: skip
+        dims = {regime: spec[scale]["dim"] for regime, spec in REGIMES.items()}
+        measurements = {"test_error": errors, "captured": parts, "dim": dims}
         summary = summary_of(checks, measurements, scale, PAPER)
-        figure = _figure(errors, measurements["dim"])
+        figure = _figure(errors, dims)
         return Report(summary, {"test_error.png": figure}, _readme(checks, errors, parts))
 
 

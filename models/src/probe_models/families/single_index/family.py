@@ -81,7 +81,7 @@ def overlaps(config: SingleIndexConfig, w: torch.Tensor, w_star: torch.Tensor) -
 def population_loss(config: SingleIndexConfig, m: torch.Tensor) -> torch.Tensor:
     """E[1 − σ(w*·x) σ(w·x)] = 1 − Σ_k c_k² m^k for unit w, w* with overlap m."""
     c = config.hermite_coefficients
-    return 1.0 - sum(float(c_k) ** 2 * m**k for k, c_k in enumerate(c))
+    return 1.0 - sum((float(c_k) ** 2 * m**k for k, c_k in enumerate(c)), torch.zeros_like(m))
 
 
 def recovery_summary(recovered_at: torch.Tensor) -> dict[str, float]:
@@ -97,6 +97,8 @@ def recovery_summary(recovered_at: torch.Tensor) -> dict[str, float]:
 
 
 class SingleIndexRun(TrainingRun):
+    model: Replicas
+
     def __init__(self, config: SingleIndexConfig, seed: int, steps: int, device: torch.device) -> None:
         self.config, self.seed, self.steps, self.device = config, seed, steps, device
         self.monomials = monomial_coefficients(config.hermite_coefficients)
@@ -165,6 +167,7 @@ class SingleIndexRun(TrainingRun):
         x, y = self.samples(step)
 
         def score(module: nn.Module) -> tuple[torch.Tensor, None]:
+            assert isinstance(module, Replicas)
             u = (module.directions() * x).sum(dim=-1)
             return (1.0 - y * polynomial_values(u, self.monomials)).mean(), None
 
@@ -202,8 +205,9 @@ class SingleIndex(Family):
 
     @torch.no_grad()
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
-        config = model.config
-        w, w_star = model.module.directions(), teachers(config, model.seed).to(model.device)
+        config, module = model.config, model.module
+        assert isinstance(module, Replicas)
+        w, w_star = module.directions(), teachers(config, model.seed).to(model.device)
         monomials = monomial_coefficients(config.hermite_coefficients)
         x = torch.randn(num_sequences, config.replicas, config.dim, generator=generator(eval_seed, "eval"))
         x = x.to(model.device)
@@ -233,6 +237,7 @@ class SingleIndex(Family):
         y = polynomial_values((x * w_star).sum(dim=-1), monomials)
 
         def loss(module: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            assert isinstance(module, Replicas)
             return (1.0 - targets * polynomial_values((inputs * module.directions()).sum(dim=-1), monomials)).mean()
 
         return SharpnessData(x, y, loss, f"{num_examples} samples per replica drawn with seed {seed}")

@@ -67,7 +67,7 @@ def initialize(module: nn.Module, config: ThreeLayerConfig, seed: int) -> None:
     with torch.no_grad():
         if isinstance(module, (ThreeLayerNet, RandomFeatures)):
             module.V.copy_(unit_rows((config.num_seeds, module.V.shape[1]), config.dim, generator(seed, "first-layer")))
-        else:
+        elif isinstance(module, TwoLayerNet):
             gen = generator(seed, "two-layer")
             module.U.copy_(torch.randn(module.U.shape, generator=gen) / math.sqrt(config.dim))
 
@@ -137,6 +137,7 @@ class ThreeLayerRun(TrainingRun):
     def _adam_step(self, step: int) -> dict[str, float]:
         x, y = self.batch(step)
         loss = (self.model(x) - y).pow(2).mean()
+        assert self.optimizer is not None, "the two-layer network trains by Adam"
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -144,6 +145,7 @@ class ThreeLayerRun(TrainingRun):
 
     def _fit_random_features(self) -> dict[str, float]:
         model = self.model
+        assert isinstance(model, RandomFeatures)
         vx, _, vy = self.validation
         fit = fit_ridge(model.features(self.x), self.y, model.features(vx), vy)
         with torch.no_grad():
@@ -155,6 +157,7 @@ class ThreeLayerRun(TrainingRun):
 
     def _stage1_step(self) -> dict[str, float]:
         model, n1 = self.model, self.config.stage1_samples
+        assert isinstance(model, ThreeLayerNet)
         first = model.first_layer(self.x[:, :n1])
         loss = (model.head(first) - self.y[:, :n1]).pow(2).mean(dim=1)
         (grad,) = torch.autograd.grad(loss.sum(), model.W)
@@ -167,6 +170,7 @@ class ThreeLayerRun(TrainingRun):
 
     def _stage2(self) -> dict[str, float]:
         model, n1, r = self.model, self.config.stage1_samples, self.config.bias_range
+        assert isinstance(model, ThreeLayerNet)
         with torch.no_grad():
             gen = generator(self.seed, "stage2-bias")
             model.b.copy_((torch.rand(model.b.shape, generator=gen) * 2 - 1) * r)

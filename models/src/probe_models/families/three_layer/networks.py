@@ -24,6 +24,9 @@ def alternating_signs(replicas: int, width: int) -> torch.Tensor:
 class ThreeLayerNet(nn.Module):
     """h(x) = a·σ2(W σ1(Vx) + b) + a₀ with V frozen (rows uniform on the unit sphere), σ2 = ReLU."""
 
+    V: torch.Tensor
+    b: torch.Tensor
+
     def __init__(self, replicas: int, dim: int, width1: int, width2: int, activation: str) -> None:
         super().__init__()
         self.activation = activation
@@ -69,6 +72,8 @@ class TwoLayerNet(nn.Module):
 
 class RandomFeatures(nn.Module):
     """f(x) = a·ReLU(Vx) + a₀ with V frozen: ridge on it is regression with the ReLU random-features kernel."""
+
+    V: torch.Tensor
 
     def __init__(self, replicas: int, dim: int, width: int) -> None:
         super().__init__()

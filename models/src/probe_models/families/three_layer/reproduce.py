@@ -146,9 +146,9 @@ def _figure(errors: dict[int, dict[str, dict[int, float]]]) -> bytes:
     plt = pyplot()
     figure, axes = plt.subplots(1, len(errors), figsize=(5.5 * len(errors), 4.2), squeeze=False)
     for axis, (dim, by_learner) in zip(axes[0], errors.items(), strict=True):
-        for learner, errors in by_learner.items():
-            ns = sorted(errors)
-            axis.plot(ns, [errors[n] for n in ns], marker="o", label=learner)
+        for learner, curve in by_learner.items():
+            ns = sorted(curve)
+            axis.plot(ns, [curve[n] for n in ns], marker="o", label=learner)
         axis.set(xscale="log", xlabel="training samples n", ylabel="test error (MSE / Var y)", title=f"d = {dim}")
         axis.axhline(1.0, color="grey", lw=0.8, ls=":")
         axis.legend()

@@ -58,7 +58,7 @@ def fit_thresholds(
     out: dict[str, Any] = {"level": THRESHOLD_LEVEL, "by_dim": {str(d): t for d, t in by_dim.items()},
                            "fitted_dims": fitted, "theory_exponent": theory, "kernel_exponent": kernel}  # fmt: skip
     if len(fitted) >= 3:
-        slope, interval = fit_loglog_interval(fitted, [by_dim[d]["estimate"] for d in fitted])
+        slope, interval = fit_loglog_interval([float(d) for d in fitted], [by_dim[d]["estimate"] for d in fitted])
         out.update(slope=slope, slope_interval=interval)
     return out
 
