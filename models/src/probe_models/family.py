@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from probe_models.errors import InvalidInput, UnsupportedProbe
-from probe_models.reproduction import Reproduction
 from probe_models.stabilization import StabilizationReport
 
 CPU = torch.device("cpu")
@@ -182,7 +181,6 @@ class Family(ABC):
     paper: ClassVar[str]
     config_cls: ClassVar[type]
     default_steps: ClassVar[int]
-    reproduction: ClassVar[Reproduction | None] = None  # the headline experiments, where written
     probes: ClassVar[tuple[str, ...]] = ("Evaluate",)  # the ProbeService RPCs it answers (names from PROBES)
 
     def require_probe(self, probe: str) -> None:

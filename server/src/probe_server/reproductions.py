@@ -21,7 +21,7 @@ from typing import Any
 from probe_models.config import parse_config
 from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.optimizers import parse_optimizer
-from probe_models.registry import family_of_reproduction, get_family
+from probe_models.registry import get_family, reproduction_of
 from probe_models.reproduction import SCALES, ChildResult, Reproduction, SearchOutcome, SweepPlan, SweepResult
 from probe_models.states import JobState, RunState
 from probe_server.checkpoint_files import read_weights, write_atomic
@@ -56,8 +56,7 @@ class ReproductionManager:
 
     @staticmethod
     def reproduction_of(family_name: str) -> Reproduction:
-        family = family_of_reproduction(family_name)
-        reproduction = getattr(family, "reproduction", None)
+        family, reproduction = reproduction_of(family_name)
         if reproduction is None:
             raise UnsupportedProbe(f"family {family.name} has no reproduction yet")
         return reproduction
@@ -68,7 +67,7 @@ class ReproductionManager:
             raise InvalidInput(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
         record = ReproductionRecord(
             new_id("reproduction"),
-            family_of_reproduction(family_name).name,
+            reproduction_of(family_name)[0].name,
             scale,
             RunState.RUNNING,
             [],

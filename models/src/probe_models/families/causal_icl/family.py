@@ -25,7 +25,6 @@ from probe_models.families.causal_icl.networks import (
     scores_hook,
 )
 from probe_models.families.causal_icl.recovery import induction_score, position_block_parent_mass, recover_parents
-from probe_models.families.causal_icl.reproduce import CausalICLReproduction
 from probe_models.families.causal_icl.task import CausalTask, numpy_rng, soft_cross_entropy
 from probe_models.family import (
     CPU,
@@ -171,7 +170,6 @@ class CausalICL(Family):
     config_cls = CausalICLConfig
     default_steps = 4000
     probes = ("Evaluate", "ExtractAttention", "RecoverGraph", "MeasureSharpness")
-    reproduction = CausalICLReproduction()
 
     def has_classes(self, config: CausalICLConfig) -> bool:
         return False  # the target is the next token's distribution, π(·|parents): there is nothing to be right about

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 from probe_models.config import param
 from probe_models.errors import ConfigError
+from probe_models.families.depth_ushape.data import check_available
+
+PAPER = (
+    "Nichani, Radhakrishnan, Uhler (2020). "
+    "Increasing Depth Leads to U-Shaped Test Risk in Over-parameterized Convolutional Networks"
+)
 
 MODELS = ("conv", "resnet", "linear-conv", "conv-authors")
 DATA = ("digits", "mnist1d", "cifar10", "imagenet32")
@@ -76,7 +82,6 @@ class DepthUShapeConfig:
             raise ConfigError("data_path", f"data={self.data} needs data_path (its batches on the server)")
         if self.data not in PATH_DATA and self.data_path:
             raise ConfigError("data_path", f"data_path is for cifar10 or imagenet32, not data={self.data}")
-        from probe_models.families.depth_ushape.data import check_available
 
         check_available(self)  # reads the data's labels: too many classes or samples fail at submit
 

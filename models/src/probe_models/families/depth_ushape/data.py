@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,8 +19,10 @@ import torch.nn.functional as F
 from probe_models.datasets.generated import digits, mnist1d
 from probe_models.datasets.image_batches import CIFAR10, IMAGENET32, load_batches
 from probe_models.errors import ConfigError
-from probe_models.families.depth_ushape.config import DepthUShapeConfig
 from probe_models.seeding import derive_seed
+
+if TYPE_CHECKING:  # the config checks its data set through check_available here
+    from probe_models.families.depth_ushape.config import DepthUShapeConfig
 
 MNIST1D_SEED = 42  # the published generator's seed: every job draws from the same pool
 

@@ -25,10 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from probe_models.errors import InvalidInput
-from probe_models.families.depth_ushape.config import DepthUShapeConfig
+from probe_models.families.depth_ushape.config import PAPER, DepthUShapeConfig
 from probe_models.families.depth_ushape.data import Split, splits
 from probe_models.families.depth_ushape.networks import LinearConvNet, build, end_to_end_operator, input_shape
-from probe_models.families.depth_ushape.reproduce import PAPER, DepthUShapeReproduction
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed, generator
@@ -177,7 +176,6 @@ class DepthUShape(Family):
     config_cls = DepthUShapeConfig
     default_steps = 2000
     probes = ("Evaluate", "MeasureSharpness")
-    reproduction = DepthUShapeReproduction()
 
     def new_run(self, config: DepthUShapeConfig, seed: int, steps: int, device: torch.device = CPU) -> DepthRun:
         return DepthRun(config, seed, steps, device)

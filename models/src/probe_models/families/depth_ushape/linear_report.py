@@ -18,6 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from probe_models.config import parse_config
+from probe_models.families.depth_ushape.config import DepthUShapeConfig
+from probe_models.families.depth_ushape.data import splits
+from probe_models.families.depth_ushape.linear_cntk import kernel_predictor, kernels_by_depth
 from probe_models.reproduction import Check, png, pyplot
 
 KERNEL_DEPTHS = [2, 4, 8, 16, 32, 64, 128]
@@ -31,11 +35,6 @@ def kernel_analysis(
 
     ``padding="circular"`` gives the depth-independent kernel of a circularly padded net, for the guard's sake.
     """
-    from probe_models.config import parse_config
-    from probe_models.families.depth_ushape.config import DepthUShapeConfig
-    from probe_models.families.depth_ushape.data import splits
-    from probe_models.families.depth_ushape.linear_cntk import kernel_predictor, kernels_by_depth
-
     config = parse_config(DepthUShapeConfig, base_config)
     per_seed = []
     kernels: dict[int, torch.Tensor] | None = None

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from probe_models.families.depth_ushape.config import PAPER
 from probe_models.families.depth_ushape.linear_report import (
     KERNEL_DEPTHS,
     kernel_analysis,
@@ -32,10 +33,6 @@ from probe_models.families.depth_ushape.linear_report import (
 )
 from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
 
-PAPER = (
-    "Nichani, Radhakrishnan, Uhler (2020). "
-    "Increasing Depth Leads to U-Shaped Test Risk in Over-parameterized Convolutional Networks"
-)
 TASKS: dict[str, dict[str, Any]] = {
     "2-classes": {"classes": "3,8", "train_per_class": 5},
     "10-classes": {"num_classes": 10, "train_per_class": 10},

@@ -18,7 +18,6 @@ from probe_models.errors import InvalidInput
 from probe_models.families.eos.config import EOSConfig
 from probe_models.families.eos.data import Dataset, load_dataset
 from probe_models.families.eos.networks import build_network, classes, input_shape, parameter_count
-from probe_models.families.eos.reproduce import EOSReproduction
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.hessian import lanczos_top_eigenpairs
 from probe_models.seeding import derive_seed
@@ -133,7 +132,6 @@ class EOS(Family):
     config_cls = EOSConfig
     default_steps = 2000
     probes = ("Evaluate", "MeasureSharpness", "MeasureStabilization")
-    reproduction = EOSReproduction()
 
     def new_run(self, config: EOSConfig, seed: int, steps: int, device: torch.device = CPU) -> EOSRun:
         return EOSRun(config, seed, steps, device)

@@ -24,6 +24,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from probe_models.config import parse_config
+from probe_models.families.eos.config import EOSConfig
+from probe_models.families.eos.family import EOS
 from probe_models.reproduction import Check, png, pyplot
 
 STABILIZATION = {"data": "digits", "num_examples": 250, "model": "mlp", "width": 100, "depth": 2,
@@ -40,10 +43,6 @@ PROJECTED_BAND = 0.01
 
 def track(child: Any, base: dict[str, Any], steps: int) -> dict[str, Any]:
     """The tracking report of the run's final checkpoint, as a JSON-able dict."""
-    from probe_models.config import parse_config
-    from probe_models.families.eos.config import EOSConfig
-    from probe_models.families.eos.family import EOS
-
     config = parse_config(EOSConfig, {**base, **child.overrides})
     model = EOS().load(config, child.seed, child.weights)
     return EOS().track_from_instability(model, SEARCH_STEPS, steps, SHARPNESS_EVERY).__dict__

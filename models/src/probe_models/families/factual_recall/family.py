@@ -23,7 +23,6 @@ from probe_models.families.factual_recall.networks import (
     build_network,
     paper_parameter_count,
 )
-from probe_models.families.factual_recall.reproduce import FactualRecallReproduction
 from probe_models.families.factual_recall.task import FactTask
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
@@ -140,7 +139,6 @@ class FactualRecall(Family):
     config_cls = FactualRecallConfig
     default_steps = 1000
     probes = ("Evaluate", "QueryFacts", "ExtractAttention", "MeasureSharpness")
-    reproduction = FactualRecallReproduction()
 
     def new_run(
         self, config: FactualRecallConfig, seed: int, steps: int, device: torch.device = CPU

@@ -12,6 +12,8 @@ from probe_models.families.three_layer.config import check_split, stage1_samples
 from probe_models.gaussian.data import DISTRIBUTIONS
 from probe_models.gaussian.links import MAX_DEGREE, checked_link, link_coefficients
 
+PAPER = "Wang, Nichani, Lee (2023). Learning Hierarchical Polynomials with Three-Layer Neural Networks"
+
 MAX_FEATURE_DEGREE = 6
 MAX_FEATURES = 16
 

@@ -38,9 +38,8 @@ import torch
 from torch import nn
 
 from probe_models.errors import UnsupportedProbe
-from probe_models.families.hier_poly.config import HierPolyConfig
+from probe_models.families.hier_poly.config import PAPER, HierPolyConfig
 from probe_models.families.hier_poly.networks import BottleneckNet, SpanNet
-from probe_models.families.hier_poly.reproduce import PAPER, HierPolyReproduction
 from probe_models.families.three_layer.networks import RandomFeatures, unit_rows
 from probe_models.family import (
     CPU,
@@ -200,7 +199,6 @@ class HierPoly(Family):
     config_cls = HierPolyConfig
     default_steps = 2
     probes = ("Evaluate",)  # its layers are ridge fits in closed form: no Hessian to probe
-    reproduction = HierPolyReproduction()
 
     def new_run(self, config: HierPolyConfig, seed: int, steps: int, device: torch.device = CPU) -> HierPolyRun:
         return HierPolyRun(config, seed, device)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from probe_models.families.hier_poly.config import HierPolyConfig
+from probe_models.families.hier_poly.config import PAPER, HierPolyConfig
 from probe_models.families.three_layer.reproduce import curves, points
 from probe_models.families.three_layer.thresholds import (
     THRESHOLD_LEVEL,
@@ -56,7 +56,6 @@ from probe_models.reproduction import (
     summary_of,
 )
 
-PAPER = "Wang, Nichani, Lee (2023). Learning Hierarchical Polynomials with Three-Layer Neural Networks"
 SETTINGS: dict[str, dict[str, Any]] = {
     "small": {"dims": [8, 12, 16], "per_d2": [1, 2, 4, 8, 16, 32], "seeds": 2, "transfer_samples": 256,
               "span_dim": 16, "span_per_d2": [4, 16],

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from probe_models.families.lm_finetune.family import build_model, encoder, prompts, rng
 from probe_models.families.lm_finetune.language import LABELS
 
 ICL_CHUNK = 256
@@ -95,8 +96,6 @@ def no_training_baselines(weights: dict[str, torch.Tensor], config: Any, seed: i
 
     ``config`` and ``seed`` are the fine-tuning job's: its k-shot set and test set are the ones used here.
     """
-    from probe_models.families.lm_finetune.family import build_model, encoder, prompts, rng
-
     if config.model != "gpt":
         raise ValueError("the baselines read the built-in GPT's ln_f features and its one-token-per-word vocabulary")
     module = build_model(config, seed)

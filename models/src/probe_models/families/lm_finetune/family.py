@@ -34,7 +34,6 @@ from probe_models.families.lm_finetune.language import (
     task_review,
 )
 from probe_models.families.lm_finetune.networks import GPT, gpt_parameter_count
-from probe_models.families.lm_finetune.reproduce import MezoReproduction
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed
@@ -251,7 +250,6 @@ class LMFinetune(Family):
     config_cls = LMFinetuneConfig
     default_steps = 1000
     probes = ("Evaluate", "MeasureSharpness")
-    reproduction = MezoReproduction()
 
     def new_run(self, config: LMFinetuneConfig, seed: int, steps: int, device: torch.device = CPU) -> LMFinetuneRun:
         return LMFinetuneRun(config, seed, steps, device)

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from probe_models.config import parse_config
+from probe_models.families.lm_finetune.baselines import no_training_baselines
+from probe_models.families.lm_finetune.config import LMFinetuneConfig
 from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
 
 PAPER = "Malladi et al. (2023). Fine-Tuning Language Models with Just Forward Passes"
@@ -145,10 +148,6 @@ def icl_check(mezo: float, baselines: dict[str, float]) -> Check:
 
 def _baselines(results: dict[str, SweepResult], seed: int) -> dict[str, float]:
     """ICL and linear probing on one seed's pretrained GPT, with the k-shot and test sets of its MeZO job."""
-    from probe_models.config import parse_config
-    from probe_models.families.lm_finetune.baselines import no_training_baselines
-    from probe_models.families.lm_finetune.config import LMFinetuneConfig
-
     pretrain, mezo = results[plan_name("pretrain", seed)], results[plan_name("mezo", seed)]
     pretrained = next((c for c in pretrain.children if c.succeeded and c.weights), None)
     tuned = next((c for c in mezo.children if c.succeeded), None)

@@ -8,6 +8,11 @@ from probe_models.config import param
 from probe_models.errors import ConfigError
 from probe_models.gaussian.data import DISTRIBUTIONS
 
+PAPER = (
+    "Nichani, Bai, Lee (2022). Identifying Good Directions to Escape the NTK Regime and Efficiently Learn "
+    "Low-Degree Plus Sparse Polynomials"
+)
+
 LEARNERS = ("ntk", "quad-ntk", "combined")
 ACTIVATIONS = ("tanh", "softplus", "sigmoid-shifted")
 TARGETS = ("sparse-product", "he2-linear")

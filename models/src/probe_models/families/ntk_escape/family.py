@@ -35,9 +35,8 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from probe_models.families.ntk_escape.config import NTKEscapeConfig
+from probe_models.families.ntk_escape.config import PAPER, NTKEscapeConfig
 from probe_models.families.ntk_escape.networks import TERMS, TaylorNet, norm_24, outside_top_k, without_directions
-from probe_models.families.ntk_escape.reproduce import PAPER, NTKEscapeReproduction
 from probe_models.families.ntk_escape.target import Sample, Target
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.gaussian.ridge import LAMBDAS
@@ -211,7 +210,6 @@ class NTKEscape(Family):
     config_cls = NTKEscapeConfig
     default_steps = 2000
     probes = ("Evaluate", "MeasureSharpness")
-    reproduction = NTKEscapeReproduction()
 
     def new_run(self, config: NTKEscapeConfig, seed: int, steps: int, device: torch.device = CPU) -> NTKEscapeRun:
         return NTKEscapeRun(config, seed, steps, device)

@@ -23,12 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from probe_models.families.ntk_escape.config import PAPER
 from probe_models.reproduction import Check, Report, Reproduction, SweepPlan, SweepResult, png, pyplot, summary_of
 
-PAPER = (
-    "Nichani, Bai, Lee (2022). Identifying Good Directions to Escape the NTK Regime and Efficiently Learn "
-    "Low-Degree Plus Sparse Polynomials"
-)
 PAPER_REGIME = {"target": "he2-linear", "inputs": "gaussian", "activation": "sigmoid-shifted", "solver": "gd",
                 "lr": 1.0}  # fmt: skip
 REGIMES: dict[str, dict[str, Any]] = {

@@ -27,7 +27,6 @@ from torch import nn
 
 from probe_models.errors import UnsupportedProbe
 from probe_models.families.single_index.config import SingleIndexConfig
-from probe_models.families.single_index.reproduce import SingleIndexReproduction
 from probe_models.families.single_index.smoothing import smoothed_link_and_slope
 from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.gaussian.hermite import monomial_coefficients
@@ -189,7 +188,6 @@ class SingleIndex(Family):
     config_cls = SingleIndexConfig
     default_steps = 20_000
     probes = ("Evaluate", "MeasureSharpness")
-    reproduction = SingleIndexReproduction()
 
     def new_run(self, config: SingleIndexConfig, seed: int, steps: int, device: torch.device = CPU) -> SingleIndexRun:
         return SingleIndexRun(config, seed, steps, device)

@@ -11,6 +11,8 @@ from probe_models.errors import ConfigError
 from probe_models.gaussian.data import DISTRIBUTIONS
 from probe_models.gaussian.links import MAX_DEGREE, checked_link, link_coefficients
 
+PAPER = "Nichani, Damian, Lee (2023). Provable Guarantees for Nonlinear Feature Learning in Three-Layer Neural Networks"
+
 LEARNERS = ("three-layer", "two-layer", "random-features")
 
 

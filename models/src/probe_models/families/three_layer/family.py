@@ -24,9 +24,8 @@ import math
 import torch
 from torch import nn
 
-from probe_models.families.three_layer.config import ThreeLayerConfig
+from probe_models.families.three_layer.config import PAPER, ThreeLayerConfig
 from probe_models.families.three_layer.networks import RandomFeatures, ThreeLayerNet, TwoLayerNet, unit_rows
-from probe_models.families.three_layer.reproduce import PAPER, ThreeLayerReproduction
 from probe_models.family import (
     CPU,
     Evaluation,
@@ -218,7 +217,6 @@ class ThreeLayer(Family):
     config_cls = ThreeLayerConfig
     default_steps = 1000
     probes = ("Evaluate", "MeasureSharpness")
-    reproduction = ThreeLayerReproduction()
 
     def new_run(self, config: ThreeLayerConfig, seed: int, steps: int, device: torch.device = CPU) -> ThreeLayerRun:
         return ThreeLayerRun(config, seed, steps, device)

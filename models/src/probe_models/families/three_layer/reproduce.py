@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from probe_models.families.three_layer.config import PAPER
 from probe_models.families.three_layer.thresholds import (
     THRESHOLD_LEVEL,
     fit_thresholds,
@@ -42,7 +43,6 @@ from probe_models.reproduction import (
     summary_of,
 )
 
-PAPER = "Nichani, Damian, Lee (2023). Provable Guarantees for Nonlinear Feature Learning in Three-Layer Neural Networks"
 SETTINGS: dict[str, dict[str, Any]] = {
     # the depth checks read the largest n; the smaller ones draw the curve (the threshold searches trace the
     # three-layer network's between them)
