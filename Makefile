@@ -55,3 +55,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_proto_lint.py  # buf.yaml's STANDARD rules, without buf
