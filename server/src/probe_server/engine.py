@@ -29,6 +29,7 @@ from probe_server.ids import new_id
 from probe_server.metrics import Metrics
 from probe_server.store import CheckpointRecord, JobRecord, Store, SweepChildRecord, SweepRecord
 from probe_server.worker import JobSpec, run_job
+from probe_server.worker_messages import CANCEL, CheckpointWritten, Done, Failed, Progress, WorkerMessage
 
 log = logging.getLogger("probe.jobs")
 
@@ -195,7 +196,7 @@ class JobEngine:
                 raise Conflict(f"job {job_id} is {job.state}; only QUEUED or RUNNING jobs can be cancelled")
             worker.cancel_requested = True
             with contextlib.suppress(OSError):
-                worker.conn.send("cancel")
+                worker.conn.send(CANCEL)
         if not worker.finished.wait(CANCEL_GRACE_S):
             worker.process.terminate()
             if not worker.finished.wait(0.4):
@@ -314,26 +315,24 @@ class JobEngine:
         threading.Thread(target=self._supervise, args=(worker,), name=f"supervise-{job.job_id}", daemon=True).start()
 
     def _supervise(self, worker: _Worker) -> None:
-        outcome: tuple[str, dict[str, Any]] | None = None
+        outcome: Done | Failed | None = None
         try:
             while True:
-                kind, payload = worker.conn.recv()
-                if kind == "progress":
-                    metrics = payload["metrics"]
+                message: WorkerMessage = worker.conn.recv()
+                if isinstance(message, Progress):
                     self._record(
                         worker.job_id,
                         worker.family,
                         "PROGRESS",
-                        step=payload["step"],
-                        loss=metrics["loss"],
-                        metrics=metrics,
-                        updates={"peak_memory_bytes": payload["peak_memory_bytes"]},
+                        step=message.step,
+                        loss=message.metrics["loss"],
+                        metrics=message.metrics,
+                        updates={"peak_memory_bytes": message.peak_memory_bytes},
                     )
-                elif kind == "checkpoint":
-                    meta = CheckpointMeta(**payload["meta"])
-                    self._add_checkpoint(meta, payload["size_bytes"])
+                elif isinstance(message, CheckpointWritten):
+                    self._add_checkpoint(CheckpointMeta(**message.meta), message.size_bytes)
                 else:
-                    outcome = (kind, payload)
+                    outcome = message
         except (EOFError, OSError):
             pass
         worker.process.join()
@@ -363,16 +362,15 @@ class JobEngine:
             message=f"checkpoint at step {meta.step}",
         )
 
-    def _finish(self, worker: _Worker, outcome: tuple[str, dict[str, Any]] | None) -> None:
+    def _finish(self, worker: _Worker, outcome: Done | Failed | None) -> None:
         updates: dict[str, Any] = {"finished_at": time.time()}
-        if outcome and "peak_memory_bytes" in outcome[1]:
-            updates["peak_memory_bytes"] = outcome[1]["peak_memory_bytes"]
-        if outcome and outcome[0] == "error":
-            state, message = JobState.FAILED, outcome[1]["error"]
-            updates["error"] = f"{outcome[1]['error']}\n{outcome[1]['traceback']}"
-        elif outcome and outcome[0] == "done":
-            state = JobState.CANCELLED if outcome[1]["stopped"] else JobState.SUCCEEDED
-            message = "cancelled" if outcome[1]["stopped"] else "finished"
+        if isinstance(outcome, Failed):
+            state, message = JobState.FAILED, outcome.error
+            updates["error"] = f"{outcome.error}\n{outcome.traceback}"
+        elif isinstance(outcome, Done):
+            updates["peak_memory_bytes"] = outcome.peak_memory_bytes
+            state = JobState.CANCELLED if outcome.stopped else JobState.SUCCEEDED
+            message = "cancelled" if outcome.stopped else "finished"
         elif worker.cancel_requested:
             state, message = JobState.CANCELLED, "cancelled (worker terminated)"
         elif self._stopping:

@@ -2,7 +2,7 @@
 
 Runs in a spawned process so a crash or an out-of-memory kill cannot take the
 server down and training never holds the server's GIL. Messages to the server
-are tuples ``(kind, payload)``; the server may send ``"cancel"`` at any time
+are :mod:`worker_messages` dataclasses; the server may send CANCEL at any time
 and the worker stops before its next step.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 import probe_models
 from probe_server.checkpoint_files import CheckpointMeta, read_meta, read_optimizer, read_weights, write_checkpoint
 from probe_server.ids import new_id
+from probe_server.worker_messages import CANCEL, CheckpointWritten, Done, Failed, Progress
 
 
 @dataclass
@@ -70,7 +71,7 @@ class _PipeHooks:
         peak = peak_memory_bytes(self.spec.device)
         # what training added to the process: the model, its optimizer and activations, not the runtime
         metrics = {**metrics, "excess_memory_bytes": float(peak - self.baseline_memory)}
-        self.conn.send(("progress", {"step": step, "metrics": metrics, "peak_memory_bytes": peak}))
+        self.conn.send(Progress(step, metrics, peak))
 
     def on_checkpoint(self, step: int, metrics: dict[str, float]) -> None:
         spec = self.spec
@@ -88,13 +89,13 @@ class _PipeHooks:
         size = write_checkpoint(
             Path(spec.checkpoint_root), meta, self.run.model.state_dict(), self.run.optimizer_state()
         )
-        self.conn.send(("checkpoint", {"meta": meta.__dict__, "size_bytes": size}))
+        self.conn.send(CheckpointWritten(meta.__dict__, size))
 
     def should_stop(self) -> bool:
         if os.getppid() != self.parent_pid:  # the server died: stop before writing anything more
             self.stopped = True
         while self.conn.poll():
-            if self.conn.recv() == "cancel":
+            if self.conn.recv() == CANCEL:
                 self.stopped = True
         return self.stopped
 
@@ -126,11 +127,9 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
             run.restore(start, read_weights(path), read_optimizer(path))
         hooks = _PipeHooks(spec, conn, run, baseline_memory)
         step = train(run, start, spec.log_every, spec.checkpoint_every, hooks)
-        conn.send(
-            ("done", {"step": step, "stopped": hooks.stopped, "peak_memory_bytes": peak_memory_bytes(spec.device)})
-        )
+        conn.send(Done(step, hooks.stopped, peak_memory_bytes(spec.device)))
     except BaseException as error:  # report everything, then exit non-zero
-        conn.send(("error", {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}))
+        conn.send(Failed(f"{type(error).__name__}: {error}", traceback.format_exc()))
         conn.close()
         os._exit(1)
     conn.close()

@@ -1,0 +1,43 @@
+"""What a job's worker process tells the engine over its pipe, one dataclass per kind of message.
+
+The pipe is between the server and the worker it started (multiprocessing pickles these); no client
+supplies them. The engine's only message back is CANCEL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    metrics: dict[str, float]  # "loss" always among them
+    peak_memory_bytes: int
+
+
+@dataclass(frozen=True)
+class CheckpointWritten:
+    meta: dict[str, Any]  # a CheckpointMeta's fields: the checkpoint is on disk, atomically, before this is sent
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Done:
+    """Training returned: after its last step, or early because the job was cancelled (``stopped``)."""
+
+    step: int
+    stopped: bool
+    peak_memory_bytes: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str  # "TypeName: message"
+    traceback: str
+
+
+WorkerMessage = Progress | CheckpointWritten | Done | Failed
