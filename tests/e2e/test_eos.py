@@ -136,3 +136,6 @@ def test_cli_stabilization_prints_the_served_numbers(server, client, eos_job):
     assert document["steps"] == [1, 2, 3] and document["alpha"] == pytest.approx(served.alpha, rel=1e-9)
     text = cli(server, "stabilization", job.checkpoint_id, "--steps", "3").stdout
     assert "self-stabilization" in text and "x predicted" in text
+    projected = cli(server, "stabilization", job.checkpoint_id, "--steps", "2", "--projected").stdout
+    columns = [t.splitlines()[-1].count("┴") + 1 for t in (text, projected)]  # the table's bottom rule
+    assert columns == [7, 9], columns  # --projected adds the distance to projected GD and its sharpness

@@ -27,7 +27,7 @@ class FakeTime:
         self.now += seconds
 
 
-def down(after_seq: int, left: float | None):
+def down(after_seq: int, left: float | None, connected):
     raise Unavailable("connection refused")
     yield  # a generator, as a real stream is
 
@@ -44,7 +44,7 @@ def test_a_stopped_server_is_retried_with_doubling_waits_and_given_up_after_retr
 def test_a_stream_that_drops_is_resumed_after_the_last_event_seen_and_repeats_nothing():
     time, opened = FakeTime(), []
 
-    def flaky(after_seq: int, left: float | None):
+    def flaky(after_seq: int, left: float | None, connected):
         opened.append(after_seq)
         if len(opened) == 1:
             yield from (Event(1), Event(2))
@@ -61,7 +61,7 @@ def test_a_stream_that_drops_is_resumed_after_the_last_event_seen_and_repeats_no
 def test_a_live_stream_resets_the_backoff_and_the_outage_clock():
     time, opened = FakeTime(), []
 
-    def blinking(after_seq: int, left: float | None):
+    def blinking(after_seq: int, left: float | None, connected):
         opened.append(after_seq)
         if len(opened) in (1, 3):
             time.now += 10.0  # a long healthy stretch, then a drop
@@ -77,7 +77,7 @@ def test_a_live_stream_resets_the_backoff_and_the_outage_clock():
 def test_the_whole_follow_has_a_deadline_and_passes_the_time_left_to_the_stream():
     time, lefts = FakeTime(), []
 
-    def slow(after_seq: int, left: float | None):
+    def slow(after_seq: int, left: float | None, connected):
         lefts.append(left)
         time.now += left
         raise DeadlineExceeded("deadline exceeded")  # what gRPC says when the call's own timeout passes
@@ -89,7 +89,7 @@ def test_the_whole_follow_has_a_deadline_and_passes_the_time_left_to_the_stream(
 
 
 def test_errors_that_are_not_about_reaching_the_server_are_raised_at_once():
-    def refused(after_seq: int, left: float | None):
+    def refused(after_seq: int, left: float | None, connected):
         raise InvalidArgument("bad job id")
         yield
 
@@ -109,3 +109,22 @@ def test_one_call_is_retried_the_same_way_until_it_answers():
 
     assert reach(get_job, "job j-4", clock=time.clock, sleep=time.sleep) == "job"
     assert time.sleeps == [0.1, 0.2]
+
+
+def test_a_quiet_stream_that_was_open_ends_the_outage_though_no_event_came():
+    """A queued job's stream may carry nothing for hours; reopened, it counts as reached, so the next drop
+    starts a new outage rather than continuing one that began before."""
+    time, opened = FakeTime(), []
+
+    def quiet(after_seq: int, left: float | None, connected):
+        opened.append(after_seq)
+        if len(opened) in (1, 3):
+            raise Unavailable("connection refused")
+        if len(opened) == 2:
+            connected()
+            time.now += 120.0  # open and silent for two minutes, then dropped
+            raise Unavailable("socket closed")
+        yield Event(1)
+
+    assert [e.seq for e in follow(quiet, "job j-5", retry_for=60.0, clock=time.clock, sleep=time.sleep)] == [1]
+    assert time.sleeps == [0.1, 0.1, 0.2]  # the backoff started over too, and the 120 s did not count

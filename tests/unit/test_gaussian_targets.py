@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from probe_models.errors import ConfigError
 from probe_models.gaussian.data import draw_inputs
 from probe_models.gaussian.features import Features, hermite_sum_moments, quadratic_matrices, sphere_moment
 
@@ -60,7 +61,7 @@ def test_the_sphere_moments_are_those_of_a_sampled_sphere_and_a_degree_2_sum_is_
         sampled = float((x[:, 0] ** a * x[:, 1] ** b).mean())
         assert sphere_moment(a, b, d) == pytest.approx(sampled, rel=0.03, abs=0.01), (a, b)
     assert hermite_sum_moments(3, d, "gaussian") == (0.0, 1.0)
-    with pytest.raises(ValueError, match="constant on the sphere"):
+    with pytest.raises(ConfigError, match="constant on the sphere"):
         hermite_sum_moments(2, d, "sphere")
 
 

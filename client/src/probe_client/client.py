@@ -62,6 +62,13 @@ def default_address() -> str:
     return os.environ.get("PROBE_SERVER", DEFAULT_ADDRESS)
 
 
+def _opened(call: Any) -> bool:
+    """Whether the server answered a streaming call: its initial metadata came (a call that failed to
+    connect returns from initial_metadata() already finished, with an error code)."""
+    call.initial_metadata()
+    return not call.done() or call.code() == grpc.StatusCode.OK
+
+
 class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     def __init__(self, token: str) -> None:
         self._metadata = ("authorization", f"Bearer {token}")
@@ -205,13 +212,18 @@ class ProbeClient:
         return Job.from_proto(self._call(self._jobs.ResumeJob, jobs_pb2.ResumeJobRequest(job_id=job_id)).job)
 
     def watch_job(
-        self, job_id: str, *, from_step: int = 0, after_seq: int = 0, timeout: float | None = None
-    ) -> Iterator[JobEvent]:
+        self, job_id: str, *, from_step: int = 0, after_seq: int = 0, timeout: float | None = None,
+        on_open: Callable[[], None] | None = None,
+    ) -> Iterator[JobEvent]:  # fmt: skip
         """Events in order until the job ends (or ``timeout`` seconds pass); reconnect with ``after_seq`` to miss
-        nothing, or use :meth:`follow_job`, which does."""
+        nothing, or use :meth:`follow_job`, which does. ``on_open`` is called once the server has opened the
+        stream, before any event."""
         request = jobs_pb2.WatchJobRequest(job_id=job_id, from_step=from_step, after_seq=after_seq)
         try:
-            for event in self._jobs.WatchJob(request, timeout=timeout):
+            call = self._jobs.WatchJob(request, timeout=timeout)
+            if on_open is not None and _opened(call):
+                on_open()
+            for event in call:
                 yield JobEvent.from_proto(event)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
@@ -224,8 +236,8 @@ class ProbeClient:
         seen; Unavailable once the server has been unreachable for ``retry_for`` seconds, DeadlineExceeded
         after ``timeout`` seconds in all (None: none)."""
 
-        def open_stream(after_seq: int, left: float | None) -> Iterator[JobEvent]:
-            return self.watch_job(job_id, from_step=from_step, after_seq=after_seq, timeout=left)
+        def open_stream(after_seq: int, left: float | None, connected: Callable[[], None]) -> Iterator[JobEvent]:
+            return self.watch_job(job_id, from_step=from_step, after_seq=after_seq, timeout=left, on_open=connected)
 
         return follow(open_stream, f"job {job_id}", timeout=timeout, retry_for=retry_for)
 
@@ -292,11 +304,17 @@ class ProbeClient:
         request = sweeps_pb2.CancelSweepRequest(sweep_id=sweep_id)
         return Sweep.from_proto(self._call(self._sweeps.CancelSweep, request, timeout=600).sweep)
 
-    def watch_sweep(self, sweep_id: str, *, after_seq: int = 0, timeout: float | None = None) -> Iterator[SweepEvent]:
-        """Events in order until the sweep ends (or ``timeout`` seconds pass)."""
+    def watch_sweep(
+        self, sweep_id: str, *, after_seq: int = 0, timeout: float | None = None,
+        on_open: Callable[[], None] | None = None,
+    ) -> Iterator[SweepEvent]:  # fmt: skip
+        """Events in order until the sweep ends (or ``timeout`` seconds pass); ``on_open`` as for watch_job."""
         request = sweeps_pb2.WatchSweepRequest(sweep_id=sweep_id, after_seq=after_seq)
         try:
-            for event in self._sweeps.WatchSweep(request, timeout=timeout):
+            call = self._sweeps.WatchSweep(request, timeout=timeout)
+            if on_open is not None and _opened(call):
+                on_open()
+            for event in call:
                 yield SweepEvent.from_proto(event)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
@@ -306,8 +324,8 @@ class ProbeClient:
     ) -> Iterator[SweepEvent]:
         """Every event of the sweep once, across lost connections (the limits of :meth:`follow_job`)."""
 
-        def open_stream(after_seq: int, left: float | None) -> Iterator[SweepEvent]:
-            return self.watch_sweep(sweep_id, after_seq=after_seq, timeout=left)
+        def open_stream(after_seq: int, left: float | None, connected: Callable[[], None]) -> Iterator[SweepEvent]:
+            return self.watch_sweep(sweep_id, after_seq=after_seq, timeout=left, on_open=connected)
 
         return follow(open_stream, f"sweep {sweep_id}", timeout=timeout, retry_for=retry_for)
 

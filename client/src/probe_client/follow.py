@@ -26,11 +26,8 @@ RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 DEFAULT_RETRY_FOR_S = 60.0
 # gRPC's own reconnection backoff grows to 120 s, and while it waits every call fails at once: a server back
 # after a minute's outage would be reached only minutes later. Capped here at Backoff's own most_s.
-RECONNECT_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-]
+# (min_reconnect_backoff_ms is left alone: gRPC also takes it as the connect timeout of each attempt.)
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 2000)]
 
 
 class Numbered(Protocol):
@@ -51,7 +48,7 @@ class Backoff:
 
 
 def follow(
-    open_stream: Callable[[int, float | None], Iterator[E]],
+    open_stream: Callable[[int, float | None, Callable[[], None]], Iterator[E]],
     what: str,
     *,
     timeout: float | None = None,
@@ -60,22 +57,28 @@ def follow(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[E]:
-    """Every event of ``open_stream(after_seq, seconds_left)`` once, in order, until the stream ends.
+    """Every event of ``open_stream(after_seq, seconds_left, connected)`` once, in order, until the stream ends.
 
     ``open_stream`` opens the stream after a sequence number, as a call that ends itself (DEADLINE_EXCEEDED)
-    after ``seconds_left`` (None: never). ``what`` names the followed thing in errors ("job j-…").
-    ``timeout`` bounds the whole follow (None: no bound); ``retry_for`` bounds one outage, counted from the
-    first failed attempt.
+    after ``seconds_left`` (None: never), and calls ``connected()`` once the server has answered: an outage
+    ends there, whether events follow or not (a queued job's stream can be quiet for hours). ``what`` names
+    the followed thing in errors ("job j-…"). ``timeout`` bounds the whole follow (None: no bound);
+    ``retry_for`` bounds one outage, counted from its first failed attempt.
     """
     start = clock()
     last_seq = 0
     outage_since: float | None = None
     delay = backoff.first_s
+
+    def connected() -> None:
+        nonlocal outage_since, delay
+        outage_since, delay = None, backoff.first_s
+
     while True:
         try:
             left = None if timeout is None else max(0.0, start + timeout - clock())
-            for event in open_stream(last_seq, left):
-                outage_since, delay = None, backoff.first_s
+            for event in open_stream(last_seq, left, connected):
+                connected()
                 if event.seq > last_seq:
                     last_seq = event.seq
                     yield event
@@ -109,7 +112,7 @@ class _Answer(Generic[T]):
 def reach(call: Callable[[], T], what: str, *, retry_for: float = DEFAULT_RETRY_FOR_S, **follow_options: Any) -> T:
     """One unary call, retried as :func:`follow` reconnects: a stream of one event."""
 
-    def once(after_seq: int, left: float | None) -> Iterator[_Answer[T]]:
+    def once(after_seq: int, left: float | None, connected: Callable[[], None]) -> Iterator[_Answer[T]]:
         yield _Answer(call())
 
     return next(iter(follow(once, what, retry_for=retry_for, **follow_options))).value

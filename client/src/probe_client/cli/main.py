@@ -733,9 +733,12 @@ def stabilization(
     )
     columns = [result.steps, result.x_measured, result.x_predicted, result.y_measured, result.y_predicted,
                result.sharpness_along_gd, result.loss]  # fmt: skip
+    names = ["step", "x", "x predicted", "y", "y predicted", "sharpness", "loss"]
+    if projected:  # distance from GD to projected GD, and the projected trajectory's sharpness
+        columns += [result.projected_distance, result.projected_sharpness]
+        names += ["‖GD − projected‖", "projected sharpness"]
     rows = [[step, *(fmt(v) for v in values)] for step, *values in zip(*columns, strict=True)]
-    table(f"GD from {checkpoint_id} beside the predicted dynamics ({result.hvp_count} HVPs)",
-          ["step", "x", "x predicted", "y", "y predicted", "sharpness", "loss"], rows)  # fmt: skip
+    table(f"GD from {checkpoint_id} beside the predicted dynamics ({result.hvp_count} HVPs)", names, rows)
 
 
 @app.command("sharpness-trace")

@@ -28,6 +28,7 @@ import math
 import numpy as np
 import torch
 
+from probe_models.errors import ConfigError
 from probe_models.gaussian.hermite import monomial_coefficients
 from probe_models.gaussian.links import polynomial_values
 from probe_models.seeding import generator
@@ -81,7 +82,7 @@ def hermite_sum_moments(degree: int, dim: int, inputs: str) -> tuple[float, floa
     mean = math.sqrt(dim) * one
     variance = square + (dim - 1) * cross - mean**2
     if variance < 1e-9:  # k = 2: Σ_i h₂(x_i) = (‖x‖² − d)/√2 is 0 on the sphere
-        raise ValueError(f"a degree-{degree} Hermite sum is constant on the sphere")
+        raise ConfigError("degree", f"a degree-{degree} Hermite sum is constant on the sphere")
     return mean, math.sqrt(variance)
 
 

@@ -123,6 +123,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if request.from_step < 0 or request.after_seq < 0:
             raise InvalidInput("from_step and after_seq must be >= 0")
         self.engine.get(job_id)
+        context.send_initial_metadata(())  # the stream is open: a follower's outage ends here, events or not
         store, after = self.engine.store, request.after_seq
         while context.is_active():
             job = self.engine.get(job_id)  # read the state before the events: no event can slip between

@@ -97,6 +97,7 @@ class SweepServicer(sweeps_pb2_grpc.SweepServiceServicer):
         if request.after_seq < 0:
             raise InvalidInput("after_seq must be >= 0")
         self.sweeps.get(sweep_id)
+        context.send_initial_metadata(())  # the stream is open: a follower's outage ends here, events or not
         after = request.after_seq
         while context.is_active():
             sweep = self.sweeps.get(sweep_id)  # the state before the events: nothing slips between
