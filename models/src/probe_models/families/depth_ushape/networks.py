@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -30,11 +29,10 @@ KERNEL = 3
 LEAKY_SLOPE = 0.01  # F.leaky_relu's default, which the authors use
 
 
-def convolution(
-    dims: int, cin: int, cout: int, *, bias: bool, padding_mode: Literal["zeros", "circular"] = "zeros"
-) -> nn.Conv1d | nn.Conv2d:
+def convolution(dims: int, cin: int, cout: int, *, bias: bool) -> nn.Conv1d | nn.Conv2d:
+    """A 3-wide (3×3) convolution with zero ("same") padding, as the authors' nets use."""
     cls = nn.Conv1d if dims == 1 else nn.Conv2d
-    return cls(cin, cout, KERNEL, padding=KERNEL // 2, bias=bias, padding_mode=padding_mode)
+    return cls(cin, cout, KERNEL, padding=KERNEL // 2, bias=bias)
 
 
 def batch_norm(dims: int, channels: int) -> nn.Module:
