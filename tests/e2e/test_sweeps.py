@@ -154,3 +154,24 @@ def test_reproduction_requests_are_checked_and_a_cancelled_one_has_no_report(cli
     assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION
     for sweep_id in client.get_reproduction(started.reproduction_id).sweep_ids:
         assert client.get_sweep(sweep_id).state in ("CANCELLED", "SUCCEEDED", "FAILED")
+
+
+def test_watch_reproduction_streams_each_change_once_and_ends_with_its_final_state(client):
+    started = client.start_reproduction("factual-recall", "small")
+    seen, cancelled = [], False
+    for update in client.watch_reproduction(started.reproduction_id, timeout=300):
+        seen.append(update)
+        if not cancelled and update.reproduction.counts.get("RUNNING"):
+            client.cancel_reproduction(started.reproduction_id)  # once a child is training
+            cancelled = True
+    assert len(seen) >= 2  # the start (and its children's changes), then the end
+    assert seen[0].reproduction.state == "RUNNING"  # after_seq 0: the reproduction as it was then
+    assert [u.seq for u in seen] == sorted({u.seq for u in seen})  # each version once, growing
+    final = seen[-1].reproduction
+    states = [u.reproduction.state for u in seen]
+    assert states == sorted(states, key=["RUNNING", "CANCELLED"].index)  # RUNNING, then CANCELLED as children stop
+    assert final.state == "CANCELLED" and "RUNNING" not in final.counts and "QUEUED" not in final.counts
+    assert final == client.get_reproduction(started.reproduction_id)
+    # reconnecting after the last version seen yields nothing more, and the stream ends
+    assert list(client.watch_reproduction(started.reproduction_id, after_seq=seen[-1].seq, timeout=30)) == []
+    assert [r.state for r in client.follow_reproduction(started.reproduction_id)] == ["CANCELLED"]

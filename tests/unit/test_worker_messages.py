@@ -2,21 +2,22 @@
 
 import multiprocessing
 
-from probe_server.worker import JobSpec, run_job
+from probe_server.job_spec import JobSpec
+from probe_server.worker import WorkerTask, run_job
 from probe_server.worker_messages import CheckpointWritten, Done, Failed, Progress
 
 SMALL = {"num_subjects": 4, "num_relations": 4}
 
 
-def spec(tmp_path, config: dict) -> JobSpec:
-    return JobSpec(
-        job_id="job-0000000000000001", family="factual-recall", config=config, seed=0, steps=4, checkpoint_every=2,
-        log_every=2, checkpoint_root=str(tmp_path), resume_from="", optimizer="", optimizer_config={},
-        init_checkpoint="", trainable=[], threads=1, device="cpu",
+def spec(tmp_path, config: dict) -> WorkerTask:
+    return WorkerTask(
+        job_id="job-0000000000000001", family="factual-recall", config=config,
+        spec=JobSpec(steps=4, seed=0, checkpoint_every=2, log_every=2), checkpoint_root=str(tmp_path),
+        resume_from="", threads=1, device="cpu",
     )  # fmt: skip
 
 
-def messages(job: JobSpec) -> list:
+def messages(job: WorkerTask) -> list:
     parent, child = multiprocessing.Pipe()
     process = multiprocessing.get_context("fork").Process(target=run_job, args=(job, child))
     process.start()

@@ -22,7 +22,11 @@ import grpc
 
 from probe_client.errors import DeadlineExceeded, ProbeError, Unavailable
 
-RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+OUTAGE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# A stream refused because the server serves as many as it allows (RESOURCE_EXHAUSTED) is retried like an
+# outage: a watcher ahead of it ends, and the follower gets its place. (A unary call's RESOURCE_EXHAUSTED
+# is a request too large, which no retry helps: reach() retries outages only.)
+STREAM_RETRIED = (*OUTAGE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 DEFAULT_RETRY_FOR_S = 60.0
 # gRPC's own reconnection backoff grows to 120 s, and while it waits every call fails at once: a server back
 # after a minute's outage would be reached only minutes later. Capped here at Backoff's own most_s.
@@ -54,6 +58,7 @@ def follow(
     timeout: float | None = None,
     retry_for: float = DEFAULT_RETRY_FOR_S,
     backoff: Backoff = Backoff(),
+    retried: tuple[grpc.StatusCode, ...] = STREAM_RETRIED,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[E]:
@@ -84,15 +89,16 @@ def follow(
                     yield event
             return
         except ProbeError as error:
-            if error.code not in RETRIED:
+            if error.code not in retried:
                 raise
             now = clock()
             outage_since = now if outage_since is None else outage_since
             if timeout is not None and now - start >= timeout:
                 raise DeadlineExceeded(f"stopped following {what}: it had not ended after {timeout:g} s") from None
             if now - outage_since >= retry_for:
+                why = "busy" if error.code == grpc.StatusCode.RESOURCE_EXHAUSTED else "unreachable"
                 raise Unavailable(
-                    f"gave up following {what}: the server was unreachable for {now - outage_since:.0f} s "
+                    f"gave up following {what}: the server was {why} for {now - outage_since:.0f} s "
                     f"(retry_for {retry_for:g} s); last error: {error.message}"
                 ) from None
             limits = [delay, outage_since + retry_for - now] + ([] if timeout is None else [start + timeout - now])
@@ -115,4 +121,4 @@ def reach(call: Callable[[], T], what: str, *, retry_for: float = DEFAULT_RETRY_
     def once(after_seq: int, left: float | None, connected: Callable[[], None]) -> Iterator[_Answer[T]]:
         yield _Answer(call())
 
-    return next(iter(follow(once, what, retry_for=retry_for, **follow_options))).value
+    return next(iter(follow(once, what, retry_for=retry_for, retried=OUTAGE, **follow_options))).value

@@ -117,7 +117,7 @@ def create_server(settings: Settings) -> RunningServer:
 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads, thread_name_prefix="rpc"),
-        interceptors=[ServerInterceptor(metrics, token)],
+        interceptors=[ServerInterceptor(metrics, token, settings.max_streams)],
         options=channel_options(settings.limits.max_message_bytes),
     )
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(engine, settings.limits), server)

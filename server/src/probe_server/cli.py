@@ -39,10 +39,19 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="require 'authorization: Bearer <token>' with the token in this file",
     )
+    serve.add_argument(
+        "--max-streams",
+        type=int,
+        default=defaults.max_streams,
+        help=f"open streams (watchers) served at once; past it RESOURCE_EXHAUSTED, so unary calls keep "
+        f"{defaults.rpc_threads} - max-streams threads (default %(default)s)",
+    )
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     args = parser.parse_args(argv)
     if args.slots < 1:
         parser.error("--slots must be at least 1")
+    if not 1 <= args.max_streams < defaults.rpc_threads:
+        parser.error(f"--max-streams must lie in [1, {defaults.rpc_threads - 1}]")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from probe_server.app import serve as run  # torch is imported only once the arguments are good
 
@@ -55,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             slots=args.slots,
             device=args.device,
             token_file=args.token_file,
+            max_streams=args.max_streams,
         )
     )
 

@@ -9,6 +9,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from probe_client._proto.probe.v1 import checkpoints_pb2, jobs_pb2, sweeps_pb2
 from probe_client.structs import to_struct, to_value
+from probe_server.job_spec import JobSpec
 from probe_server.store import (
     CheckpointRecord,
     EventRecord,
@@ -61,15 +62,17 @@ def event_proto(event: EventRecord) -> jobs_pb2.JobEvent:
     )
 
 
-def job_proto(job: JobRecord, last_event: EventRecord | None) -> jobs_pb2.Job:
+def job_proto(job: JobRecord) -> jobs_pb2.Job:
+    spec = job.spec
+    last_event = job.last_event
     return jobs_pb2.Job(
         job_id=job.job_id,
         family=job.family,
         config=to_struct(job.config),
-        seed=job.seed,
-        steps=job.steps,
-        checkpoint_every=job.checkpoint_every,
-        log_every=job.log_every,
+        seed=spec.seed,
+        steps=spec.steps,
+        checkpoint_every=spec.checkpoint_every,
+        log_every=spec.log_every,
         state=job_state(job.state),
         step=job.step,
         loss=job.loss,
@@ -82,17 +85,56 @@ def job_proto(job: JobRecord, last_event: EventRecord | None) -> jobs_pb2.Job:
         finished_at=timestamp(job.finished_at),
         runs=job.runs,
         peak_memory_bytes=job.peak_memory_bytes,
-        training=training_proto(job.training),
+        training=training_proto(spec),
+        spec=spec_proto(spec),
     )
 
 
-def training_proto(training: dict[str, Any]) -> jobs_pb2.TrainingOptions:
+def training_proto(spec: JobSpec) -> jobs_pb2.TrainingOptions:
     return jobs_pb2.TrainingOptions(
-        optimizer=training.get("optimizer", ""),
-        optimizer_config=to_struct(training.get("optimizer_config", {})),
-        init_checkpoint=training.get("init_checkpoint", ""),
-        trainable=training.get("trainable", []),
+        optimizer=spec.optimizer,
+        optimizer_config=to_struct(dict(spec.optimizer_config)),
+        init_checkpoint=spec.init_checkpoint,
+        trainable=spec.trainable,
     )
+
+
+def spec_proto(spec: JobSpec) -> jobs_pb2.JobSpec:
+    return jobs_pb2.JobSpec(
+        steps=spec.steps,
+        seed=spec.seed,
+        checkpoint_every=spec.checkpoint_every,
+        log_every=spec.log_every,
+        training=training_proto(spec),
+    )
+
+
+def spec_from_proto(message: jobs_pb2.JobSpec) -> JobSpec:
+    training = message.training
+    return JobSpec(
+        steps=message.steps,
+        seed=message.seed,
+        checkpoint_every=message.checkpoint_every,
+        log_every=message.log_every,
+        optimizer=training.optimizer,
+        optimizer_config=struct_to_dict(training.optimizer_config),
+        init_checkpoint=training.init_checkpoint,
+        trainable=tuple(training.trainable),
+    )
+
+
+def requested_spec(request: jobs_pb2.SubmitJobRequest | sweeps_pb2.SubmitSweepRequest) -> JobSpec:
+    """The request's spec; a client of the previous version sets the deprecated top-level fields instead."""
+    if request.HasField("spec"):
+        return spec_from_proto(request.spec)
+    legacy = jobs_pb2.JobSpec(
+        steps=request.steps,
+        seed=request.seed,
+        checkpoint_every=request.checkpoint_every,
+        log_every=request.log_every,
+        training=request.training,
+    )
+    return spec_from_proto(legacy)
 
 
 def checkpoint_proto(record: CheckpointRecord) -> checkpoints_pb2.Checkpoint:
@@ -126,8 +168,8 @@ def sweep_proto(
         base_config=to_struct(spec["base_config"]),
         grid=[sweeps_pb2.GridAxis(key=k, values=[to_value(v) for v in vs]) for k, vs in spec["grid"]],
         seeds=spec["seeds"],
-        seed=spec["seed"],
-        steps=spec["steps"],
+        seed=sweep.job_spec.seed,
+        steps=sweep.job_spec.steps,
         search=sweeps_pb2.SearchSpec(
             key=search["key"], low=search["low"], high=search["high"], metric=search["metric"],
             threshold=search["threshold"], log_scale=search["log_scale"], resolution=search["resolution"],
@@ -138,7 +180,8 @@ def sweep_proto(
         created_at=timestamp(sweep.created_at),
         finished_at=timestamp(sweep.finished_at),
         message=sweep.message,
-        training=training_proto(spec.get("training", {})),
+        training=training_proto(sweep.job_spec),
+        spec=spec_proto(sweep.job_spec),
     )  # fmt: skip
     for point, status in enumerate(statuses):
         message.search_results.add(

@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -26,9 +26,10 @@ from probe_models.states import JobState
 from probe_server.checkpoint_files import CheckpointMeta, directory_size, read_meta
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
+from probe_server.job_spec import JobSpec
 from probe_server.metrics import Metrics
 from probe_server.store import CheckpointRecord, JobRecord, Store, SweepChildRecord, SweepRecord
-from probe_server.worker import JobSpec, run_job
+from probe_server.worker import WorkerTask, run_job
 from probe_server.worker_messages import CANCEL, CheckpointWritten, Done, Failed, Progress, WorkerMessage
 
 log = logging.getLogger("probe.jobs")
@@ -124,33 +125,16 @@ class JobEngine:
     # requests
 
     @staticmethod
-    def new_job(
-        family: str,
-        config: dict[str, Any],
-        seed: int,
-        steps: int,
-        checkpoint_every: int,
-        log_every: int,
-        training: dict[str, Any],
-    ) -> JobRecord:
+    def new_job(family: str, config: dict[str, Any], spec: JobSpec) -> JobRecord:
+        """A QUEUED job of a validated spec (see :meth:`JobSpec.validate`), not yet stored."""
         return JobRecord(
-            job_id=new_id("job"), family=family, config=config, seed=seed, steps=steps,
-            checkpoint_every=checkpoint_every, log_every=log_every, state=JobState.QUEUED, step=0, loss=0.0, metrics={},
-            checkpoint_id="", error="", created_at=time.time(), started_at=None, finished_at=None, runs=0,
-            peak_memory_bytes=0, last_seq=0, training=training,
+            job_id=new_id("job"), family=family, config=config, spec=spec, state=JobState.QUEUED, step=0, loss=0.0,
+            metrics={}, checkpoint_id="", error="", created_at=time.time(), started_at=None, finished_at=None,
+            runs=0, peak_memory_bytes=0, last_seq=0,
         )  # fmt: skip
 
-    def submit(
-        self,
-        family: str,
-        config: dict[str, Any],
-        seed: int,
-        steps: int,
-        checkpoint_every: int,
-        log_every: int,
-        training: dict[str, Any],
-    ) -> JobRecord:
-        job = self.new_job(family, config, seed, steps, checkpoint_every, log_every, training)
+    def submit(self, family: str, config: dict[str, Any], spec: JobSpec) -> JobRecord:
+        job = self.new_job(family, config, spec)
         self.submit_jobs([job])
         return self.get(job.job_id)
 
@@ -158,7 +142,7 @@ class JobEngine:
         self,
         jobs: list[JobRecord],
         sweep: SweepRecord | None = None,
-        children: list[SweepChildRecord] = (),  # type: ignore[assignment]
+        children: Iterable[SweepChildRecord] = (),
     ) -> bool:
         """Persist and queue jobs (with their sweep) atomically; False if a search probe exists already."""
         with self._lock:
@@ -168,7 +152,9 @@ class JobEngine:
             self._lock.notify_all()
         self._notify()
         for job in jobs:
-            log.info("job=%s family=%s state=QUEUED steps=%d seed=%d", job.job_id, job.family, job.steps, job.seed)
+            log.info(
+                "job=%s family=%s state=QUEUED steps=%d seed=%d", job.job_id, job.family, job.spec.steps, job.spec.seed
+            )
         return True
 
     def get(self, job_id: str) -> JobRecord:
@@ -278,26 +264,19 @@ class JobEngine:
         checkpoint = self.store.latest_checkpoint(job.job_id)
         if checkpoint is not None and not (self.checkpoint_root / checkpoint.checkpoint_id).is_dir():
             checkpoint = None
-        spec = JobSpec(
+        task = WorkerTask(
             job_id=job.job_id,
             family=job.family,
             config=job.config,
-            seed=job.seed,
-            steps=job.steps,
-            checkpoint_every=job.checkpoint_every,
-            log_every=job.log_every,
+            spec=job.spec,
             checkpoint_root=str(self.checkpoint_root),
             resume_from=checkpoint.checkpoint_id if checkpoint else "",
-            optimizer=job.training.get("optimizer", ""),
-            optimizer_config=job.training.get("optimizer_config", {}),
-            init_checkpoint=job.training.get("init_checkpoint", ""),
-            trainable=job.training.get("trainable", []),
             threads=self.threads_per_job,
             device=self.device,
         )
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=run_job, args=(spec, child), name=f"probe-worker-{job.job_id}", daemon=True
+            target=run_job, args=(task, child), name=f"probe-worker-{job.job_id}", daemon=True
         )
         process.start()
         child.close()

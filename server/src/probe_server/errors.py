@@ -15,6 +15,10 @@ class Conflict(Exception):
     """The request is valid but the thing is in the wrong state for it."""
 
 
+class Busy(Exception):
+    """The server is at a concurrency limit (open streams); the same request may succeed later."""
+
+
 STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -22,6 +26,7 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (UnsupportedProbe, grpc.StatusCode.FAILED_PRECONDITION),
     (DataUnavailable, grpc.StatusCode.FAILED_PRECONDITION),
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Busy, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
 

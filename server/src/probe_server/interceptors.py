@@ -1,4 +1,4 @@
-"""Cross-cutting concerns of every RPC: the bearer token, metrics, and error mapping.
+"""Cross-cutting concerns of every RPC: the bearer token, metrics, a cap on open streams, and error mapping.
 
 Servicers raise domain exceptions; this is the one place that turns them into
 gRPC statuses. An exception with no mapping is a bug: it is logged with its
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
 
-from probe_server.errors import status_for
+from probe_server.errors import Busy, status_for
 from probe_server.metrics import Metrics
 
 log = logging.getLogger("probe.rpc")
@@ -28,9 +29,13 @@ class _Outcome:
 
 
 class ServerInterceptor(grpc.ServerInterceptor):
-    def __init__(self, metrics: Metrics, token: str | None) -> None:
+    def __init__(self, metrics: Metrics, token: str | None, max_streams: int) -> None:
         self.metrics = metrics
         self.token = token
+        # Each open stream holds one of the server's RPC threads for as long as it lasts (a watched job: hours).
+        # Past max_streams a new stream is refused at once, so the threads left keep answering unary calls.
+        self.max_streams = max_streams
+        self._streams = threading.BoundedSemaphore(max_streams)
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -109,15 +114,23 @@ class ServerInterceptor(grpc.ServerInterceptor):
         self, behavior: Callable[..., Any], service: str, method: str, authorized: bool
     ) -> Callable[..., Any]:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            start, outcome = time.perf_counter(), _Outcome()
+            start, outcome, opened = time.perf_counter(), _Outcome(), False
             try:
                 self._begin("SERVER_STREAM", service, method, authorized, context, outcome)
+                opened = self._streams.acquire(blocking=False)
+                if not opened:
+                    raise Busy(
+                        f"this server already serves {self.max_streams} open streams (its --max-streams); "
+                        "retry later, or stop a watcher"
+                    )
                 yield from behavior(request, context)
             except Exception as error:
                 if outcome.code != grpc.StatusCode.OK:
                     raise
                 self._fail(context, outcome, error, method)
             finally:
+                if opened:
+                    self._streams.release()
                 self._end("SERVER_STREAM", service, method, start, outcome, context)
 
         return wrapped

@@ -20,13 +20,13 @@ from typing import Any
 
 from probe_models.config import parse_config
 from probe_models.errors import InvalidInput, UnsupportedProbe
-from probe_models.optimizers import parse_optimizer
 from probe_models.registry import get_family, reproduction_of
 from probe_models.reproduction import SCALES, ChildResult, Reproduction, SearchOutcome, SweepPlan, SweepResult
 from probe_models.states import JobState, RunState
 from probe_server.checkpoint_files import read_weights, write_atomic
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
+from probe_server.job_spec import JobSpec
 from probe_server.store import ReproductionRecord
 from probe_server.sweeps import SweepManager
 
@@ -41,6 +41,7 @@ class ReproductionManager:
         self.store = sweeps.store
         self.root = root
         self._analysis_lock = threading.Lock()  # matplotlib's pyplot state is global
+        self.changed = threading.Condition()  # notified after every change of a reproduction's record
         self._lock = threading.Lock()  # between submitting a sweep and cancelling
         self._stopped = threading.Event()
 
@@ -103,14 +104,37 @@ class ReproductionManager:
             record = self.get(reproduction_id)
             if record.state != RunState.RUNNING:
                 raise Conflict(f"reproduction {reproduction_id} is {record.state}; only a RUNNING one can be cancelled")
-            self.store.update_reproduction(
-                reproduction_id, state=RunState.CANCELLED, message="cancelled", finished_at=time.time()
-            )
+            self._update(reproduction_id, state=RunState.CANCELLED, message="cancelled", finished_at=time.time())
         for sweep_id in record.sweep_ids:
             if self.sweeps.get(sweep_id).state == RunState.RUNNING:
                 with contextlib.suppress(Conflict):  # it may have ended meanwhile
                     self.sweeps.cancel(sweep_id)
+        with self.changed:
+            self.changed.notify_all()
         return self.get(reproduction_id)
+
+    def settled(self, record: ReproductionRecord) -> bool:
+        """Ended, and nothing of it changes any more: a cancelled one once its sweeps are cancelled too."""
+        if record.state == RunState.RUNNING:
+            return False
+        if record.state != RunState.CANCELLED:
+            return True
+        return all(self.sweeps.get(sweep_id).state != RunState.RUNNING for sweep_id in record.sweep_ids)
+
+    def version(self, record: ReproductionRecord) -> int:
+        """A number that grows with every change a watcher can see: its sweeps' events, then its end."""
+        events = sum(sweep.last_seq for sweep in map(self.store.get_sweep, record.sweep_ids) if sweep is not None)
+        return events + self.settled(record)
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Until the reproduction's record changes, or ``timeout`` seconds (sweep progress is seen by then)."""
+        with self.changed:
+            self.changed.wait(timeout)
+
+    def _update(self, reproduction_id: str, **changes: Any) -> None:
+        self.store.update_reproduction(reproduction_id, **changes)
+        with self.changed:
+            self.changed.notify_all()
 
     def files(self, reproduction_id: str) -> dict[str, Path]:
         record = self.get(reproduction_id)
@@ -134,9 +158,7 @@ class ReproductionManager:
                 return  # the server is stopping; a restart continues this reproduction
             log.exception("reproduction=%s failed", reproduction_id)
             message = f"{type(error).__name__}: {error}"
-            self.store.update_reproduction(
-                reproduction_id, state=RunState.FAILED, message=message, finished_at=time.time()
-            )
+            self._update(reproduction_id, state=RunState.FAILED, message=message, finished_at=time.time())
 
     def _drive(self, reproduction_id: str) -> None:
         record = self.get(reproduction_id)
@@ -155,7 +177,7 @@ class ReproductionManager:
                 if self._stopped.is_set() or self.get(reproduction_id).state != RunState.RUNNING:
                     return
                 sweep_ids.append(self._submit(record.family, plan, reproduction_id, init_checkpoint))
-                self.store.update_reproduction(reproduction_id, sweep_ids=sweep_ids)
+                self._update(reproduction_id, sweep_ids=sweep_ids)
         if not self._wait(reproduction_id, sweep_ids):
             return
         results = {plan.name: self._result(plan, sweep_id) for plan, sweep_id in zip(plans, sweep_ids, strict=True)}
@@ -166,7 +188,7 @@ class ReproductionManager:
         self._write(reproduction_id, files)
         failed = [plan.name for plan in plans if results[plan.name].state != RunState.SUCCEEDED]
         message = f"sweeps that did not succeed: {', '.join(failed)}" if failed else "report written"
-        self.store.update_reproduction(
+        self._update(
             reproduction_id, state=RunState.SUCCEEDED, files=sorted(files), passed=bool(report.summary.get("passed")),
             message=message, finished_at=time.time(),
         )  # fmt: skip
@@ -190,23 +212,24 @@ class ReproductionManager:
         raise RuntimeError(f"sweep {plan.init_from} has no child that succeeded, so {plan.name} cannot start from it")
 
     def _submit(self, family: str, plan: SweepPlan, reproduction_id: str, init_checkpoint: str = "") -> str:
-        search = None
-        if plan.search is not None:
-            search = {**plan.search.__dict__}
+        """Submit one planned sweep, its spec validated as a client's would be."""
+        search = {**plan.search.__dict__} if plan.search is not None else None
         family_obj = get_family(family)
-        steps = plan.steps or family_obj.default_steps
-        log_every = plan.log_every or max(1, steps // 100)
-        config = parse_config(family_obj.config_cls, plan.base_config)
-        optimizer_config = parse_optimizer(family_obj, config, plan.optimizer, plan.optimizer_config)
-        training: dict[str, Any] = {
-            "optimizer": plan.optimizer, "optimizer_config": optimizer_config, "init_checkpoint": init_checkpoint
-        }  # fmt: skip
-        if plan.trainable:
-            training["trainable"] = list(plan.trainable)
-        sweep = self.sweeps.submit(
-            family, plan.base_config, list(plan.grid.items()), search, plan.seeds, plan.seed, steps, 0, log_every,
-            f"{reproduction_id}/{plan.name}", training,
+        spec = JobSpec(
+            steps=plan.steps, seed=plan.seed, log_every=plan.log_every, optimizer=plan.optimizer,
+            optimizer_config=plan.optimizer_config, init_checkpoint=init_checkpoint, trainable=tuple(plan.trainable),
         )  # fmt: skip
+        config = parse_config(family_obj.config_cls, plan.base_config)
+        spec = spec.validate(family_obj, config, self.sweeps.limits, self.store)
+        sweep = self.sweeps.submit(
+            family,
+            plan.base_config,
+            list(plan.grid.items()),
+            search,
+            plan.seeds,
+            spec,
+            f"{reproduction_id}/{plan.name}",
+        )
         return sweep.sweep_id
 
     def _result(self, plan: SweepPlan, sweep_id: str) -> SweepResult:

@@ -35,9 +35,17 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     token_file: Path | None = None
     rpc_threads: int = 32
+    max_streams: int = 24  # open server streams (watchers, downloads); the other rpc_threads stay for unary calls
     probe_threads: int = 2  # concurrent torch probes
     model_cache_size: int = 8
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_streams < self.rpc_threads:
+            raise ValueError(
+                f"max_streams must lie in [1, rpc_threads) = [1, {self.rpc_threads}), got {self.max_streams}: "
+                "streams may not take every RPC thread"
+            )
 
     @property
     def checkpoint_root(self) -> Path:

@@ -28,7 +28,7 @@ from probe_models.states import JobState, RunState
 from probe_server.engine import JobEngine
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
-from probe_server.servicers.jobs import check_size
+from probe_server.job_spec import MAX_SEED, JobSpec, check_size
 from probe_server.settings import Limits
 from probe_server.store import JobRecord, SweepChildRecord, SweepRecord
 from probe_server.sweep_plan import (
@@ -80,13 +80,10 @@ class SweepManager:
         grid: list[tuple[str, list[Any]]],
         search: dict[str, Any] | None,
         seeds: int,
-        seed: int,
-        steps: int,
-        checkpoint_every: int,
-        log_every: int,
+        job_spec: JobSpec,
         name: str,
-        training: dict[str, Any],
     ) -> SweepRecord:
+        """Create a sweep whose children train with ``job_spec`` (validated), child k of a point with seed + k."""
         family = get_family(family_name)
         fields = {f.name: f for f in schema(family.config_cls)}
         parse_config(family.config_cls, base)
@@ -100,6 +97,8 @@ class SweepManager:
                 raise InvalidInput(f"grid axis {key!r} has no values")
         if len(set(keys)) != len(keys):
             raise InvalidInput("a grid key appears twice")
+        if job_spec.seed + seeds - 1 > MAX_SEED:
+            raise InvalidInput(f"the children's seeds {job_spec.seed} + k, k < {seeds}, must be < 2**63")
         spec = self._check_search(search, fields, keys) if search else None
         points = grid_points(grid)
         planned = len(points) * seeds * (estimated_probes(spec) if spec else 1)
@@ -120,13 +119,13 @@ class SweepManager:
                 "grid": [[key, values] for key, values in grid],
                 "search": asdict(spec) if spec else None,
                 "seeds": seeds,
-                "seed": seed,
-                "steps": steps,
-                "checkpoint_every": checkpoint_every,
-                "log_every": log_every,
+                "seed": job_spec.seed,
+                "steps": job_spec.steps,
+                "checkpoint_every": job_spec.checkpoint_every,
+                "log_every": job_spec.log_every,
                 "points": points,
                 "planned_children": planned,
-                "training": training,
+                "training": job_spec.training(),
             },
             state=RunState.RUNNING,
             message="",
@@ -138,12 +137,11 @@ class SweepManager:
         if not spec:
             for index, (point, config) in enumerate(zip(points, configs, strict=True)):
                 for k in range(seeds):
-                    job = self.engine.new_job(
-                        family.name, config, seed + k, steps, checkpoint_every, log_every, training
-                    )
+                    child_spec = job_spec.with_seed(job_spec.seed + k)
+                    job = self.engine.new_job(family.name, config, child_spec)
                     jobs.append(job)
                     children.append(
-                        SweepChildRecord(job.job_id, sweep.sweep_id, len(children), index, seed + k, point, None)
+                        SweepChildRecord(job.job_id, sweep.sweep_id, len(children), index, child_spec.seed, point, None)
                     )
         self.engine.submit_jobs(jobs, sweep, children)
         log.info("sweep=%s family=%s children=%d search=%s", sweep.sweep_id, family.name, planned, bool(spec))
@@ -259,13 +257,11 @@ class SweepManager:
         ordinal = len(self.store.sweep_children(sweep.sweep_id))
         jobs, children = [], []
         for k in range(s["seeds"]):
-            job = self.engine.new_job(
-                family.name, config, s["seed"] + k, s["steps"], s["checkpoint_every"], s["log_every"],
-                s.get("training", {}),
-            )  # fmt: skip
+            child_spec = sweep.job_spec.with_seed(sweep.job_spec.seed + k)
+            job = self.engine.new_job(family.name, config, child_spec)
             jobs.append(job)
             children.append(
-                SweepChildRecord(job.job_id, sweep.sweep_id, ordinal + k, point, s["seed"] + k, overrides, probe)
+                SweepChildRecord(job.job_id, sweep.sweep_id, ordinal + k, point, child_spec.seed, overrides, probe)
             )
         if self.engine.submit_jobs(jobs, None, children):
             log.info("sweep=%s point=%d probes %s=%g", sweep.sweep_id, point, spec.key, probe)

@@ -20,24 +20,20 @@ from typing import Any
 import probe_models
 from probe_server.checkpoint_files import CheckpointMeta, read_meta, read_optimizer, read_weights, write_checkpoint
 from probe_server.ids import new_id
+from probe_server.job_spec import JobSpec
 from probe_server.worker_messages import CANCEL, CheckpointWritten, Done, Failed, Progress
 
 
-@dataclass
-class JobSpec:
+@dataclass(frozen=True)
+class WorkerTask:
+    """One run of a job: its validated spec, and where and how this worker runs it."""
+
     job_id: str
     family: str
     config: dict[str, Any]
-    seed: int
-    steps: int
-    checkpoint_every: int
-    log_every: int
+    spec: JobSpec
     checkpoint_root: str
     resume_from: str  # a checkpoint id, or "" for a fresh start
-    optimizer: str  # "" for the family's own
-    optimizer_config: dict[str, Any]
-    init_checkpoint: str  # a checkpoint id whose weights a fresh start begins from, or ""
-    trainable: list[str]  # the parameter groups that train; empty: all
     threads: int
     device: str  # "cpu" or "cuda"
 
@@ -61,33 +57,33 @@ def load_initial_weights(model: Any, path: Path) -> None:
 
 
 class _PipeHooks:
-    def __init__(self, spec: JobSpec, conn: Connection, run: Any, baseline_memory: int) -> None:
-        self.spec, self.conn, self.run = spec, conn, run
+    def __init__(self, task: WorkerTask, conn: Connection, run: Any, baseline_memory: int) -> None:
+        self.task, self.conn, self.run = task, conn, run
         self.baseline_memory = baseline_memory
         self.stopped = False
         self.parent_pid = os.getppid()
 
     def on_progress(self, step: int, metrics: dict[str, float]) -> None:
-        peak = peak_memory_bytes(self.spec.device)
+        peak = peak_memory_bytes(self.task.device)
         # what training added to the process: the model, its optimizer and activations, not the runtime
         metrics = {**metrics, "excess_memory_bytes": float(peak - self.baseline_memory)}
         self.conn.send(Progress(step, metrics, peak))
 
     def on_checkpoint(self, step: int, metrics: dict[str, float]) -> None:
-        spec = self.spec
+        task = self.task
         meta = CheckpointMeta(
             checkpoint_id=new_id("checkpoint"),
-            job_id=spec.job_id,
-            family=spec.family,
-            config=spec.config,
-            seed=spec.seed,
+            job_id=task.job_id,
+            family=task.family,
+            config=task.config,
+            seed=task.spec.seed,
             step=step,
             metrics=metrics,
             created_at=time.time(),
             code_version=probe_models.__version__,
         )
         size = write_checkpoint(
-            Path(spec.checkpoint_root), meta, self.run.model.state_dict(), self.run.optimizer_state()
+            Path(task.checkpoint_root), meta, self.run.model.state_dict(), self.run.optimizer_state()
         )
         self.conn.send(CheckpointWritten(meta.__dict__, size))
 
@@ -100,7 +96,7 @@ class _PipeHooks:
         return self.stopped
 
 
-def run_job(spec: JobSpec, conn: Connection) -> None:
+def run_job(task: WorkerTask, conn: Connection) -> None:
     """Entry point of the worker process."""
     try:
         import torch
@@ -110,24 +106,25 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
         from probe_models.registry import get_family
         from probe_models.training import train
 
-        torch.set_num_threads(spec.threads)
-        family = get_family(spec.family)
-        config = parse_config(family.config_cls, spec.config)
-        baseline_memory = peak_memory_bytes(spec.device)
-        run = family.new_run(config, spec.seed, spec.steps, torch.device(spec.device))
-        if spec.init_checkpoint and not spec.resume_from:
-            load_initial_weights(run.model, Path(spec.checkpoint_root) / spec.init_checkpoint)
+        spec = task.spec
+        torch.set_num_threads(task.threads)
+        family = get_family(task.family)
+        config = parse_config(family.config_cls, task.config)
+        baseline_memory = peak_memory_bytes(task.device)
+        run = family.new_run(config, spec.seed, spec.steps, torch.device(task.device))
+        if spec.init_checkpoint and not task.resume_from:
+            load_initial_weights(run.model, Path(task.checkpoint_root) / spec.init_checkpoint)
         if spec.trainable:
-            run.train_only(spec.trainable)
-        run = with_optimizer(run, spec.optimizer, spec.optimizer_config, spec.seed)
+            run.train_only(list(spec.trainable))
+        run = with_optimizer(run, spec.optimizer, dict(spec.optimizer_config), spec.seed)
         start = 0
-        if spec.resume_from:
-            path = Path(spec.checkpoint_root) / spec.resume_from
+        if task.resume_from:
+            path = Path(task.checkpoint_root) / task.resume_from
             start = read_meta(path).step
             run.restore(start, read_weights(path), read_optimizer(path))
-        hooks = _PipeHooks(spec, conn, run, baseline_memory)
+        hooks = _PipeHooks(task, conn, run, baseline_memory)
         step = train(run, start, spec.log_every, spec.checkpoint_every, hooks)
-        conn.send(Done(step, hooks.stopped, peak_memory_bytes(spec.device)))
+        conn.send(Done(step, hooks.stopped, peak_memory_bytes(task.device)))
     except BaseException as error:  # report everything, then exit non-zero
         conn.send(Failed(f"{type(error).__name__}: {error}", traceback.format_exc()))
         conn.close()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import grpc
 
 from probe_client._proto.probe.v1 import reproductions_pb2, reproductions_pb2_grpc
+from probe_models.errors import InvalidInput
 from probe_server.convert import timestamp
 from probe_server.ids import check_id
 from probe_server.reproductions import ReproductionManager
@@ -67,3 +68,22 @@ class ReproductionServicer(reproductions_pb2_grpc.ReproductionServiceServicer):
                 yield reproductions_pb2.ReproductionFileChunk(
                     name=name, size_bytes=len(data), offset=offset, data=data[offset : offset + CHUNK_BYTES]
                 )
+
+    def WatchReproduction(
+        self, request: reproductions_pb2.WatchReproductionRequest, context: grpc.ServicerContext
+    ) -> Iterator[reproductions_pb2.WatchReproductionResponse]:
+        reproduction_id = check_id("reproduction", request.reproduction_id)
+        if request.after_seq < 0:
+            raise InvalidInput(f"after_seq must be >= 0, got {request.after_seq}")
+        self.reproductions.get(reproduction_id)
+        context.send_initial_metadata(())  # the stream is open: a follower's outage ends here
+        after = request.after_seq or -1  # 0: from the reproduction as it is now
+        while context.is_active():
+            record = self.reproductions.get(reproduction_id)
+            version = self.reproductions.version(record)
+            if version > after:
+                yield reproductions_pb2.WatchReproductionResponse(seq=version, reproduction=self._proto(record))
+                after = version
+            if self.reproductions.settled(record):
+                return
+            self.reproductions.wait_for_change(timeout=0.5)

@@ -12,9 +12,8 @@ from probe_models.errors import InvalidInput
 from probe_models.registry import get_family
 from probe_models.states import RunState
 from probe_server import paging
-from probe_server.convert import struct_to_dict, sweep_event_proto, sweep_proto, value_to_python
+from probe_server.convert import requested_spec, struct_to_dict, sweep_event_proto, sweep_proto, value_to_python
 from probe_server.ids import check_id
-from probe_server.servicers.jobs import check_run, check_training
 from probe_server.settings import Limits
 from probe_server.sweeps import SweepManager
 
@@ -35,7 +34,6 @@ class SweepServicer(sweeps_pb2_grpc.SweepServiceServicer):
         self, request: sweeps_pb2.SubmitSweepRequest, context: grpc.ServicerContext
     ) -> sweeps_pb2.SubmitSweepResponse:
         family = get_family(request.family)
-        steps, log_every = check_run(family, request, self.limits)
         if not 0 <= request.seeds <= MAX_SEEDS:
             raise InvalidInput(f"seeds must lie in [0, {MAX_SEEDS}], got {request.seeds}")
         grid = [(axis.key, [value_to_python(v) for v in axis.values]) for axis in request.grid]
@@ -47,20 +45,9 @@ class SweepServicer(sweeps_pb2_grpc.SweepServiceServicer):
                 "log_scale": s.log_scale, "resolution": s.resolution,
             }  # fmt: skip
         base = struct_to_dict(request.base_config)
-        training = check_training(family, parse_config(family.config_cls, base), request.training, self.sweeps.store)
-        sweep = self.sweeps.submit(
-            family.name,
-            base,
-            grid,
-            search,
-            request.seeds or 1,
-            request.seed,
-            steps,
-            request.checkpoint_every,
-            log_every,
-            request.name,
-            training,
-        )
+        config = parse_config(family.config_cls, base)
+        spec = requested_spec(request).validate(family, config, self.limits, self.sweeps.store)
+        sweep = self.sweeps.submit(family.name, base, grid, search, request.seeds or 1, spec, request.name)
         return sweeps_pb2.SubmitSweepResponse(sweep=self._full(sweep.sweep_id))
 
     def GetSweep(

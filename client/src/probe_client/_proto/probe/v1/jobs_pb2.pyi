@@ -71,7 +71,7 @@ class JobEvent(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., seq: _Optional[int] = ..., kind: _Optional[_Union[JobEventKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., message: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "family", "config", "seed", "steps", "checkpoint_every", "log_every", "state", "step", "loss", "metrics", "checkpoint_id", "error", "last_event", "created_at", "started_at", "finished_at", "runs", "peak_memory_bytes", "training")
+    __slots__ = ("job_id", "family", "config", "seed", "steps", "checkpoint_every", "log_every", "state", "step", "loss", "metrics", "checkpoint_id", "error", "last_event", "created_at", "started_at", "finished_at", "runs", "peak_memory_bytes", "training", "spec")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +99,7 @@ class Job(_message.Message):
     RUNS_FIELD_NUMBER: _ClassVar[int]
     PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     family: str
     config: _struct_pb2.Struct
@@ -119,7 +120,22 @@ class Job(_message.Message):
     runs: int
     peak_memory_bytes: int
     training: TrainingOptions
-    def __init__(self, job_id: _Optional[str] = ..., family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., error: _Optional[str] = ..., last_event: _Optional[_Union[JobEvent, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., runs: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ...) -> None: ...
+    spec: JobSpec
+    def __init__(self, job_id: _Optional[str] = ..., family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., error: _Optional[str] = ..., last_event: _Optional[_Union[JobEvent, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., runs: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ...) -> None: ...
+
+class JobSpec(_message.Message):
+    __slots__ = ("steps", "seed", "checkpoint_every", "log_every", "training")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
+    LOG_EVERY_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    steps: int
+    seed: int
+    checkpoint_every: int
+    log_every: int
+    training: TrainingOptions
+    def __init__(self, steps: _Optional[int] = ..., seed: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ...) -> None: ...
 
 class TrainingOptions(_message.Message):
     __slots__ = ("optimizer", "optimizer_config", "init_checkpoint", "trainable")
@@ -134,7 +150,7 @@ class TrainingOptions(_message.Message):
     def __init__(self, optimizer: _Optional[str] = ..., optimizer_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., init_checkpoint: _Optional[str] = ..., trainable: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("family", "config", "steps", "seed", "checkpoint_every", "log_every", "training")
+    __slots__ = ("family", "config", "steps", "seed", "checkpoint_every", "log_every", "training", "spec")
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +158,7 @@ class SubmitJobRequest(_message.Message):
     CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
     LOG_EVERY_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
     family: str
     config: _struct_pb2.Struct
     steps: int
@@ -149,7 +166,8 @@ class SubmitJobRequest(_message.Message):
     checkpoint_every: int
     log_every: int
     training: TrainingOptions
-    def __init__(self, family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., steps: _Optional[int] = ..., seed: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ...) -> None: ...
+    spec: JobSpec
+    def __init__(self, family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., steps: _Optional[int] = ..., seed: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
     __slots__ = ("job",)

@@ -113,3 +113,19 @@ class ReproductionFileChunk(_message.Message):
     offset: int
     data: bytes
     def __init__(self, name: _Optional[str] = ..., size_bytes: _Optional[int] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class WatchReproductionRequest(_message.Message):
+    __slots__ = ("reproduction_id", "after_seq")
+    REPRODUCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    reproduction_id: str
+    after_seq: int
+    def __init__(self, reproduction_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+
+class WatchReproductionResponse(_message.Message):
+    __slots__ = ("seq", "reproduction")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    REPRODUCTION_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    reproduction: Reproduction
+    def __init__(self, seq: _Optional[int] = ..., reproduction: _Optional[_Union[Reproduction, _Mapping]] = ...) -> None: ...

@@ -56,6 +56,11 @@ class ReproductionServiceStub:
                 request_serializer=probe_dot_v1_dot_reproductions__pb2.DownloadReproductionRequest.SerializeToString,
                 response_deserializer=probe_dot_v1_dot_reproductions__pb2.ReproductionFileChunk.FromString,
                 _registered_method=True)
+        self.WatchReproduction = channel.unary_stream(
+                '/probe.v1.ReproductionService/WatchReproduction',
+                request_serializer=probe_dot_v1_dot_reproductions__pb2.WatchReproductionRequest.SerializeToString,
+                response_deserializer=probe_dot_v1_dot_reproductions__pb2.WatchReproductionResponse.FromString,
+                _registered_method=True)
 
 
 class ReproductionServiceServicer:
@@ -89,6 +94,15 @@ class ReproductionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchReproduction(self, request, context):
+        """Streams the reproduction as it changes (its sweeps' children, then its
+        end), from the first version after after_seq; ends after its final
+        state (for a cancelled one, once its sweeps are cancelled too).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReproductionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +125,11 @@ def add_ReproductionServiceServicer_to_server(servicer, server):
                     servicer.DownloadReproduction,
                     request_deserializer=probe_dot_v1_dot_reproductions__pb2.DownloadReproductionRequest.FromString,
                     response_serializer=probe_dot_v1_dot_reproductions__pb2.ReproductionFileChunk.SerializeToString,
+            ),
+            'WatchReproduction': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchReproduction,
+                    request_deserializer=probe_dot_v1_dot_reproductions__pb2.WatchReproductionRequest.FromString,
+                    response_serializer=probe_dot_v1_dot_reproductions__pb2.WatchReproductionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +242,33 @@ class ReproductionService:
             '/probe.v1.ReproductionService/DownloadReproduction',
             probe_dot_v1_dot_reproductions__pb2.DownloadReproductionRequest.SerializeToString,
             probe_dot_v1_dot_reproductions__pb2.ReproductionFileChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchReproduction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/probe.v1.ReproductionService/WatchReproduction',
+            probe_dot_v1_dot_reproductions__pb2.WatchReproductionRequest.SerializeToString,
+            probe_dot_v1_dot_reproductions__pb2.WatchReproductionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -52,7 +52,7 @@ class SearchSpec(_message.Message):
     def __init__(self, key: _Optional[str] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., metric: _Optional[str] = ..., threshold: _Optional[float] = ..., log_scale: _Optional[bool] = ..., resolution: _Optional[float] = ...) -> None: ...
 
 class SubmitSweepRequest(_message.Message):
-    __slots__ = ("family", "base_config", "grid", "seeds", "seed", "steps", "checkpoint_every", "log_every", "search", "name", "training")
+    __slots__ = ("family", "base_config", "grid", "seeds", "seed", "steps", "checkpoint_every", "log_every", "search", "name", "training", "spec")
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     BASE_CONFIG_FIELD_NUMBER: _ClassVar[int]
     GRID_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,7 @@ class SubmitSweepRequest(_message.Message):
     SEARCH_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
     family: str
     base_config: _struct_pb2.Struct
     grid: _containers.RepeatedCompositeFieldContainer[GridAxis]
@@ -75,7 +76,8 @@ class SubmitSweepRequest(_message.Message):
     search: SearchSpec
     name: str
     training: _jobs_pb2.TrainingOptions
-    def __init__(self, family: _Optional[str] = ..., base_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., grid: _Optional[_Iterable[_Union[GridAxis, _Mapping]]] = ..., seeds: _Optional[int] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ..., name: _Optional[str] = ..., training: _Optional[_Union[_jobs_pb2.TrainingOptions, _Mapping]] = ...) -> None: ...
+    spec: _jobs_pb2.JobSpec
+    def __init__(self, family: _Optional[str] = ..., base_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., grid: _Optional[_Iterable[_Union[GridAxis, _Mapping]]] = ..., seeds: _Optional[int] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ..., name: _Optional[str] = ..., training: _Optional[_Union[_jobs_pb2.TrainingOptions, _Mapping]] = ..., spec: _Optional[_Union[_jobs_pb2.JobSpec, _Mapping]] = ...) -> None: ...
 
 class SweepChild(_message.Message):
     __slots__ = ("job_id", "point", "seed", "overrides", "state", "metrics")
@@ -115,7 +117,7 @@ class SearchResult(_message.Message):
     def __init__(self, point: _Optional[int] = ..., best: _Optional[float] = ..., first_failure: _Optional[float] = ..., done: _Optional[bool] = ..., probes: _Optional[int] = ...) -> None: ...
 
 class Sweep(_message.Message):
-    __slots__ = ("sweep_id", "name", "family", "base_config", "grid", "seeds", "seed", "steps", "search", "state", "counts", "children", "search_results", "planned_children", "created_at", "finished_at", "message", "training")
+    __slots__ = ("sweep_id", "name", "family", "base_config", "grid", "seeds", "seed", "steps", "search", "state", "counts", "children", "search_results", "planned_children", "created_at", "finished_at", "message", "training", "spec")
     class CountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +143,7 @@ class Sweep(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
     sweep_id: str
     name: str
     family: str
@@ -159,7 +162,8 @@ class Sweep(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     message: str
     training: _jobs_pb2.TrainingOptions
-    def __init__(self, sweep_id: _Optional[str] = ..., name: _Optional[str] = ..., family: _Optional[str] = ..., base_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., grid: _Optional[_Iterable[_Union[GridAxis, _Mapping]]] = ..., seeds: _Optional[int] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ..., state: _Optional[_Union[SweepState, str]] = ..., counts: _Optional[_Mapping[str, int]] = ..., children: _Optional[_Iterable[_Union[SweepChild, _Mapping]]] = ..., search_results: _Optional[_Iterable[_Union[SearchResult, _Mapping]]] = ..., planned_children: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ..., training: _Optional[_Union[_jobs_pb2.TrainingOptions, _Mapping]] = ...) -> None: ...
+    spec: _jobs_pb2.JobSpec
+    def __init__(self, sweep_id: _Optional[str] = ..., name: _Optional[str] = ..., family: _Optional[str] = ..., base_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., grid: _Optional[_Iterable[_Union[GridAxis, _Mapping]]] = ..., seeds: _Optional[int] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ..., state: _Optional[_Union[SweepState, str]] = ..., counts: _Optional[_Mapping[str, int]] = ..., children: _Optional[_Iterable[_Union[SweepChild, _Mapping]]] = ..., search_results: _Optional[_Iterable[_Union[SearchResult, _Mapping]]] = ..., planned_children: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ..., training: _Optional[_Union[_jobs_pb2.TrainingOptions, _Mapping]] = ..., spec: _Optional[_Union[_jobs_pb2.JobSpec, _Mapping]] = ...) -> None: ...
 
 class SubmitSweepResponse(_message.Message):
     __slots__ = ("sweep",)

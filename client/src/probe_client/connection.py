@@ -1,0 +1,102 @@
+"""A channel to a probe server: address, bearer token, message limits, reconnection, one stub per service."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Self
+
+import grpc
+
+from probe_client._proto.probe.v1 import (
+    checkpoints_pb2_grpc,
+    info_pb2_grpc,
+    jobs_pb2_grpc,
+    probes_pb2_grpc,
+    registry_pb2_grpc,
+    reproductions_pb2_grpc,
+    sweeps_pb2_grpc,
+)
+from probe_client.errors import from_rpc_error
+from probe_client.follow import RECONNECT_OPTIONS
+from probe_client.limits import channel_options
+
+API_VERSION = "probe.v1"
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+def default_address() -> str:
+    return os.environ.get("PROBE_SERVER", DEFAULT_ADDRESS)
+
+
+def stream_opened(call: Any) -> bool:
+    """Whether the server answered a streaming call: its initial metadata came (a call that failed to
+    connect returns from initial_metadata() already finished, with an error code)."""
+    call.initial_metadata()
+    return not call.done() or call.code() == grpc.StatusCode.OK
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._metadata = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        return _Details(details, [*list(details.metadata or []), self._metadata])
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        return continuation(self._with_token(details), request)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, base: grpc.ClientCallDetails, metadata: list[tuple[str, str]]) -> None:
+        self.method = base.method
+        self.timeout = base.timeout
+        self.metadata = metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = getattr(base, "wait_for_ready", None)
+        self.compression = getattr(base, "compression", None)
+
+
+class Connection:
+    """A connection to a probe server.
+
+    ``token`` (or ``PROBE_TOKEN``) is sent as ``authorization: Bearer``.
+    Every method raises a :class:`ProbeError` subclass on failure.
+    """
+
+    def __init__(self, address: str | None = None, token: str | None = None, timeout: float | None = 60.0) -> None:
+        self.address = address or default_address()
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(self.address, options=[*channel_options(), *RECONNECT_OPTIONS])
+        token = token if token is not None else os.environ.get("PROBE_TOKEN")
+        channel = grpc.intercept_channel(self._channel, _BearerToken(token)) if token else self._channel
+        self._jobs = jobs_pb2_grpc.JobServiceStub(channel)
+        self._checkpoints = checkpoints_pb2_grpc.CheckpointServiceStub(channel)
+        self._probes = probes_pb2_grpc.ProbeServiceStub(channel)
+        self._registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        self._info = info_pb2_grpc.InfoServiceStub(channel)
+        self._sweeps = sweeps_pb2_grpc.SweepServiceStub(channel)
+        self._reproductions = reproductions_pb2_grpc.ReproductionServiceStub(channel)
+        self._health_channel = channel
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
+        try:
+            return method(request, timeout=timeout if timeout is not None else self.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
