@@ -7,11 +7,11 @@ PYTEST_ARGS ?=
 
 .PHONY: install proto proto-check serve demo test test-portability bench lint reproduce-check
 
-$(VENV)/.installed: client/pyproject.toml models/pyproject.toml server/pyproject.toml
+$(VENV)/.installed: wire/pyproject.toml client/pyproject.toml models/pyproject.toml server/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(if $(TORCH),$(PY) -m pip install -q "$(TORCH)")
-	$(PY) -m pip install -q -e "client[dev,plot]" -e "models[hf]" -e server
+	$(PY) -m pip install -q -e wire -e "client[dev,plot]" -e "models[hf]" -e server
 	touch $@
 
 install: $(VENV)/.installed

@@ -46,12 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import transport_floor
 
 from probe_client import ProbeClient
-from probe_client._proto.probe.v1 import probes_pb2, probes_pb2_grpc
-from probe_client.limits import channel_options
-from probe_client.tensors import to_tensor
 from probe_models.config import parse_config
 from probe_models.registry import get_family
 from probe_server.checkpoint_files import read_weights
+from probe_wire.limits import channel_options
+from probe_wire.tensors import to_tensor
+from probe_wire.v1 import probes_pb2, probes_pb2_grpc
 from tests.conftest import start_server
 
 BATCH = 1024

@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from probe_client.limits import channel_options
+from probe_wire.limits import channel_options
 
 METHOD = "/bench.Transport/Reply"
 HEADER = struct.Struct("<Q")  # the reply's size, first in every request

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from probe_client import ProbeClient, ProbeError
-from probe_client._proto.probe.v1 import probes_pb2, tensor_pb2
+from probe_wire.v1 import probes_pb2, tensor_pb2
 from tests.conftest import SMALL_FACTS, start_server
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

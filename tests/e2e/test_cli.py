@@ -88,8 +88,11 @@ def test_human_output_is_not_json_but_says_what_happened(server):
 
 def test_errors_are_one_line_and_exit_non_zero(server):
     cases = [
-        (("train", "factual-recall", "--set", "num_subjects=zero"), "num_subjects must be an integer"),
-        (("train", "factual-recall", "--set", "bogus=1"), "no config key 'bogus'"),
+        (("train", "factual-recall", "--set", "num_subjects=zero"), "'num_subjects': must be an integer, got 'zero'"),
+        (("train", "factual-recall", "--set", "num_subjects=2.5"), "'num_subjects': must be an integer, got 2.5"),
+        (("train", "factual-recall", "--set", "bogus=1"), "config key 'bogus': unknown config key"),
+        (("train", "factual-recall", "--set", "d_model=8", "--set", "d_model=16"), "--set sets 'd_model' twice"),
+        (("train", "factual-recall", "--opt", "eps=1e-3"), "name the optimizer too"),
         (("train", "factual-recall", "--set", "num_subjects=0"), "INVALID_ARGUMENT"),
         (("jobs", "show", "job-0000000000000000"), "NOT_FOUND"),
         (("query", "ckpt-0000000000000000", "1"), "give both SUBJECT and RELATION"),
@@ -108,6 +111,13 @@ def test_unreachable_server_is_one_clear_line():
         [str(BIN / "probe-cli"), "--server", "127.0.0.1:1", "health"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1 and "cannot reach a probe server at 127.0.0.1:1" in result.stderr
+
+
+def test_set_values_go_as_strings_and_the_server_types_them_by_the_schema(server):
+    job = cli_json(server, "train", "eos", "--set", "lr=5e-2", "--set", "num_examples=64", "--set", "width=8",
+                   "--steps", "1", "--optimizer", "mezo", "--opt", "eps=1e-3")  # fmt: skip
+    assert job["config"]["lr"] == 0.05 and job["config"]["num_examples"] == 64 and job["config"]["width"] == 8
+    assert job["training"]["optimizer_config"]["eps"] == 0.001
 
 
 def test_sweep_commands(server):

@@ -1,9 +1,9 @@
 """JobSpec on the wire: SubmitJob and SubmitSweep take it, Job and Sweep carry it with the server's defaults;
 a client of the previous version, which sets the deprecated flat fields, is served as before."""
 
-from probe_client._proto.probe.v1 import jobs_pb2, sweeps_pb2
-from probe_client.structs import to_struct, to_value
 from probe_client.types import Job
+from probe_wire.structs import to_struct, to_value
+from probe_wire.v1 import jobs_pb2, sweeps_pb2
 
 CONFIG = to_struct({"num_subjects": 4, "num_relations": 4})
 

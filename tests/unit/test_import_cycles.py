@@ -12,15 +12,20 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = [ROOT / "client/src/probe_client", ROOT / "server/src/probe_server", ROOT / "models/src/probe_models"]
+PACKAGES = [
+    ROOT / "wire/src/probe_wire",
+    ROOT / "client/src/probe_client",
+    ROOT / "server/src/probe_server",
+    ROOT / "models/src/probe_models",
+]
 
 
 def module_names() -> dict[str, Path]:
     names = {}
     for package in PACKAGES:
         for path in package.rglob("*.py"):
-            if "_proto" in path.parts:
-                continue
+            if path.parent.name == "v1" and path.parent.parent.name == "probe_wire":
+                continue  # the generated stubs
             parts = path.relative_to(package.parent).with_suffix("").parts
             names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return names

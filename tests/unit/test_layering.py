@@ -1,8 +1,10 @@
-"""Layers import downward only: the client never loads torch, the science never loads grpc."""
+"""Layers import downward only: the wire format imports nothing of ours, the client never loads torch, the server
+never loads the client (nor its CLI libraries), the science never loads grpc."""
 
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +21,26 @@ def imported_modules(package_dir: Path) -> set[str]:
     return names
 
 
+def test_wire_source_imports_nothing_of_ours_and_no_cli_or_torch():
+    names = imported_modules(ROOT / "wire" / "src" / "probe_wire")
+    assert not names & {"torch", "probe_models", "probe_server", "probe_client", "typer", "rich", "onnxruntime"}
+
+
+def test_server_source_never_imports_the_client_and_does_not_depend_on_it():
+    names = imported_modules(ROOT / "server" / "src" / "probe_server")
+    assert not names & {"probe_client", "typer", "rich"}
+    requirements = tomllib.loads((ROOT / "server" / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not [r for r in requirements if r.startswith(("probe-client", "typer", "rich"))], requirements
+
+
+def test_importing_the_server_loads_no_client_and_no_cli_libraries():
+    code = (
+        "import sys, probe_server.app; print(sorted(m for m in ('probe_client', 'typer', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_client_source_never_imports_torch_or_the_server():
     names = imported_modules(ROOT / "client" / "src" / "probe_client")
     assert not names & {"torch", "probe_models", "probe_server", "onnxruntime"}
@@ -30,7 +52,12 @@ def test_models_source_never_imports_grpc_or_the_client():
 
 
 def test_no_package_imports_the_benchmark_baselines():
-    for package in ("client/src/probe_client", "models/src/probe_models", "server/src/probe_server"):
+    for package in (
+        "wire/src/probe_wire",
+        "client/src/probe_client",
+        "models/src/probe_models",
+        "server/src/probe_server",
+    ):
         assert "pyhessian" not in imported_modules(ROOT / package), package
 
 

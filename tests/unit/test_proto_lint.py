@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from google.protobuf.descriptor import EnumDescriptor, FileDescriptor
 
-from probe_client._proto.probe.v1 import (
+from probe_wire.v1 import (
     checkpoints_pb2,
     info_pb2,
     jobs_pb2,

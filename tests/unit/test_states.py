@@ -1,7 +1,7 @@
 """Job, sweep and reproduction states: named once, with one meaning each of "at rest", "settled", "resumable"."""
 
-from probe_client._proto.probe.v1 import jobs_pb2, reproductions_pb2, sweeps_pb2
 from probe_models.states import JobState, RunState
+from probe_wire.v1 import jobs_pb2, reproductions_pb2, sweeps_pb2
 
 
 def test_a_job_at_rest_is_terminal_but_an_interrupted_one_is_not_settled():

@@ -9,19 +9,10 @@ from typing import Any, BinaryIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from probe_client._proto.probe.v1 import (
-    checkpoints_pb2,
-    info_pb2,
-    jobs_pb2,
-    registry_pb2,
-    reproductions_pb2,
-    sweeps_pb2,
-)
 from probe_client.connection import API_VERSION, default_address, stream_opened
 from probe_client.errors import ProbeError, VersionMismatch, from_rpc_error
 from probe_client.follow import DEFAULT_RETRY_FOR_S, follow
 from probe_client.probe_calls import ProbeCalls
-from probe_client.structs import to_struct, to_value
 from probe_client.types import (
     Checkpoint,
     Family,
@@ -36,6 +27,15 @@ from probe_client.types import (
     TrainingOptions,
     state_value,
     sweep_state_value,
+)
+from probe_wire.structs import to_struct, to_value
+from probe_wire.v1 import (
+    checkpoints_pb2,
+    info_pb2,
+    jobs_pb2,
+    registry_pb2,
+    reproductions_pb2,
+    sweeps_pb2,
 )
 
 

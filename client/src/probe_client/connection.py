@@ -8,7 +8,10 @@ from typing import Any, Self
 
 import grpc
 
-from probe_client._proto.probe.v1 import (
+from probe_client.errors import from_rpc_error
+from probe_client.follow import RECONNECT_OPTIONS
+from probe_wire.limits import channel_options
+from probe_wire.v1 import (
     checkpoints_pb2_grpc,
     info_pb2_grpc,
     jobs_pb2_grpc,
@@ -17,9 +20,6 @@ from probe_client._proto.probe.v1 import (
     reproductions_pb2_grpc,
     sweeps_pb2_grpc,
 )
-from probe_client.errors import from_rpc_error
-from probe_client.follow import RECONNECT_OPTIONS
-from probe_client.limits import channel_options
 
 API_VERSION = "probe.v1"
 DEFAULT_ADDRESS = "127.0.0.1:50051"

@@ -6,11 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from probe_client._proto.probe.v1 import (
-    probes_pb2,
-)
 from probe_client.connection import Connection
-from probe_client.tensors import from_tensor, to_tensor
 from probe_client.types import (
     Attention,
     Evaluation,
@@ -19,6 +15,10 @@ from probe_client.types import (
     RecoveredPosition,
     Sharpness,
     Stabilization,
+)
+from probe_wire.tensors import from_tensor, to_tensor
+from probe_wire.v1 import (
+    probes_pb2,
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,26 +75,44 @@ def _field_type(config_cls: type, f: dataclasses.Field) -> type:
     return annotation
 
 
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+
+
+def coerce_overrides(config_cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Each given key's value as its field's type (strings from a command line included), keys unchanged."""
+    specs = {s.name: s for s in schema(config_cls)}
+    for key in values:
+        if key not in specs:
+            raise ConfigError(key, f"unknown config key; known keys: {', '.join(specs)}")
+    return {key: _coerce(specs[key], value) for key, value in values.items()}
+
+
 def _coerce(spec: FieldSpec, value: Any) -> Any:
     """Convert a JSON-ish value to the field's type, refusing lossy or odd conversions."""
     key = spec.name
     if spec.type == "bool":
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-            return value.lower() in ("true", "1")
-        raise ConfigError(key, f"must be a boolean, got {value!r}")
+        if isinstance(value, str) and value.lower() in TRUE_WORDS + FALSE_WORDS:
+            return value.lower() in TRUE_WORDS
+        raise ConfigError(key, f"must be a boolean (true or false), got {value!r}")
     if spec.type == "str":
         if not isinstance(value, str):
             raise ConfigError(key, f"must be a string, got {value!r}")
         return value
     if isinstance(value, bool):
         raise ConfigError(key, f"must be a number, got {value!r}")
-    if isinstance(value, str):
+    if isinstance(value, str):  # a command line's value, typed here by the schema (exactly, for an integer)
+        text = value.strip()
+        if spec.type == "int" and _INTEGER.match(text):
+            return int(text)
         try:
-            value = float(value)
+            value = float(text)
         except ValueError:
-            raise ConfigError(key, f"must be a number, got {value!r}") from None
+            kind = "an integer" if spec.type == "int" else "a number"
+            raise ConfigError(key, f"must be {kind}, got {value!r}") from None
     if not isinstance(value, (int, float)):
         raise ConfigError(key, f"must be a number, got {value!r}")
     if not math.isfinite(value):

@@ -2,8 +2,9 @@
 
 A family is stateless; the state of training lives in a :class:`TrainingRun`,
 and a trained model travels as a :class:`LoadedModel` (module plus the config
-and seed that define its task). Probes a family does not support raise
-:class:`UnsupportedProbe`, which the server reports as FAILED_PRECONDITION.
+and seed that define its task). Every family answers Evaluate; the other probes are capabilities
+(:mod:`probe_models.capabilities`) a family declares by inheriting them, and the server refuses a probe
+a family lacks with FAILED_PRECONDITION.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-import numpy as np
 import torch
 
-from probe_models.errors import InvalidInput, UnsupportedProbe
-from probe_models.stabilization import StabilizationReport
+from probe_models.capabilities import PROBE_CAPABILITIES
+from probe_models.errors import InvalidInput
 
 CPU = torch.device("cpu")
 
@@ -173,6 +173,12 @@ class TrainingRun(ABC):
 PROBES = ("QueryFacts", "ExtractAttention", "RecoverGraph", "MeasureSharpness", "MeasureStabilization", "Evaluate")
 
 
+class RunClass(Protocol):
+    """A TrainingRun class: what every family's run is made from."""
+
+    def __call__(self, config: Any, seed: int, steps: int, device: torch.device) -> TrainingRun: ...
+
+
 class Family(ABC):
     """A studied model with its task, declared once."""
 
@@ -181,16 +187,16 @@ class Family(ABC):
     paper: ClassVar[str]
     config_cls: ClassVar[type]
     default_steps: ClassVar[int]
-    probes: ClassVar[tuple[str, ...]] = ("Evaluate",)  # the ProbeService RPCs it answers (names from PROBES)
+    run_cls: ClassVar[RunClass]  # the family's TrainingRun, made by new_run in every family
 
-    def require_probe(self, probe: str) -> None:
-        """Refuse a probe this family does not answer, naming the ones it does (FAILED_PRECONDITION)."""
-        if probe not in self.probes:
-            raise UnsupportedProbe(f"family {self.name} does not answer {probe}; it answers {', '.join(self.probes)}")
+    @property
+    def probes(self) -> tuple[str, ...]:
+        """The ProbeService RPCs it answers: Evaluate, and one per probe capability it declares."""
+        return ("Evaluate", *(c.probe for c in PROBE_CAPABILITIES if isinstance(self, c)))
 
-    @abstractmethod
     def new_run(self, config: Any, seed: int, steps: int, device: torch.device = CPU) -> TrainingRun:
         """A fresh run on ``device``: task, model and optimizer made from ``seed``."""
+        return self.run_cls(config, seed, steps, device)
 
     def parameter_names(self, config: Any) -> list[str]:
         """The names of the model's parameters (what a job's trainable groups select from).
@@ -240,68 +246,3 @@ class Family(ABC):
     @abstractmethod
     def evaluate(self, model: LoadedModel, num_sequences: int, eval_seed: int) -> Evaluation:
         """Test accuracy and loss on fresh data, plus family metrics."""
-
-    def serving_module(self, model: LoadedModel) -> tuple[torch.nn.Module, torch.Tensor]:
-        """A forward-only module and an example input, for ONNX export."""
-        raise UnsupportedProbe(f"family {self.name} has no ONNX serving graph")
-
-    def fact_inputs(
-        self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray, noise_seed: int
-    ) -> np.ndarray:
-        """Model inputs that ask for the facts (subject, relation)."""
-        raise UnsupportedProbe(f"family {self.name} stores no facts")
-
-    def stored_answers(self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray) -> np.ndarray:
-        raise UnsupportedProbe(f"family {self.name} stores no facts")
-
-    def fact_count(self, model: LoadedModel) -> tuple[int, int]:
-        """(number of subjects, number of relations)."""
-        raise UnsupportedProbe(f"family {self.name} stores no facts")
-
-    def attention_hooks(self, model: LoadedModel) -> dict[str, int]:
-        """TransformerLens-style names of the attention tensors this model exposes, with their head counts.
-
-        Knowing the heads lets a server bound a reply's size before it runs the model.
-        """
-        raise UnsupportedProbe(f"family {self.name} has no attention")
-
-    def sample_sequences(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
-        raise UnsupportedProbe(f"family {self.name} has no token sequences")
-
-    def check_tokens(self, model: LoadedModel, tokens: torch.Tensor) -> None:
-        raise UnsupportedProbe(f"family {self.name} has no token sequences")
-
-    def run_with_attention(self, model: LoadedModel, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every attention hook's tensor for ``tokens``, [batch, head, query_pos, key_pos], on the CPU."""
-        raise UnsupportedProbe(f"family {self.name} has no attention")
-
-    def query_positions(self, model: LoadedModel, seq_len: int) -> list[int]:
-        """Which positions act as queries in the attention tensors."""
-        raise UnsupportedProbe(f"family {self.name} has no attention")
-
-    def true_parents(self, model: LoadedModel) -> list[tuple[int, ...]]:
-        """The latent graph's parents of each input position; empty when the task has no graph."""
-        return []
-
-    def self_stabilization(self, model: LoadedModel, steps: int, projected: bool) -> StabilizationReport:
-        """α, β, δ at the checkpoint and the next ``steps`` GD steps beside the paper's prediction."""
-        raise UnsupportedProbe(f"family {self.name} does not train by full-batch GD at a fixed step")
-
-    def recover_graph(self, model: LoadedModel, num_sequences: int, seed: int) -> GraphRecovery:
-        """The latent graph as the first attention layer encodes it, on ``num_sequences`` fresh sequences."""
-        raise UnsupportedProbe(f"family {self.name} has no latent graph")
-
-    def training_set_size(self, model: LoadedModel) -> int | None:
-        """The examples of a finite training set, or None where training draws fresh samples: a sharpness request
-        with the default example count takes the whole set when it is no larger than that count."""
-        return None
-
-    @abstractmethod
-    def sharpness_data(
-        self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False
-    ) -> SharpnessData:
-        """The training loss's examples: ``num_examples`` drawn with ``seed``, or the whole training set.
-
-        Families that train on fresh samples have no finite training set and
-        raise UnsupportedProbe for ``whole_training_set``.
-        """

@@ -13,23 +13,6 @@ import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from probe_client._proto.probe.v1 import (
-    checkpoints_pb2,
-    checkpoints_pb2_grpc,
-    info_pb2,
-    info_pb2_grpc,
-    jobs_pb2,
-    jobs_pb2_grpc,
-    probes_pb2,
-    probes_pb2_grpc,
-    registry_pb2,
-    registry_pb2_grpc,
-    reproductions_pb2,
-    reproductions_pb2_grpc,
-    sweeps_pb2,
-    sweeps_pb2_grpc,
-)
-from probe_client.limits import channel_options
 from probe_models.registry import FAMILIES
 from probe_server import __version__
 from probe_server.engine import JobEngine, default_threads_per_job
@@ -46,6 +29,23 @@ from probe_server.servicers.sweeps import SweepServicer
 from probe_server.settings import Settings
 from probe_server.store import Store
 from probe_server.sweeps import SweepManager
+from probe_wire.limits import channel_options
+from probe_wire.v1 import (
+    checkpoints_pb2,
+    checkpoints_pb2_grpc,
+    info_pb2,
+    info_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+    probes_pb2,
+    probes_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    reproductions_pb2,
+    reproductions_pb2_grpc,
+    sweeps_pb2,
+    sweeps_pb2_grpc,
+)
 
 log = logging.getLogger("probe.server")
 

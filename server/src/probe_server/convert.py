@@ -7,8 +7,6 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from probe_client._proto.probe.v1 import checkpoints_pb2, jobs_pb2, sweeps_pb2
-from probe_client.structs import to_struct, to_value
 from probe_server.job_spec import JobSpec
 from probe_server.store import (
     CheckpointRecord,
@@ -19,6 +17,8 @@ from probe_server.store import (
     SweepRecord,
 )
 from probe_server.sweep_plan import SearchStatus
+from probe_wire.structs import to_struct, to_value
+from probe_wire.v1 import checkpoints_pb2, jobs_pb2, sweeps_pb2
 
 
 def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:

@@ -42,6 +42,10 @@ def cli(address: str, *args: str, capture: bool = False) -> str:
 
 
 def main() -> None:
+    if not (BIN / "probe-cli").exists():  # probe-server does not depend on the client; `make demo` installs both
+        raise SystemExit(
+            f"the demo drives the server through probe-cli, which is not in {BIN}: pip install ./wire ./client"
+        )
     with tempfile.TemporaryDirectory(prefix="probe-demo-") as tmp:
         server, address = start_server(Path(tmp))
         print(f"probe-server is listening on {address} with data dir {tmp}")

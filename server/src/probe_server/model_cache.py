@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 import onnxruntime as ort
 import torch
 
+from probe_models.capabilities import ServesOnnx, capability
 from probe_models.config import parse_config
 from probe_models.family import LoadedModel
 from probe_models.registry import get_family
@@ -122,7 +123,7 @@ class ModelCache:
         loaded = self.model(checkpoint_id)
         with self._export_lock:
             if not path.exists():
-                module, example = loaded.family.serving_module(loaded)
+                module, example = capability(loaded.family, ServesOnnx).serving_module(loaded)
                 write_atomic(path, export_onnx(copy.deepcopy(module).cpu(), example.cpu()))
         return path
 

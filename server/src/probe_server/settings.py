@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from probe_client.limits import max_message_bytes
+from probe_wire.limits import max_message_bytes
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-from probe_models.config import config_to_dict, parse_config, schema
+from probe_models.config import coerce_overrides, config_to_dict, parse_config, schema
 from probe_models.errors import InvalidInput
 from probe_models.family import Family
 from probe_models.registry import get_family
@@ -97,6 +97,10 @@ class SweepManager:
                 raise InvalidInput(f"grid axis {key!r} has no values")
         if len(set(keys)) != len(keys):
             raise InvalidInput("a grid key appears twice")
+        # values as their fields' types (a command line sends strings), so the sweep, its children's overrides
+        # and the analyses read numbers
+        base = coerce_overrides(family.config_cls, base)
+        grid = [(key, [coerce_overrides(family.config_cls, {key: v})[key] for v in values]) for key, values in grid]
         if job_spec.seed + seeds - 1 > MAX_SEED:
             raise InvalidInput(f"the children's seeds {job_spec.seed} + k, k < {seeds}, must be < 2**63")
         spec = self._check_search(search, fields, keys) if search else None

@@ -8,8 +8,6 @@ import typer
 
 from probe_client.cli.app import connect, handles_errors, sweep_app
 from probe_client.cli.config_args import (
-    config_field,
-    family_schema,
     optimizer_config,
     parse_grid,
     parse_overrides,
@@ -66,20 +64,22 @@ def sweep_submit(
 ) -> None:
     """Submit a grid (and optionally a search) of training jobs."""
     with connect() as client:
-        schema = family_schema(client, family)
         search_spec = None
         if search is not None:
             key, raw = split_pair(search, "--search")
             low, sep, high = raw.partition(":")
+            try:
+                bounds = float(low), float(high)
+            except ValueError:
+                sep = ""
             if not sep:
-                raise ValueError(f"--search expects key=low:high, got {search!r}")
-            config_field(schema, key)
-            search_spec = {"key": key, "low": float(low), "high": float(high), "metric": metric,
+                raise ValueError(f"--search expects key=low:high with numbers low and high, got {search!r}")
+            search_spec = {"key": key, "low": bounds[0], "high": bounds[1], "metric": metric,
                            "threshold": threshold, "log_scale": log_scale, "resolution": resolution}  # fmt: skip
         sweep = client.submit_sweep(
-            family, parse_overrides(schema, overrides or []), parse_grid(schema, grid or []),
+            family, parse_overrides(overrides or []), parse_grid(grid or []),
             search=search_spec, seeds=seeds, seed=seed, steps=steps, name=name, optimizer=optimizer,
-            optimizer_config=optimizer_config(client, optimizer, opts or []), init_checkpoint=init,
+            optimizer_config=optimizer_config(optimizer, opts or []), init_checkpoint=init,
             trainable=train_only or [],
         )  # fmt: skip
         if watch:

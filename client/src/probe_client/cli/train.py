@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from probe_client.cli.app import app, connect, handles_errors
-from probe_client.cli.config_args import family_schema, optimizer_config, parse_overrides
+from probe_client.cli.config_args import optimizer_config, parse_overrides
 from probe_client.cli.following import follow_job
 from probe_client.cli.jobs import print_job
 from probe_client.cli.options import InitOption, JsonFlag, OptimizerOption, OptOption, TrainOnlyOption
@@ -32,10 +32,10 @@ def train(
 ) -> None:
     """Submit a training job."""
     with connect() as client:
-        config = parse_overrides(family_schema(client, family), overrides or [])
+        config = parse_overrides(overrides or [])
         job = client.submit_job(
             family, config, steps=steps, seed=seed, checkpoint_every=checkpoint_every, log_every=log_every,
-            optimizer=optimizer, optimizer_config=optimizer_config(client, optimizer, opts or []), init_checkpoint=init,
+            optimizer=optimizer, optimizer_config=optimizer_config(optimizer, opts or []), init_checkpoint=init,
             trainable=train_only or [],
         )  # fmt: skip
         if watch:

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from probe_client._proto.probe.v1 import (
+from probe_wire.v1 import (
     jobs_pb2,
 )
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from probe_client._proto.probe.v1 import (
+from probe_client.types.fields import FINAL_STATES, config_dict, optional_time, state_name
+from probe_wire.structs import to_struct
+from probe_wire.v1 import (
     checkpoints_pb2,
     jobs_pb2,
 )
-from probe_client.structs import to_struct
-from probe_client.types.fields import FINAL_STATES, config_dict, optional_time, state_name
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from probe_client._proto.probe.v1 import (
+from probe_wire.v1 import (
     probes_pb2,
 )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from probe_client._proto.probe.v1 import (
+from probe_wire.v1 import (
     info_pb2,
     registry_pb2,
 )

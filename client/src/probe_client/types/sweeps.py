@@ -8,11 +8,11 @@ from typing import Any, cast
 
 from google.protobuf import json_format
 
-from probe_client._proto.probe.v1 import (
+from probe_client.types.fields import config_dict, enum_value, optional_time, state_name
+from probe_wire.v1 import (
     reproductions_pb2,
     sweeps_pb2,
 )
-from probe_client.types.fields import config_dict, enum_value, optional_time, state_name
 
 
 def sweep_state_value(name: str) -> sweeps_pb2.SweepState:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import grpc
 
-from probe_client._proto.probe.v1 import checkpoints_pb2, checkpoints_pb2_grpc
 from probe_models.errors import InvalidInput
 from probe_models.registry import get_family
 from probe_server import paging
@@ -15,6 +14,7 @@ from probe_server.checkpoint_files import remove_checkpoint
 from probe_server.convert import checkpoint_proto
 from probe_server.ids import check_id
 from probe_server.model_cache import ONNX_INPUT, ONNX_LOGITS, ONNX_PROBABILITIES, ModelCache
+from probe_wire.v1 import checkpoints_pb2, checkpoints_pb2_grpc
 
 CHUNK_BYTES = 1 << 20
 

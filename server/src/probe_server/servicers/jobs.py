@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import grpc
 
-from probe_client._proto.probe.v1 import jobs_pb2, jobs_pb2_grpc
 from probe_models.config import config_to_dict, parse_config
 from probe_models.errors import InvalidInput
 from probe_models.registry import get_family
@@ -17,6 +16,7 @@ from probe_server.engine import JobEngine
 from probe_server.ids import check_id
 from probe_server.settings import Limits
 from probe_server.store import JobRecord
+from probe_wire.v1 import jobs_pb2, jobs_pb2_grpc
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):

@@ -14,14 +14,23 @@ import grpc
 import numpy as np
 import torch
 
-from probe_client._proto.probe.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
-from probe_client.tensors import TensorFormatError, from_tensor, to_tensor
+from probe_models.capabilities import (
+    AnswersFacts,
+    C,
+    ExposesAttention,
+    MeasuresSharpness,
+    RecoversGraph,
+    SelfStabilizes,
+    capability,
+)
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import LoadedModel
 from probe_models.registry import get_family
 from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.settings import Limits
+from probe_wire.tensors import TensorFormatError, from_tensor, to_tensor
+from probe_wire.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
 
 ONNX_CHUNK = 8192
 DEFAULT_ATTENTION_SEQUENCES = 8
@@ -61,16 +70,17 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         self.limits = limits
         self.probe_slots = probe_slots
 
-    def _require(self, probe: str, checkpoint_id: str) -> None:
-        """Refuse a probe the checkpoint's family does not answer, from its record alone: before any load."""
-        get_family(self.cache.record(checkpoint_id).family).require_probe(probe)
+    def _load(self, kind: type[C], checkpoint_id: str) -> tuple[LoadedModel, C]:
+        """The checkpoint's model and its family as a ``kind``; a family without that capability is refused
+        from the checkpoint's record alone, before anything is loaded."""
+        family = capability(get_family(self.cache.record(checkpoint_id).family), kind)
+        return self.cache.model(checkpoint_id), family
 
     def QueryFacts(
         self, request: probes_pb2.QueryFactsRequest, context: grpc.ServicerContext
     ) -> probes_pb2.QueryFactsResponse:
-        self._require("QueryFacts", request.checkpoint_id)
-        model = self.cache.model(request.checkpoint_id)
-        num_subjects, num_relations = model.family.fact_count(model)
+        model, facts = self._load(AnswersFacts, request.checkpoint_id)
+        num_subjects, num_relations = facts.fact_count(model)
         if request.all_facts and (request.subjects or request.relations):
             raise InvalidInput("give either subjects and relations or all_facts, not both")
         if request.all_facts:
@@ -96,14 +106,14 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 f"{len(subjects)} queries with top_k={top_k} would exceed "
                 f"the {self.limits.max_message_bytes}-byte message limit"
             )
-        inputs = model.family.fact_inputs(model, subjects, relations, request.noise_seed)
+        inputs = facts.fact_inputs(model, subjects, relations, request.noise_seed)
         session = self.cache.session(request.checkpoint_id)
         chunks = range(0, len(inputs), ONNX_CHUNK)
         probabilities = np.concatenate(
             [session.run([ONNX_PROBABILITIES], {ONNX_INPUT: inputs[i : i + ONNX_CHUNK]})[0] for i in chunks]
         )
         top, probs = _top_k(probabilities, top_k)
-        stored = model.family.stored_answers(model, subjects, relations)
+        stored = facts.stored_answers(model, subjects, relations)
         recalled = top[:, 0] == stored
         return probes_pb2.QueryFactsResponse(
             subjects=to_tensor(subjects),
@@ -119,9 +129,8 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def ExtractAttention(
         self, request: probes_pb2.ExtractAttentionRequest, context: grpc.ServicerContext
     ) -> probes_pb2.ExtractAttentionResponse:
-        self._require("ExtractAttention", request.checkpoint_id)
-        model = self.cache.model(request.checkpoint_id)
-        available = model.family.attention_hooks(model)
+        model, attention = self._load(ExposesAttention, request.checkpoint_id)
+        available = attention.attention_hooks(model)
         hooks = list(request.hooks) or [h for h in available if h.endswith("hook_pattern")]
         unknown = [h for h in hooks if h not in available]
         if unknown:
@@ -130,19 +139,19 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             if request.num_sequences:
                 raise InvalidInput("give either tokens or num_sequences, not both")
             tokens = self._tokens(request.tokens)
-            model.family.check_tokens(model, tokens)
+            attention.check_tokens(model, tokens)
         else:
             count = _check_count(
                 "num_sequences", request.num_sequences, DEFAULT_ATTENTION_SEQUENCES, self.limits.max_batch
             )
-            tokens = model.family.sample_sequences(model, count, request.seed)
+            tokens = attention.sample_sequences(model, count, request.seed)
         heads = list(request.heads)
         for name in hooks:
             bad = [h for h in heads if not 0 <= h < available[name]]
             if bad:
                 raise InvalidInput(f"head {bad[0]} does not exist in {name}: it has heads 0..{available[name] - 1}")
         batch, seq_len = tokens.shape
-        queries = len(model.family.query_positions(model, seq_len))
+        queries = len(attention.query_positions(model, seq_len))
         per_sequence = sum(len(heads) or available[name] for name in hooks) * queries * seq_len
         if not request.average_over_batch and batch * per_sequence > self.limits.max_attention_values:
             raise TooLarge(
@@ -150,29 +159,28 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 f"the limit is {self.limits.max_attention_values:,}"
             )
         with self.probe_slots:
-            patterns = model.family.run_with_attention(model, tokens)
+            patterns = attention.run_with_attention(model, tokens)
         selected = {name: patterns[name][:, heads] if heads else patterns[name] for name in hooks}
         response = probes_pb2.ExtractAttentionResponse(
             tokens=to_tensor(tokens.numpy()),
-            query_positions=model.family.query_positions(model, tokens.shape[1]),
+            query_positions=attention.query_positions(model, tokens.shape[1]),
             heads=heads,
         )
         for name, tensor in selected.items():
             if request.average_over_batch:
                 tensor = tensor.mean(dim=0, keepdim=True)
             response.attention.add(name=name, tensor=to_tensor(tensor.float().numpy()))
-        for parents in model.family.true_parents(model)[: tokens.shape[1]]:
+        for parents in attention.true_parents(model)[: tokens.shape[1]]:
             response.true_parents.add(parents=parents)
         return response
 
     def RecoverGraph(
         self, request: probes_pb2.RecoverGraphRequest, context: grpc.ServicerContext
     ) -> probes_pb2.RecoverGraphResponse:
-        self._require("RecoverGraph", request.checkpoint_id)
-        model = self.cache.model(request.checkpoint_id)
+        model, graphs = self._load(RecoversGraph, request.checkpoint_id)
         count = _check_count("num_sequences", request.num_sequences, DEFAULT_GRAPH_SEQUENCES, self.limits.max_batch)
         with self.probe_slots:
-            result = model.family.recover_graph(model, count, request.seed)
+            result = graphs.recover_graph(model, count, request.seed)
         return probes_pb2.RecoverGraphResponse(
             graph=result.graph,
             layer=result.layer,
@@ -220,8 +228,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def MeasureSharpness(
         self, request: probes_pb2.MeasureSharpnessRequest, context: grpc.ServicerContext
     ) -> probes_pb2.MeasureSharpnessResponse:
-        self._require("MeasureSharpness", request.checkpoint_id)
-        model = self.cache.model(request.checkpoint_id)
+        model, sharpness = self._load(MeasuresSharpness, request.checkpoint_id)
         if request.whole_training_set and request.num_examples:
             raise InvalidInput("give either num_examples or whole_training_set, not both")
         examples = _check_count("num_examples", request.num_examples, DEFAULT_SHARPNESS_EXAMPLES, self.limits.max_batch)
@@ -250,8 +257,8 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             chunk_size=chunk_size, float64=request.float64, trace_samples=trace_samples, warm_start=warm_start,
         )  # fmt: skip
         with self.probe_slots:
-            whole = request.whole_training_set or (request.num_examples == 0 and _fits(model, examples))
-            data = model.family.sharpness_data(model, examples, request.seed, whole)
+            whole = request.whole_training_set or (request.num_examples == 0 and _fits(sharpness, model, examples))
+            data = sharpness.sharpness_data(model, examples, request.seed, whole)
             report = measure_sharpness(model, data, settings)
         response = probes_pb2.MeasureSharpnessResponse(
             eigenvalues=report.eigenvalues,
@@ -278,18 +285,16 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def MeasureStabilization(
         self, request: probes_pb2.MeasureStabilizationRequest, context: grpc.ServicerContext
     ) -> probes_pb2.MeasureStabilizationResponse:
-        self._require("MeasureStabilization", request.checkpoint_id)
-        model = self.cache.model(request.checkpoint_id)
+        model, gd = self._load(SelfStabilizes, request.checkpoint_id)
         steps = _check_count("steps", request.steps, DEFAULT_STABILIZATION_STEPS, self.limits.max_hvp_iterations)
         with self.probe_slots:
-            report = model.family.self_stabilization(model, steps, request.projected)
+            report = gd.self_stabilization(model, steps, request.projected)
         return probes_pb2.MeasureStabilizationResponse(**dataclasses.asdict(report))
 
     def Evaluate(
         self, request: probes_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> probes_pb2.EvaluateResponse:
-        self._require("Evaluate", request.checkpoint_id)
-        model = self.cache.model(request.checkpoint_id)
+        model = self.cache.model(request.checkpoint_id)  # every family answers Evaluate
         count = _check_count("num_sequences", request.num_sequences, DEFAULT_EVAL_SEQUENCES, self.limits.max_batch)
         with self.probe_slots:
             result = model.family.evaluate(model, count, request.seed)
@@ -303,7 +308,7 @@ def _check_range(name: str, values: np.ndarray, size: int) -> None:
         raise InvalidInput(f"query {index}: {name} {int(values[index])} is out of range [0, {size - 1}]")
 
 
-def _fits(model: LoadedModel, examples: int) -> bool:
+def _fits(family: MeasuresSharpness, model: LoadedModel, examples: int) -> bool:
     """The family's finite training set is no larger than ``examples``: the default count then means all of it."""
-    size = model.family.training_set_size(model)
+    size = family.training_set_size(model)
     return size is not None and size <= examples

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import grpc
 
-from probe_client._proto.probe.v1 import info_pb2, info_pb2_grpc, registry_pb2, registry_pb2_grpc
-from probe_client.structs import to_value
 from probe_models.config import schema
 from probe_models.optimizers import OPTIMIZERS
 from probe_models.registry import FAMILIES
 from probe_server.settings import Limits
+from probe_wire.structs import to_value
+from probe_wire.v1 import info_pb2, info_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 
 def config_fields(config_cls: type) -> list[registry_pb2.ConfigField]:

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import grpc
 
-from probe_client._proto.probe.v1 import reproductions_pb2, reproductions_pb2_grpc
 from probe_models.errors import InvalidInput
 from probe_server.convert import timestamp
 from probe_server.ids import check_id
 from probe_server.reproductions import ReproductionManager
 from probe_server.store import ReproductionRecord
+from probe_wire.v1 import reproductions_pb2, reproductions_pb2_grpc
 
 CHUNK_BYTES = 1 << 20
 

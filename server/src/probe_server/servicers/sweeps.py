@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import grpc
 
-from probe_client._proto.probe.v1 import sweeps_pb2, sweeps_pb2_grpc
 from probe_models.config import parse_config
 from probe_models.errors import InvalidInput
 from probe_models.registry import get_family
@@ -16,6 +15,7 @@ from probe_server.convert import requested_spec, struct_to_dict, sweep_event_pro
 from probe_server.ids import check_id
 from probe_server.settings import Limits
 from probe_server.sweeps import SweepManager
+from probe_wire.v1 import sweeps_pb2, sweeps_pb2_grpc
 
 MAX_SEEDS = 1000
 

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from probe_models.capabilities import ExposesAttention, MeasuresSharpness, RecoversGraph, ServesOnnx
 from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.causal_icl.config import CausalICLConfig
 from probe_models.families.causal_icl.networks import (
@@ -27,7 +28,6 @@ from probe_models.families.causal_icl.networks import (
 from probe_models.families.causal_icl.recovery import induction_score, position_block_parent_mass, recover_parents
 from probe_models.families.causal_icl.task import CausalTask, numpy_rng, soft_cross_entropy
 from probe_models.family import (
-    CPU,
     Evaluation,
     Family,
     GraphRecovery,
@@ -163,19 +163,17 @@ class CausalICLRun(TrainingRun):
         load_optimizer_state(self.optimizer, optimizer)
 
 
-class CausalICL(Family):
+class CausalICL(Family, ExposesAttention, RecoversGraph, MeasuresSharpness, ServesOnnx):
     name = "causal-icl"
     description = "Transformers learning the latent causal graph of in-context Markov sequences"
     paper = "Nichani, Damian, Lee (2024). How Transformers Learn Causal Structure with Gradient Descent"
     config_cls = CausalICLConfig
     default_steps = 4000
-    probes = ("Evaluate", "ExtractAttention", "RecoverGraph", "MeasureSharpness")
 
     def has_classes(self, config: CausalICLConfig) -> bool:
         return False  # the target is the next token's distribution, π(·|parents): there is nothing to be right about
 
-    def new_run(self, config: CausalICLConfig, seed: int, steps: int, device: torch.device = CPU) -> CausalICLRun:
-        return CausalICLRun(config, seed, steps, device)
+    run_cls = CausalICLRun
 
     def architecture(self, config: CausalICLConfig, seed: int) -> torch.nn.Module:
         return build_network(config, derive_seed(seed, "init"))

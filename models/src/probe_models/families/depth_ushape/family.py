@@ -24,11 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from probe_models.capabilities import MeasuresSharpness
 from probe_models.errors import InvalidInput
 from probe_models.families.depth_ushape.config import PAPER, DepthUShapeConfig
 from probe_models.families.depth_ushape.data import Split, splits
 from probe_models.families.depth_ushape.networks import LinearConvNet, build, end_to_end_operator, input_shape
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
+from probe_models.family import Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed, generator
 
@@ -169,16 +170,14 @@ class DepthRun(TrainingRun):
         self.completed = step
 
 
-class DepthUShape(Family):
+class DepthUShape(Family, MeasuresSharpness):
     name = "depth-ushape"
     description = "Convolutional nets of growing depth trained to 100% train accuracy: test risk against depth"
     paper = PAPER
     config_cls = DepthUShapeConfig
     default_steps = 2000
-    probes = ("Evaluate", "MeasureSharpness")
 
-    def new_run(self, config: DepthUShapeConfig, seed: int, steps: int, device: torch.device = CPU) -> DepthRun:
-        return DepthRun(config, seed, steps, device)
+    run_cls = DepthRun
 
     def parameter_names(self, config: DepthUShapeConfig) -> list[str]:
         with torch.device("meta"):

@@ -14,11 +14,12 @@ import functools
 
 import torch
 
+from probe_models.capabilities import MeasuresSharpness, SelfStabilizes
 from probe_models.errors import InvalidInput
 from probe_models.families.eos.config import EOSConfig
 from probe_models.families.eos.data import Dataset, load_dataset
 from probe_models.families.eos.networks import build_network, classes, input_shape, parameter_count
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
+from probe_models.family import Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.hessian import lanczos_top_eigenpairs
 from probe_models.seeding import derive_seed
 from probe_models.sharpness import hessian_operator
@@ -122,7 +123,7 @@ class EOSRun(TrainingRun):
         self._completed = step
 
 
-class EOS(Family):
+class EOS(Family, MeasuresSharpness, SelfStabilizes):
     name = "eos"
     description = "Full-batch GD at a fixed step: progressive sharpening and the edge of stability"
     paper = (
@@ -131,10 +132,8 @@ class EOS(Family):
     )
     config_cls = EOSConfig
     default_steps = 2000
-    probes = ("Evaluate", "MeasureSharpness", "MeasureStabilization")
 
-    def new_run(self, config: EOSConfig, seed: int, steps: int, device: torch.device = CPU) -> EOSRun:
-        return EOSRun(config, seed, steps, device)
+    run_cls = EOSRun
 
     def architecture(self, config: EOSConfig, seed: int) -> torch.nn.Module:
         return build_network(config, input_shape(config), classes(config), derive_seed(seed, "init"))

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from probe_models.capabilities import AnswersFacts, ExposesAttention, MeasuresSharpness
 from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.factual_recall.config import LADDER_LRS, FactualRecallConfig
 from probe_models.families.factual_recall.networks import (
@@ -24,7 +25,7 @@ from probe_models.families.factual_recall.networks import (
     paper_parameter_count,
 )
 from probe_models.families.factual_recall.task import FactTask
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
+from probe_models.family import Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed, generator
 
@@ -132,18 +133,14 @@ class FactualRecallRun(TrainingRun):
         load_optimizer_state(self.optimizer, optimizer)
 
 
-class FactualRecall(Family):
+class FactualRecall(Family, AnswersFacts, ExposesAttention, MeasuresSharpness):
     name = "factual-recall"
     description = "Factual recall with associative memories and a one-layer transformer"
     paper = "Nichani, Lee, Bietti (2024). Understanding Factual Recall in Transformers via Associative Memories"
     config_cls = FactualRecallConfig
     default_steps = 1000
-    probes = ("Evaluate", "QueryFacts", "ExtractAttention", "MeasureSharpness")
 
-    def new_run(
-        self, config: FactualRecallConfig, seed: int, steps: int, device: torch.device = CPU
-    ) -> FactualRecallRun:
-        return FactualRecallRun(config, seed, steps, device)
+    run_cls = FactualRecallRun
 
     def architecture(self, config: FactualRecallConfig, seed: int) -> torch.nn.Module:
         return build_network(config, seed, derive_seed(seed, "init", 0))

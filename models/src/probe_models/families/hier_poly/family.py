@@ -37,17 +37,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from probe_models.errors import UnsupportedProbe
 from probe_models.families.hier_poly.config import PAPER, HierPolyConfig
 from probe_models.families.hier_poly.networks import BottleneckNet, SpanNet
 from probe_models.families.three_layer.networks import RandomFeatures, unit_rows
 from probe_models.family import (
-    CPU,
     Evaluation,
     Family,
     LoadedModel,
     ObjectiveBatch,
-    SharpnessData,
     TrainingRun,
     in_group,
 )
@@ -102,7 +99,8 @@ def assess(module: nn.Module, task: HierarchicalTarget, x: torch.Tensor, p: torc
 class HierPolyRun(OneOptimizerState, TrainingRun):
     """Step 0 (r = 1) or steps 0 … T−1 (r > 1, AdamW) fit the bottleneck; the last step fits c by ridge."""
 
-    def __init__(self, config: HierPolyConfig, seed: int, device: torch.device) -> None:
+    def __init__(self, config: HierPolyConfig, seed: int, steps: int, device: torch.device) -> None:
+        del steps  # the config's stages set how many steps the run takes (finished() ends the job)
         self.config, self.seed, self.device = config, seed, device
         self.task = target(config, seed)
         self.x, _, self.y = self.task.draw(config.samples, device, "train")
@@ -198,10 +196,8 @@ class HierPoly(Family):
     paper = PAPER
     config_cls = HierPolyConfig
     default_steps = 2
-    probes = ("Evaluate",)  # its layers are ridge fits in closed form: no Hessian to probe
 
-    def new_run(self, config: HierPolyConfig, seed: int, steps: int, device: torch.device = CPU) -> HierPolyRun:
-        return HierPolyRun(config, seed, device)
+    run_cls = HierPolyRun
 
     def parameter_names(self, config: HierPolyConfig) -> list[str]:
         return [name for name, _ in build(config, 0).named_parameters()]  # without drawing the n samples
@@ -230,8 +226,3 @@ class HierPoly(Family):
         task = target(model.config, model.seed)
         metrics = assess(model.module, task, *task.draw(num_sequences, model.device, "eval", eval_seed))
         return Evaluation(accuracy=float("nan"), loss=metrics["test_mse"], metrics=metrics)
-
-    def sharpness_data(
-        self, model: LoadedModel, num_examples: int, seed: int, whole_training_set: bool = False
-    ) -> SharpnessData:
-        raise UnsupportedProbe("hier-poly fits its layers in closed form by ridge; it offers no MeasureSharpness")

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from probe_models.capabilities import MeasuresSharpness
 from probe_models.errors import UnsupportedProbe
 from probe_models.families.lm_finetune.config import LMFinetuneConfig
 from probe_models.families.lm_finetune.hf import HFEncoder, hf_parameter_count, load_hf_model
@@ -34,7 +35,7 @@ from probe_models.families.lm_finetune.language import (
     task_review,
 )
 from probe_models.families.lm_finetune.networks import GPT, gpt_parameter_count
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
+from probe_models.family import Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed
 
@@ -241,7 +242,7 @@ class LMFinetuneRun(TrainingRun):
         load_optimizer_state(self.optimizer, optimizer)
 
 
-class LMFinetune(Family):
+class LMFinetune(Family, MeasuresSharpness):
     name = "lm-finetune"
     description = "A small causal LM pretrained on a synthetic language, fine-tuned by prompt (MeZO or backprop)"
     paper = (
@@ -249,10 +250,8 @@ class LMFinetune(Family):
     )
     config_cls = LMFinetuneConfig
     default_steps = 1000
-    probes = ("Evaluate", "MeasureSharpness")
 
-    def new_run(self, config: LMFinetuneConfig, seed: int, steps: int, device: torch.device = CPU) -> LMFinetuneRun:
-        return LMFinetuneRun(config, seed, steps, device)
+    run_cls = LMFinetuneRun
 
     def parameter_count(self, config: LMFinetuneConfig) -> int:
         if config.model == "hf":

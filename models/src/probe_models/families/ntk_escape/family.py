@@ -35,6 +35,7 @@ import scipy.linalg
 import torch
 from torch import nn
 
+from probe_models.capabilities import MeasuresSharpness
 from probe_models.families.ntk_escape.config import PAPER, NTKEscapeConfig
 from probe_models.families.ntk_escape.networks import TERMS, TaylorNet, norm_24, outside_top_k, without_directions
 from probe_models.families.ntk_escape.target import Sample, Target
@@ -203,16 +204,14 @@ class NTKEscapeRun(OneOptimizerState, TrainingRun):
         return ObjectiveBatch(score, self.config.samples)
 
 
-class NTKEscape(Family):
+class NTKEscape(Family, MeasuresSharpness):
     name = "ntk-escape"
     description = "NTK, QuadNTK and both with the paper's regularizer R1, on low-degree plus sparse or He2 targets"
     paper = PAPER
     config_cls = NTKEscapeConfig
     default_steps = 2000
-    probes = ("Evaluate", "MeasureSharpness")
 
-    def new_run(self, config: NTKEscapeConfig, seed: int, steps: int, device: torch.device = CPU) -> NTKEscapeRun:
-        return NTKEscapeRun(config, seed, steps, device)
+    run_cls = NTKEscapeRun
 
     def parameter_names(self, config: NTKEscapeConfig) -> list[str]:
         return ["delta"]

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from probe_models.capabilities import MeasuresSharpness
 from probe_models.errors import UnsupportedProbe
 from probe_models.families.single_index.config import SingleIndexConfig
 from probe_models.families.single_index.smoothing import smoothed_link_and_slope
-from probe_models.family import CPU, Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
+from probe_models.family import Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.gaussian.hermite import monomial_coefficients
 from probe_models.gaussian.links import polynomial_values
 from probe_models.seeding import generator
@@ -181,16 +182,14 @@ class SingleIndexRun(TrainingRun):
         self.completed = step
 
 
-class SingleIndex(Family):
+class SingleIndex(Family, MeasuresSharpness):
     name = "single-index"
     description = "Online SGD learning y = σ(w*·x) on the sphere, vanilla or with a smoothed loss"
     paper = "Damian, Nichani, Ge, Lee (2023). Smoothing the Landscape Boosts the Signal for SGD"
     config_cls = SingleIndexConfig
     default_steps = 20_000
-    probes = ("Evaluate", "MeasureSharpness")
 
-    def new_run(self, config: SingleIndexConfig, seed: int, steps: int, device: torch.device = CPU) -> SingleIndexRun:
-        return SingleIndexRun(config, seed, steps, device)
+    run_cls = SingleIndexRun
 
     def has_classes(self, config: SingleIndexConfig) -> bool:
         return False  # a regression target

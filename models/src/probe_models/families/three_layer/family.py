@@ -24,6 +24,7 @@ import math
 import torch
 from torch import nn
 
+from probe_models.capabilities import MeasuresSharpness
 from probe_models.families.three_layer.config import PAPER, ThreeLayerConfig
 from probe_models.families.three_layer.networks import RandomFeatures, ThreeLayerNet, TwoLayerNet, unit_rows
 from probe_models.family import (
@@ -210,16 +211,14 @@ class ThreeLayerRun(TrainingRun):
             load_optimizer_state(self.optimizer, adam)
 
 
-class ThreeLayer(Family):
+class ThreeLayer(Family, MeasuresSharpness):
     name = "three-layer"
     description = "Layer-wise three-layer network learning g(xᵀAx), against a two-layer network and random features"
     paper = PAPER
     config_cls = ThreeLayerConfig
     default_steps = 1000
-    probes = ("Evaluate", "MeasureSharpness")
 
-    def new_run(self, config: ThreeLayerConfig, seed: int, steps: int, device: torch.device = CPU) -> ThreeLayerRun:
-        return ThreeLayerRun(config, seed, steps, device)
+    run_cls = ThreeLayerRun
 
     def parameter_names(self, config: ThreeLayerConfig) -> list[str]:
         return [name for name, _ in build(config).named_parameters()]  # without drawing the n samples

@@ -1,4 +1,4 @@
-from probe_client._proto.probe.v1 import tensor_pb2 as _tensor_pb2
+from probe_wire.v1 import tensor_pb2 as _tensor_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

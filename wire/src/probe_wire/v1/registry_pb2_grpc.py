@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from probe_client._proto.probe.v1 import info_pb2 as probe_dot_v1_dot_info__pb2
+from probe_wire.v1 import registry_pb2 as probe_dot_v1_dot_registry__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,15 +18,15 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in probe/v1/info_pb2_grpc.py depends on'
+        + ' but the generated code in probe/v1/registry_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class InfoServiceStub:
-    """What this server is, so a client can check that it speaks the same API.
+class RegistryServiceStub:
+    """The families this server can train, and their config schemas.
     """
 
     def __init__(self, channel):
@@ -35,45 +35,45 @@ class InfoServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.GetServerInfo = channel.unary_unary(
-                '/probe.v1.InfoService/GetServerInfo',
-                request_serializer=probe_dot_v1_dot_info__pb2.GetServerInfoRequest.SerializeToString,
-                response_deserializer=probe_dot_v1_dot_info__pb2.GetServerInfoResponse.FromString,
+        self.ListFamilies = channel.unary_unary(
+                '/probe.v1.RegistryService/ListFamilies',
+                request_serializer=probe_dot_v1_dot_registry__pb2.ListFamiliesRequest.SerializeToString,
+                response_deserializer=probe_dot_v1_dot_registry__pb2.ListFamiliesResponse.FromString,
                 _registered_method=True)
 
 
-class InfoServiceServicer:
-    """What this server is, so a client can check that it speaks the same API.
+class RegistryServiceServicer:
+    """The families this server can train, and their config schemas.
     """
 
-    def GetServerInfo(self, request, context):
+    def ListFamilies(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
 
-def add_InfoServiceServicer_to_server(servicer, server):
+def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'GetServerInfo': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetServerInfo,
-                    request_deserializer=probe_dot_v1_dot_info__pb2.GetServerInfoRequest.FromString,
-                    response_serializer=probe_dot_v1_dot_info__pb2.GetServerInfoResponse.SerializeToString,
+            'ListFamilies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFamilies,
+                    request_deserializer=probe_dot_v1_dot_registry__pb2.ListFamiliesRequest.FromString,
+                    response_serializer=probe_dot_v1_dot_registry__pb2.ListFamiliesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'probe.v1.InfoService', rpc_method_handlers)
+            'probe.v1.RegistryService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('probe.v1.InfoService', rpc_method_handlers)
+    server.add_registered_method_handlers('probe.v1.RegistryService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class InfoService:
-    """What this server is, so a client can check that it speaks the same API.
+class RegistryService:
+    """The families this server can train, and their config schemas.
     """
 
     @staticmethod
-    def GetServerInfo(request,
+    def ListFamilies(request,
             target,
             options=(),
             channel_credentials=None,
@@ -86,9 +86,9 @@ class InfoService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/probe.v1.InfoService/GetServerInfo',
-            probe_dot_v1_dot_info__pb2.GetServerInfoRequest.SerializeToString,
-            probe_dot_v1_dot_info__pb2.GetServerInfoResponse.FromString,
+            '/probe.v1.RegistryService/ListFamilies',
+            probe_dot_v1_dot_registry__pb2.ListFamiliesRequest.SerializeToString,
+            probe_dot_v1_dot_registry__pb2.ListFamiliesResponse.FromString,
             options,
             channel_credentials,
             insecure,

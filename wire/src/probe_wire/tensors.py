@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from probe_client._proto.probe.v1 import tensor_pb2
+from probe_wire.v1 import tensor_pb2
 
 ALLOWED_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 

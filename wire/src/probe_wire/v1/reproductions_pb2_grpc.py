@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from probe_client._proto.probe.v1 import reproductions_pb2 as probe_dot_v1_dot_reproductions__pb2
+from probe_wire.v1 import reproductions_pb2 as probe_dot_v1_dot_reproductions__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
