@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from probe_client.connection import API_VERSION, default_address, stream_opened
+from probe_client.connection import API_VERSION, default_address
 from probe_client.errors import ProbeError, VersionMismatch, from_rpc_error
 from probe_client.follow import DEFAULT_RETRY_FOR_S, follow
 from probe_client.probe_calls import ProbeCalls
@@ -130,14 +130,7 @@ class ProbeClient(ProbeCalls):
         nothing, or use :meth:`follow_job`, which does. ``on_open`` is called once the server has opened the
         stream, before any event."""
         request = jobs_pb2.WatchJobRequest(job_id=job_id, from_step=from_step, after_seq=after_seq)
-        try:
-            call = self._jobs.WatchJob(request, timeout=timeout)
-            if on_open is not None and stream_opened(call):
-                on_open()
-            for event in call:
-                yield JobEvent.from_proto(event)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        return self._stream(self._jobs.WatchJob, request, JobEvent.from_proto, timeout, on_open)
 
     def follow_job(
         self, job_id: str, *, from_step: int = 0, timeout: float | None = None,
@@ -224,14 +217,7 @@ class ProbeClient(ProbeCalls):
     ) -> Iterator[SweepEvent]:  # fmt: skip
         """Events in order until the sweep ends (or ``timeout`` seconds pass); ``on_open`` as for watch_job."""
         request = sweeps_pb2.WatchSweepRequest(sweep_id=sweep_id, after_seq=after_seq)
-        try:
-            call = self._sweeps.WatchSweep(request, timeout=timeout)
-            if on_open is not None and stream_opened(call):
-                on_open()
-            for event in call:
-                yield SweepEvent.from_proto(event)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        return self._stream(self._sweeps.WatchSweep, request, SweepEvent.from_proto, timeout, on_open)
 
     def follow_sweep(
         self, sweep_id: str, *, timeout: float | None = None, retry_for: float = DEFAULT_RETRY_FOR_S
@@ -270,14 +256,8 @@ class ProbeClient(ProbeCalls):
     ) -> Iterator[ReproductionUpdate]:  # fmt: skip
         """The reproduction now (after_seq 0) and after every change, until it ends; see :meth:`watch_job`."""
         request = reproductions_pb2.WatchReproductionRequest(reproduction_id=reproduction_id, after_seq=after_seq)
-        try:
-            call = self._reproductions.WatchReproduction(request, timeout=timeout)
-            if on_open is not None and stream_opened(call):
-                on_open()
-            for update in call:
-                yield ReproductionUpdate.from_proto(update)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        convert = ReproductionUpdate.from_proto
+        return self._stream(self._reproductions.WatchReproduction, request, convert, timeout, on_open)
 
     def follow_reproduction(
         self, reproduction_id: str, *, timeout: float | None = None, retry_for: float = DEFAULT_RETRY_FOR_S

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any, Self
+from collections.abc import Callable, Iterator
+from typing import Any, Self, TypeVar
 
 import grpc
 
@@ -20,6 +20,8 @@ from probe_wire.v1 import (
     reproductions_pb2_grpc,
     sweeps_pb2_grpc,
 )
+
+T = TypeVar("T")
 
 API_VERSION = "probe.v1"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -98,5 +100,24 @@ class Connection:
     def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
         try:
             return method(request, timeout=timeout if timeout is not None else self.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def _stream(
+        self,
+        method: Any,
+        request: Any,
+        convert: Callable[[Any], T],
+        timeout: float | None,
+        on_open: Callable[[], None] | None,
+    ) -> Iterator[T]:
+        """A server stream's messages as ``convert`` makes them, until it ends (or ``timeout`` seconds pass);
+        ``on_open`` is called once the server has opened the stream, before any message."""
+        try:
+            call = method(request, timeout=timeout)
+            if on_open is not None and stream_opened(call):
+                on_open()
+            for message in call:
+                yield convert(message)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
