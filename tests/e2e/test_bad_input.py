@@ -111,6 +111,9 @@ def cases(ckpt: str, am_ckpt: str, job_id: str):
         "GetJob empty id": (lambda c: c.get_job(""), INVALID, "job_id is required"),
         "GetJob unknown id": (lambda c: c.get_job(MISSING_JOB), NOT_FOUND, MISSING_JOB),
         "ListJobs bad token": (lambda c: c.list_jobs(page_token="drop table"), INVALID, "page_token"),
+        "ListJobs token past 63 bits": (lambda c: c.list_jobs(page_token="r" + "9" * 19), INVALID, "page_token"),
+        "ListCheckpoints unicode digit": (lambda c: c.list_checkpoints(page_token="r²"), INVALID, "page_token"),
+        "ListSweeps unicode digit": (lambda c: c.list_sweeps(page_token="r²"), INVALID, "page_token"),
         "ListJobs negative page": (lambda c: c.list_jobs(page_size=-3), INVALID, "page_size"),
         "ListJobs unknown family": (lambda c: c.list_jobs(family="nope"), INVALID, "unknown family"),
         "CancelJob finished": (lambda c: c.cancel_job(job_id), PRECONDITION, "SUCCEEDED"),
@@ -229,6 +232,13 @@ def test_malformed_tensor_bytes_are_invalid_argument(client, trained):
     with pytest.raises(grpc.RpcError) as error:
         client._probes.ExtractAttention(float_tokens)
     assert error.value.code() == INVALID and "integer" in error.value.details()
+    # 2**64 elements: a product in numpy's int64 wrapped to 0, which matched the empty data (INTERNAL then)
+    huge = probes_pb2.ExtractAttentionRequest(
+        checkpoint_id=trained.checkpoint_id, tokens=tensor_pb2.Tensor(dtype="int64", shape=[2**32, 2**32], data=b"")
+    )
+    with pytest.raises(grpc.RpcError) as error:
+        client._probes.ExtractAttention(huge)
+    assert error.value.code() == INVALID and "cannot hold" in error.value.details()
 
 
 def test_token_file_requires_the_bearer_token(tmp_path):

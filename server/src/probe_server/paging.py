@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,10 +18,15 @@ def page_size(requested: int) -> int:
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
+# "r" and a rowid in ASCII digits, at most 18 of them: SQLite's rowids fit in 63 bits, and str.isdigit() would
+# also take "²" (which int() refuses).
+_TOKEN = re.compile(r"^r[0-9]{1,18}$")
+
+
 def decode_token(token: str) -> int | None:
     if not token:
         return None
-    if not token.startswith("r") or not token[1:].isdigit() or len(token) > 20:
+    if not _TOKEN.match(token):
         raise InvalidInput(f"malformed page_token {token[:40]!r}; pass back a next_page_token unchanged")
     return int(token[1:])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from probe_wire.v1 import tensor_pb2
@@ -29,7 +31,7 @@ def from_tensor(tensor: tensor_pb2.Tensor) -> np.ndarray:
     if any(d < 0 for d in tensor.shape):
         raise TensorFormatError(f"shape {list(tensor.shape)} has a negative dimension")
     dtype = np.dtype(tensor.dtype).newbyteorder("<")
-    count = int(np.prod(tensor.shape, dtype=np.int64)) if tensor.shape else 1
+    count = math.prod(tensor.shape)  # Python integers: numpy's int64 product wraps ([2**32, 2**32] gave 0)
     if count * dtype.itemsize != len(tensor.data):
         raise TensorFormatError(
             f"{len(tensor.data)} bytes cannot hold a {tensor.dtype} tensor of shape {list(tensor.shape)}"
