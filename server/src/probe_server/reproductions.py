@@ -114,17 +114,19 @@ class ReproductionManager:
         return self.get(reproduction_id)
 
     def settled(self, record: ReproductionRecord) -> bool:
-        """Ended, and nothing of it changes any more: a cancelled one once its sweeps are cancelled too."""
+        """Ended, and nothing of it changes any more: a cancelled one once every child job has stopped too
+        (its sweeps read CANCELLED before their running children have)."""
         if record.state == RunState.RUNNING:
             return False
         if record.state != RunState.CANCELLED:
             return True
-        return all(self.sweeps.get(sweep_id).state != RunState.RUNNING for sweep_id in record.sweep_ids)
+        children = (child for sweep_id in record.sweep_ids for child in self.store.sweep_children(sweep_id))
+        return not any(JobState(child.state).is_active for child in children)
 
-    def version(self, record: ReproductionRecord) -> int:
-        """A number that grows with every change a watcher can see: its sweeps' events, then its end."""
+    def version(self, record: ReproductionRecord, settled: bool) -> int:
+        """A number that grows with every change a watcher can see: its sweeps' events, then (settled) its end."""
         events = sum(sweep.last_seq for sweep in map(self.store.get_sweep, record.sweep_ids) if sweep is not None)
-        return events + self.settled(record)
+        return events + settled
 
     def wait_for_change(self, timeout: float) -> None:
         """Until the reproduction's record changes, or ``timeout`` seconds (sweep progress is seen by then)."""

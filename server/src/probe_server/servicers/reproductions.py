@@ -80,10 +80,12 @@ class ReproductionServicer(reproductions_pb2_grpc.ReproductionServiceServicer):
         after = request.after_seq or -1  # 0: from the reproduction as it is now
         while context.is_active():
             record = self.reproductions.get(reproduction_id)
-            version = self.reproductions.version(record)
+            # settled first: once it holds nothing changes, so the snapshot taken after it is the final one
+            settled = self.reproductions.settled(record)
+            version = self.reproductions.version(record, settled)
             if version > after:
                 yield reproductions_pb2.WatchReproductionResponse(seq=version, reproduction=self._proto(record))
                 after = version
-            if self.reproductions.settled(record):
+            if settled:
                 return
             self.reproductions.wait_for_change(timeout=0.5)
