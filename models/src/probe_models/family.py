@@ -170,7 +170,8 @@ class TrainingRun(ABC):
         """Put the run in the state it had after ``step`` steps."""
 
 
-PROBES = ("QueryFacts", "ExtractAttention", "RecoverGraph", "MeasureSharpness", "MeasureStabilization", "Evaluate")
+# Every ProbeService RPC: one per probe capability, and Evaluate, which every family answers.
+PROBES = (*(c.probe for c in PROBE_CAPABILITIES), "Evaluate")
 
 
 class RunClass(Protocol):
