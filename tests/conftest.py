@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,9 +36,10 @@ class ServerProcess:
     data_dir: Path
     metrics_port: int
     log_path: Path
+    client_options: dict[str, Any] = field(default_factory=dict)  # TLS files the server's clients need
 
-    def client(self, **kwargs: object) -> ProbeClient:
-        return ProbeClient(self.address, **kwargs)
+    def client(self, **kwargs: Any) -> ProbeClient:
+        return ProbeClient(self.address, **{**self.client_options, **kwargs})
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -57,12 +59,21 @@ class ServerProcess:
         return self.log_path.read_text()
 
 
-def start_server(data_dir: Path, *extra: str, metrics: bool = True) -> ServerProcess:
+def start_server(
+    data_dir: Path,
+    *extra: str,
+    metrics: bool = True,
+    shell_setup: str = "",
+    client_options: dict[str, Any] | None = None,
+) -> ServerProcess:
+    """A server on a free port; ``shell_setup`` runs first in a new mount namespace (``unshare --mount``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     metrics_port = free_port() if metrics else 0
     log_path = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
     command = [str(BIN / "probe-server"), "serve", "--port", "0", "--data-dir", str(data_dir)]
     command += ["--metrics-port", str(metrics_port), *extra]
+    if shell_setup:
+        command = ["unshare", "--mount", "sh", "-c", f'{shell_setup} && exec "$@"', "sh", *command]
     with open(log_path, "w") as log_file:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
     assert process.stdout is not None
@@ -71,7 +82,7 @@ def start_server(data_dir: Path, *extra: str, metrics: bool = True) -> ServerPro
         process.kill()
         raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
     address = line.rsplit(" ", 1)[1].strip()
-    server = ServerProcess(process, address, data_dir, metrics_port, log_path)
+    server = ServerProcess(process, address, data_dir, metrics_port, log_path, client_options or {})
     with server.client() as client:
         deadline = time.monotonic() + 30
         while not _serving(client):
@@ -93,7 +104,9 @@ def _serving(client: ProbeClient) -> bool:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = start_server(tmp_path_factory.mktemp("shared") / "data")
+    # the tests' files (data sets, model directories) are under the session's base temporary directory
+    data_root = str(tmp_path_factory.getbasetemp())
+    running = start_server(tmp_path_factory.mktemp("shared") / "data", "--data-root", data_root)
     yield running
     running.stop()
 

@@ -96,8 +96,8 @@ def cases(ckpt: str, am_ckpt: str, job_id: str):
         ),
         "SubmitJob hf path missing": (
             lambda c: c.submit_job("lm-finetune", {"model": "hf", "hf_path": "/nonexistent/model"}),
-            INVALID,
-            "not a directory",
+            grpc.StatusCode.PERMISSION_DENIED,
+            "inside the server's data roots",
         ),
         "SubmitJob hf path not given": (lambda c: c.submit_job("lm-finetune", {"model": "hf"}), INVALID, "hf_path"),
         "SubmitSweep mezo eps 0": (

@@ -71,11 +71,16 @@ def test_missing_or_malformed_data_is_a_failed_precondition_naming_path_and_form
         ("imagenet32", tmp_path / "garbage", "not readable as a batch", "ImageNet32 batches (train_data_batch_*"),
     ]
     for data, path, problem, expected in cases:
-        with pytest.raises(ProbeError) as error:
-            client.submit_job("depth-ushape", {"data": data, "data_path": str(path)})
-        assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION, error.value
-        assert str(path) in error.value.message and problem in error.value.message
-        assert expected in error.value.message
+        if path.exists():  # a file is read by the job's worker: the job fails, naming path and format
+            failed = client.wait(client.submit_job("depth-ushape", {"data": data, "data_path": str(path)}).job_id)
+            assert failed.state == "FAILED", failed
+            message = failed.error
+        else:  # existence is checked (stat only) at submit
+            with pytest.raises(ProbeError) as error:
+                client.submit_job("depth-ushape", {"data": data, "data_path": str(path)})
+            assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION, error.value
+            message, expected = error.value.message, "data roots"
+        assert str(path) in message and problem in message and expected in message
     assert client.health() == "SERVING"
 
 

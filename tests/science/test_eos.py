@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from probe_models.config import parse_config
+from probe_models.config import check_files, parse_config
 from probe_models.errors import ConfigError, DataUnavailable
 from probe_models.families.eos import EOS, EOSConfig
 from probe_models.families.eos.data import load_dataset
@@ -51,6 +51,7 @@ def test_cifar10_loads_from_a_local_directory_of_batches(tmp_path):
     write_cifar_batch(tmp_path / "data_batch_1", 30, seed=1)
     write_cifar_batch(tmp_path / "data_batch_2", 20, seed=2)
     config = parse_config(EOSConfig, {"data": "cifar10", "data_path": str(tmp_path), "num_examples": 50})
+    check_files(config)
     data = load_dataset(config, seed=0)
     assert data.inputs.shape == (50, 3072) and data.targets.shape == (50, 10)
     single = {"data": "cifar10", "data_path": str(tmp_path / "data_batch_1"), "num_examples": 30, "model": "cnn"}
@@ -70,12 +71,13 @@ def test_bad_cifar_paths_are_unavailable_data_and_nothing_is_executed(tmp_path):
     (tmp_path / "empty-dir").mkdir()
     for path, message in cases.items():
         with pytest.raises(DataUnavailable, match=message) as error:
-            parse_config(EOSConfig, {"data": "cifar10", "data_path": path, "num_examples": 1})
+            check_files(parse_config(EOSConfig, {"data": "cifar10", "data_path": path, "num_examples": 1}))
         assert path in str(error.value) and "expected CIFAR-10 python batches (data_batch_*" in str(error.value)
     assert not __import__("os").path.exists("/tmp/probe-pwned")
     write_cifar_batch(tmp_path / "small", 5)
     with pytest.raises(ConfigError, match="holds 5 images"):
-        parse_config(EOSConfig, {"data": "cifar10", "data_path": str(tmp_path / "small"), "num_examples": 10})
+        small = {"data": "cifar10", "data_path": str(tmp_path / "small"), "num_examples": 10}
+        check_files(parse_config(EOSConfig, small))
 
 
 @pytest.mark.parametrize("overrides", [{}, {"model": "cnn", "width": 8}, {"data": "synthetic", "input_dim": 7}])

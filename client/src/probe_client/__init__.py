@@ -2,9 +2,11 @@
 
 from probe_client.client import API_VERSION, ProbeClient
 from probe_client.errors import (
+    DataLoss,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ProbeError,
     ResourceExhausted,
     Unauthenticated,
@@ -16,9 +18,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "API_VERSION",
+    "DataLoss",
     "FailedPrecondition",
     "InvalidArgument",
     "NotFound",
+    "PermissionDenied",
     "ProbeClient",
     "ProbeError",
     "ResourceExhausted",

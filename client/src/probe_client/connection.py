@@ -8,7 +8,7 @@ from typing import Any, Self, TypeVar
 
 import grpc
 
-from probe_client.errors import from_rpc_error
+from probe_client.errors import ProbeError, Unavailable, from_rpc_error
 from probe_client.follow import RECONNECT_OPTIONS
 from probe_wire.limits import channel_options
 from probe_wire.v1 import (
@@ -66,17 +66,43 @@ class _Details(grpc.ClientCallDetails):
         self.compression = getattr(base, "compression", None)
 
 
+def _read(path: str | None, what: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as error:
+        raise ValueError(f"cannot read the {what} {path}: {error.strerror}") from None
+
+
 class Connection:
     """A connection to a probe server.
 
-    ``token`` (or ``PROBE_TOKEN``) is sent as ``authorization: Bearer``.
+    ``token`` (or ``PROBE_TOKEN``) is sent as ``authorization: Bearer``. ``tls_ca`` (or ``PROBE_TLS_CA``), a PEM
+    file, makes the channel TLS and verifies the server against it; ``tls_cert``/``tls_key`` (``PROBE_TLS_CERT``,
+    ``PROBE_TLS_KEY``) present a client certificate to a server that requires one (mutual TLS).
     Every method raises a :class:`ProbeError` subclass on failure.
     """
 
-    def __init__(self, address: str | None = None, token: str | None = None, timeout: float | None = 60.0) -> None:
+    def __init__(
+        self, address: str | None = None, token: str | None = None, timeout: float | None = 60.0, *,
+        tls_ca: str | None = None, tls_cert: str | None = None, tls_key: str | None = None,
+    ) -> None:  # fmt: skip
         self.address = address or default_address()
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(self.address, options=[*channel_options(), *RECONNECT_OPTIONS])
+        options = [*channel_options(), *RECONNECT_OPTIONS]
+        ca = _read(tls_ca or os.environ.get("PROBE_TLS_CA"), "TLS CA file")
+        cert = _read(tls_cert or os.environ.get("PROBE_TLS_CERT"), "TLS certificate")
+        key = _read(tls_key or os.environ.get("PROBE_TLS_KEY"), "TLS key")
+        if (cert is None) != (key is None):
+            raise ValueError("a client certificate needs both tls_cert and tls_key")
+        self.tls = ca is not None or cert is not None
+        if self.tls:
+            credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+            self._channel = grpc.secure_channel(self.address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(self.address, options=options)
         token = token if token is not None else os.environ.get("PROBE_TOKEN")
         channel = grpc.intercept_channel(self._channel, _BearerToken(token)) if token else self._channel
         self._jobs = jobs_pb2_grpc.JobServiceStub(channel)
@@ -101,7 +127,19 @@ class Connection:
         try:
             return method(request, timeout=timeout if timeout is not None else self.timeout)
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise self._error(error) from None
+
+    def _error(self, error: grpc.RpcError) -> ProbeError:
+        """The client's error for a failed call; an unreachable server's says what to check about TLS."""
+        converted = from_rpc_error(error)
+        if isinstance(converted, Unavailable):
+            hint = (
+                "; check that the CA (--tls-ca) signed the server's certificate and the address matches its name"
+                if self.tls
+                else "; if the server uses TLS, give its CA with --tls-ca or PROBE_TLS_CA"
+            )
+            converted.message += hint
+        return converted
 
     def _stream(
         self,
@@ -120,4 +158,4 @@ class Connection:
             for message in call:
                 yield convert(message)
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise self._error(error) from None

@@ -48,6 +48,18 @@ class DeadlineExceeded(ProbeError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class DataLoss(ProbeError):
+    """The server's stored data (a checkpoint's file) is damaged or missing; the request was fine."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
+class PermissionDenied(ProbeError):
+    """The token is valid but its role may not make this call (a read token submitting a job)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class VersionMismatch(ProbeError):
     """The server speaks another API version than this client."""
 
@@ -64,6 +76,8 @@ _BY_CODE = {
         Unauthenticated,
         Unavailable,
         DeadlineExceeded,
+        DataLoss,
+        PermissionDenied,
     )
 }
 

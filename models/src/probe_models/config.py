@@ -26,12 +26,37 @@ def param(
     min: float | None = None,
     max: float | None = None,
     choices: tuple[str, ...] | None = None,
+    server_path: bool = False,
 ) -> Any:
-    """Declare a config field with its bounds and one line of help."""
+    """Declare a config field with its bounds and one line of help.
+
+    ``server_path`` marks a path on the server's disk that the job reads: a server checks it against its
+    operator's allowed roots before accepting the job, and reads it only in the job's worker (``check_files``).
+    """
     return dataclasses.field(
         default=default,
-        metadata={"help": help, "min": min, "max": max, "choices": choices},
+        metadata={"help": help, "min": min, "max": max, "choices": choices, "server_path": server_path},
     )
+
+
+def server_paths(config: Any) -> dict[str, str]:
+    """The config's server paths that are set, by field name."""
+    return {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if f.metadata.get("server_path") and getattr(config, f.name)
+    }
+
+
+def check_files(config: Any) -> None:
+    """The checks that read the config's server paths (``Config.check_files``), run where the job runs.
+
+    ``check`` (run by :func:`parse_config`) never opens a file, so a request cannot make a server read a path
+    in a request thread; these run in the job's worker and fail the job with ConfigError's reason.
+    """
+    method = getattr(config, "check_files", None)
+    if method is not None:
+        method()
 
 
 @dataclass(frozen=True)

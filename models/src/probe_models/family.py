@@ -206,9 +206,19 @@ class Family(ABC):
         """
         return [name for name, _ in self.new_run(config, 0, 1).model.named_parameters()]
 
+    def builds_from_server_files(self, config: Any) -> bool:
+        """Whether building the model reads the config's server paths (a Hugging Face directory).
+
+        Such a model's size and parameter names are known only where the files are read: the job's worker.
+        """
+        return False
+
     def check_trainable(self, config: Any, groups: list[str]) -> set[str]:
         """The parameters that ``groups`` make trainable; a group that names none is refused."""
-        names = self.parameter_names(config)
+        return self.trainable_names(self.parameter_names(config), groups)
+
+    def trainable_names(self, names: list[str], groups: list[str]) -> set[str]:
+        """Those of the model's parameter ``names`` that ``groups`` select; a group that selects none is refused."""
         for group in groups:
             if not any(in_group(name, group) for name in names):
                 raise InvalidInput(

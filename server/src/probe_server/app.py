@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from probe_models.registry import FAMILIES
 from probe_server import __version__
+from probe_server.data_lock import DataDirInUse, DataDirLock
 from probe_server.engine import JobEngine, default_threads_per_job
 from probe_server.interceptors import ServerInterceptor
 from probe_server.metrics import Metrics
@@ -29,6 +30,7 @@ from probe_server.servicers.sweeps import SweepServicer
 from probe_server.settings import Settings
 from probe_server.store import Store
 from probe_server.sweeps import SweepManager
+from probe_server.tokens import TokenFileError, load_tokens
 from probe_wire.limits import channel_options
 from probe_wire.v1 import (
     checkpoints_pb2,
@@ -70,6 +72,22 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS from --tls-cert/--tls-key, requiring client certificates signed by --tls-client-ca if given."""
+    if settings.tls_cert is None and settings.tls_key is None:
+        if settings.tls_client_ca is not None:
+            raise SystemExit("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise SystemExit("TLS needs both --tls-cert and --tls-key")
+    try:
+        chain, key = settings.tls_cert.read_bytes(), settings.tls_key.read_bytes()
+        client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
+    except OSError as error:
+        raise SystemExit(f"cannot read a TLS file: {error}") from None
+    return grpc.ssl_server_credentials([(key, chain)], root_certificates=client_ca, require_client_auth=bool(client_ca))
+
+
 @dataclass
 class RunningServer:
     server: grpc.Server
@@ -80,24 +98,35 @@ class RunningServer:
     reproductions: ReproductionManager
     store: Store
     health: health.HealthServicer
+    lock: DataDirLock
+    shutdown_grace: float
 
     def stop(self, grace: float = 2.0) -> None:
+        """Stop taking calls (``grace`` seconds for those in flight), then give jobs ``shutdown_grace`` to stop."""
         for service in SERVICES:
             self.health.set(service.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(grace).wait()
         self.reproductions.stop()
         self.sweeps.stop()
-        self.engine.stop()
+        self.engine.stop(self.shutdown_grace)
         self.store.close()
+        self.lock.release()
 
 
 def create_server(settings: Settings) -> RunningServer:
     """Start every part of the server; ``settings.port`` 0 binds a free port."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(settings.device)
-    token = settings.token_file.read_text().strip() if settings.token_file else None
-    if settings.token_file and not token:
-        raise SystemExit(f"--token-file {settings.token_file} is empty")
+    try:
+        tokens = load_tokens(settings.token_file) if settings.token_file else None
+    except (OSError, TokenFileError) as error:
+        raise SystemExit(f"--token-file: {error}") from None
+    credentials = server_credentials(settings)
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()  # before the store is opened: recovery would mark another server's running jobs
+    except DataDirInUse as error:
+        raise SystemExit(str(error)) from None
     torch.set_num_threads(max(1, settings.probe_threads))
     store = Store(settings.database)
     if not store.integrity_ok():
@@ -105,19 +134,25 @@ def create_server(settings: Settings) -> RunningServer:
     metrics = Metrics()
     metrics.watch_store(store, list(FAMILIES))
     engine = JobEngine(
-        store, settings.checkpoint_root, settings.slots, metrics, default_threads_per_job(settings.slots), device
+        store,
+        settings.checkpoint_root,
+        settings.slots,
+        metrics,
+        default_threads_per_job(settings.slots),
+        device,
+        settings.limits.max_parameters,
     )
     engine.start()
     sweeps = SweepManager(engine, settings.limits)
     sweeps.start()
-    reproductions = ReproductionManager(sweeps, settings.data_dir / "reproductions")
+    reproductions = ReproductionManager(sweeps, settings.data_dir / "reproductions", settings.limits.max_reproductions)
     reproductions.start()
     cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics, device)
     probe_slots = threading.Semaphore(settings.probe_threads)
 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads, thread_name_prefix="rpc"),
-        interceptors=[ServerInterceptor(metrics, token, settings.max_streams)],
+        interceptors=[ServerInterceptor(metrics, tokens, settings.max_streams)],
         options=channel_options(settings.limits.max_message_bytes),
     )
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(engine, settings.limits), server)
@@ -133,7 +168,8 @@ def create_server(settings: Settings) -> RunningServer:
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in SERVICES]
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         raise SystemExit(f"cannot bind {settings.host}:{settings.port}")
     server.start()
@@ -149,7 +185,9 @@ def create_server(settings: Settings) -> RunningServer:
         settings.data_dir,
         metrics_port,
     )
-    return RunningServer(server, port, metrics_port, engine, sweeps, reproductions, store, health_servicer)
+    return RunningServer(
+        server, port, metrics_port, engine, sweeps, reproductions, store, health_servicer, lock, settings.shutdown_grace
+    )
 
 
 def serve(settings: Settings) -> None:

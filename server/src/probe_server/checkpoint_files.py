@@ -2,20 +2,32 @@
 
 A checkpoint is written into a hidden temporary directory, every file fsynced,
 then renamed into place, so a reader sees either the whole checkpoint or none
-of it. Weights are safetensors: nothing here ever unpickles.
+of it; a write that fails removes its temporary directory. Weights are
+safetensors: nothing here ever unpickles.
+
+``meta.json`` holds the SHA-256 of every other file (the ONNX graph's once it
+is exported), and every read checks it: a flipped byte or a truncated file on
+disk is :class:`DataLoss` naming the checkpoint and the file, never a model
+served from damaged weights. Checkpoints written before the digests existed
+are read unverified; their damage still surfaces as DataLoss when it breaks
+the format.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load, save_file
+
+from probe_server.errors import DataLoss
 
 WEIGHTS = "weights.safetensors"
 OPTIMIZER = "optimizer.safetensors"
@@ -34,6 +46,7 @@ class CheckpointMeta:
     metrics: dict[str, float]
     created_at: float
     code_version: str
+    sha256: dict[str, str] = field(default_factory=dict)  # file name -> hex digest; empty before digests existed
 
 
 def _fsync_dir(path: Path) -> None:
@@ -52,17 +65,22 @@ def _fsync_file(path: Path) -> None:
 def write_checkpoint(
     root: Path, meta: CheckpointMeta, weights: dict[str, torch.Tensor], optimizer: dict[str, torch.Tensor]
 ) -> int:
-    """Write a checkpoint atomically under ``root``; returns its size in bytes."""
+    """Write a checkpoint atomically under ``root``, with its files' digests in meta.json; returns its size."""
     final = root / meta.checkpoint_id
     tmp = root / f".tmp-{meta.checkpoint_id}"
     tmp.mkdir(parents=True)
-    save_file(_unshared(weights), str(tmp / WEIGHTS))
-    save_file({k: v.detach().contiguous().cpu() for k, v in optimizer.items()}, str(tmp / OPTIMIZER))
-    (tmp / META).write_text(json.dumps(asdict(meta), indent=1))
-    for name in (WEIGHTS, OPTIMIZER, META):
-        _fsync_file(tmp / name)
-    _fsync_dir(tmp)
-    os.rename(tmp, final)
+    try:
+        save_file(_unshared(weights), str(tmp / WEIGHTS))
+        save_file({k: v.detach().contiguous().cpu() for k, v in optimizer.items()}, str(tmp / OPTIMIZER))
+        digests = {name: sha256_file(tmp / name) for name in (WEIGHTS, OPTIMIZER)}
+        (tmp / META).write_text(json.dumps(asdict(replace(meta, sha256=digests)), indent=1))
+        for name in (WEIGHTS, OPTIMIZER, META):
+            _fsync_file(tmp / name)
+        _fsync_dir(tmp)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk or a kill leaves no half-written directory
+        raise
     _fsync_dir(root)
     return directory_size(final)
 
@@ -83,25 +101,79 @@ def directory_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
 
 
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_meta(path: Path) -> CheckpointMeta:
-    return CheckpointMeta(**json.loads((path / META).read_text()))
+    """The checkpoint's meta.json; DataLoss if it is missing or unreadable."""
+    try:
+        return CheckpointMeta(**json.loads((path / META).read_text()))
+    except FileNotFoundError:
+        raise DataLoss(f"checkpoint {path.name}: {META} is missing") from None
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as error:
+        raise DataLoss(f"checkpoint {path.name}: {META} is unreadable ({type(error).__name__})") from None
+
+
+def verified_bytes(path: Path, name: str) -> bytes:
+    """The bytes of one file of the checkpoint at ``path``, checked against the digest meta.json records."""
+    expected = read_meta(path).sha256.get(name)
+    try:
+        data = (path / name).read_bytes()
+    except FileNotFoundError:
+        raise DataLoss(f"checkpoint {path.name}: {name} is missing") from None
+    except OSError as error:
+        raise DataLoss(f"checkpoint {path.name}: {name} cannot be read ({error.strerror})") from None
+    if expected is not None and sha256_bytes(data) != expected:
+        raise DataLoss(
+            f"checkpoint {path.name}: {name} does not match the SHA-256 in {META} "
+            f"({len(data)} bytes on disk; damaged or truncated): restore it from a backup or delete the checkpoint"
+        )
+    return data
+
+
+def _tensors(path: Path, name: str) -> dict[str, torch.Tensor]:
+    try:
+        return load(verified_bytes(path, name))
+    except SafetensorError as error:
+        raise DataLoss(f"checkpoint {path.name}: {name} is not a readable safetensors file ({error})") from None
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(path / WEIGHTS))
+    return _tensors(path, WEIGHTS)
 
 
 def read_optimizer(path: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(path / OPTIMIZER))
+    return _tensors(path, OPTIMIZER)
+
+
+def add_file(path: Path, name: str, data: bytes) -> None:
+    """Add a derived file (the ONNX graph) to a checkpoint: the file, then its digest in meta.json, each atomic."""
+    write_atomic(path / name, data)
+    meta = read_meta(path)
+    write_atomic(path / META, json.dumps(asdict(replace(meta, sha256={**meta.sha256, name: sha256_bytes(data)})),
+                                         indent=1).encode())  # fmt: skip
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def remove_checkpoint(root: Path, checkpoint_id: str) -> None:

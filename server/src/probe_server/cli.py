@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from probe_server.settings import Settings
+from probe_server.settings import Limits, Settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         "--token-file",
         type=Path,
         default=None,
-        help="require 'authorization: Bearer <token>' with the token in this file",
+        help="require 'authorization: Bearer <token>' on every RPC but health; one token per line as "
+        "'NAME ROLE TOKEN' (role read or write), or a single bare token (write)",
     )
     serve.add_argument(
         "--max-streams",
@@ -46,10 +47,57 @@ def main(argv: list[str] | None = None) -> None:
         help=f"open streams (watchers) served at once; past it RESOURCE_EXHAUSTED, so unary calls keep "
         f"{defaults.rpc_threads} - max-streams threads (default %(default)s)",
     )
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS only (with --tls-key)")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument("--tls-client-ca", type=Path, help="PEM CA: require client certificates it signed (mutual TLS)")
+    serve.add_argument(
+        "--data-root",
+        type=Path,
+        action="append",
+        default=[],
+        help="a directory a job's data_path/hf_path may point into (repeatable); without one the server reads "
+        "no client-chosen path",
+    )
+    serve.add_argument(
+        "--max-data-bytes",
+        type=int,
+        default=defaults.limits.max_data_bytes,
+        help="the most a data_path/hf_path may hold (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-reproductions",
+        type=int,
+        default=defaults.limits.max_reproductions,
+        help="reproductions running at once; StartReproduction past it is RESOURCE_EXHAUSTED (default %(default)s)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=defaults.shutdown_grace,
+        help="seconds running jobs get on SIGTERM to write a checkpoint and stop before they are killed "
+        "(default %(default)s)",
+    )
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    check = commands.add_parser(
+        "fsck", help="check a stopped server's data dir: the database and every checkpoint's digests"
+    )
+    check.add_argument("--data-dir", type=Path, default=defaults.data_dir, help="(default %(default)s)")
     args = parser.parse_args(argv)
+    if args.command == "fsck":
+        from probe_server.fsck import main as fsck
+
+        raise SystemExit(fsck(args.data_dir))
     if args.slots < 1:
         parser.error("--slots must be at least 1")
+    for root in args.data_root:
+        if not root.is_absolute() or not root.is_dir():
+            parser.error(f"--data-root {root}: must be an absolute path to a directory")
+    if args.max_reproductions < 1:
+        parser.error("--max-reproductions must be at least 1")
+    if args.max_data_bytes < 1:
+        parser.error("--max-data-bytes must be positive")
+    if not 0 <= args.shutdown_grace <= 3600:
+        parser.error("--shutdown-grace must lie in [0, 3600] seconds")
     if not 1 <= args.max_streams < defaults.rpc_threads:
         parser.error(f"--max-streams must lie in [1, {defaults.rpc_threads - 1}]")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -64,7 +112,16 @@ def main(argv: list[str] | None = None) -> None:
             slots=args.slots,
             device=args.device,
             token_file=args.token_file,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_client_ca=args.tls_client_ca,
             max_streams=args.max_streams,
+            shutdown_grace=args.shutdown_grace,
+            limits=Limits(
+                data_roots=tuple(args.data_root),
+                max_data_bytes=args.max_data_bytes,
+                max_reproductions=args.max_reproductions,
+            ),
         )
     )
 

@@ -24,17 +24,18 @@ from typing import Any
 
 from probe_models.states import JobState
 from probe_server.checkpoint_files import CheckpointMeta, directory_size, read_meta
-from probe_server.errors import Conflict, NotFoundError
+from probe_server.errors import Conflict, DataLoss, NotFoundError, StorageFull
 from probe_server.ids import new_id
 from probe_server.job_spec import JobSpec
 from probe_server.metrics import Metrics
 from probe_server.store import CheckpointRecord, JobRecord, Store, SweepChildRecord, SweepRecord
 from probe_server.worker import WorkerTask, run_job
-from probe_server.worker_messages import CANCEL, CheckpointWritten, Done, Failed, Progress, WorkerMessage
+from probe_server.worker_messages import CANCEL, SHUTDOWN, CheckpointWritten, Done, Failed, Progress, WorkerMessage
 
 log = logging.getLogger("probe.jobs")
 
 CANCEL_GRACE_S = 1.2  # then terminate; the whole cancel stays under two seconds
+STORAGE_RETRY_S = 5.0  # a job that could not start on a full disk is tried again after this
 
 
 @dataclass
@@ -49,9 +50,11 @@ class _Worker:
 
 class JobEngine:
     def __init__(
-        self, store: Store, checkpoint_root: Path, slots: int, metrics: Metrics, threads_per_job: int, device: str
-    ) -> None:
+        self, store: Store, checkpoint_root: Path, slots: int, metrics: Metrics, threads_per_job: int, device: str,
+        max_parameters: int,
+    ) -> None:  # fmt: skip
         self.device = device
+        self.max_parameters = max_parameters
         self.store = store
         self.checkpoint_root = checkpoint_root
         self.slots = slots
@@ -78,14 +81,29 @@ class JobEngine:
         threading.Thread(target=multiprocessing.forkserver.ensure_running, name="forkserver-start", daemon=True).start()
         self._dispatcher.start()
 
-    def stop(self) -> None:
-        """Stop dispatching; running jobs end INTERRUPTED so they can be resumed."""
+    def stop(self, grace: float = 0.0) -> None:
+        """Stop dispatching and let running jobs stop well within ``grace`` seconds.
+
+        Each running job is asked to write a checkpoint at the step it reached and stop: it ends INTERRUPTED
+        and a resume continues from that step. A job that completes its last step meanwhile is SUCCEEDED. A
+        worker still running after the grace period is killed (INTERRUPTED; a resume starts from its last
+        periodic checkpoint).
+        """
         with self._lock:
             self._stopping = True
             workers = list(self._running.values())
             self._lock.notify_all()
         for worker in workers:
-            worker.process.kill()
+            with contextlib.suppress(OSError):
+                worker.conn.send(SHUTDOWN)
+        deadline = time.monotonic() + grace
+        for worker in workers:
+            worker.finished.wait(max(0.0, deadline - time.monotonic()))
+        for worker in workers:
+            if not worker.finished.is_set():
+                log.warning("job=%s did not stop within the %.0f s grace period; killing its worker", worker.job_id,
+                            grace)  # fmt: skip
+                worker.process.kill()
         for worker in workers:
             worker.finished.wait(5)
 
@@ -113,7 +131,7 @@ class JobEngine:
         """A checkpoint written just before the server died: record it from its meta.json."""
         try:
             meta = read_meta(path)
-        except (OSError, ValueError, TypeError) as error:
+        except DataLoss as error:
             log.warning("removing unreadable checkpoint directory %s: %s", path, error)
             shutil.rmtree(path, ignore_errors=True)
             return
@@ -248,6 +266,10 @@ class JobEngine:
                 job = self.get(self._queue.popleft())
                 try:
                     self._start_worker(job)
+                except StorageFull:  # RUNNING could not be recorded: the job waits at the head of the queue
+                    log.warning("job=%s waits to start: the disk is full", job.job_id)
+                    self._queue.appendleft(job.job_id)
+                    self._lock.wait(STORAGE_RETRY_S)
                 except Exception as error:  # the job fails; the dispatcher lives on
                     log.exception("job=%s could not start a worker", job.job_id)
                     message = f"could not start a worker: {type(error).__name__}: {error}"
@@ -273,6 +295,7 @@ class JobEngine:
             resume_from=checkpoint.checkpoint_id if checkpoint else "",
             threads=self.threads_per_job,
             device=self.device,
+            max_parameters=self.max_parameters,
         )
         parent, child = self._context.Pipe()
         process = self._context.Process(
@@ -280,17 +303,23 @@ class JobEngine:
         )
         process.start()
         child.close()
+        try:
+            self._record(
+                job.job_id,
+                job.family,
+                "STATE",
+                state=JobState.RUNNING,
+                step=checkpoint.step if checkpoint else 0,
+                message=f"worker pid {process.pid}",
+                updates={"started_at": time.time(), "runs": job.runs + 1},
+            )
+        except BaseException:
+            process.kill()
+            process.join()
+            parent.close()
+            raise
         worker = _Worker(job.job_id, job.family, process, parent)
         self._running[job.job_id] = worker
-        self._record(
-            job.job_id,
-            job.family,
-            "STATE",
-            state=JobState.RUNNING,
-            step=checkpoint.step if checkpoint else 0,
-            message=f"worker pid {process.pid}",
-            updates={"started_at": time.time(), "runs": job.runs + 1},
-        )
         threading.Thread(target=self._supervise, args=(worker,), name=f"supervise-{job.job_id}", daemon=True).start()
 
     def _supervise(self, worker: _Worker) -> None:
@@ -298,24 +327,30 @@ class JobEngine:
         try:
             while True:
                 message: WorkerMessage = worker.conn.recv()
-                if isinstance(message, Progress):
-                    self._record(
-                        worker.job_id,
-                        worker.family,
-                        "PROGRESS",
-                        step=message.step,
-                        loss=message.metrics["loss"],
-                        metrics=message.metrics,
-                        updates={"peak_memory_bytes": message.peak_memory_bytes},
-                    )
-                elif isinstance(message, CheckpointWritten):
-                    self._add_checkpoint(CheckpointMeta(**message.meta), message.size_bytes)
-                else:
+                try:
+                    self._record_message(worker, message)
+                except StorageFull as error:  # the job goes on; a checkpoint's files are adopted at the next start
+                    log.warning("job=%s %s not recorded: %s", worker.job_id, type(message).__name__, error)
+                if isinstance(message, Done | Failed):
                     outcome = message
         except (EOFError, OSError):
             pass
         worker.process.join()
         self._finish(worker, outcome)
+
+    def _record_message(self, worker: _Worker, message: WorkerMessage) -> None:
+        if isinstance(message, Progress):
+            self._record(
+                worker.job_id,
+                worker.family,
+                "PROGRESS",
+                step=message.step,
+                loss=message.metrics["loss"],
+                metrics=message.metrics,
+                updates={"peak_memory_bytes": message.peak_memory_bytes},
+            )
+        elif isinstance(message, CheckpointWritten):
+            self._add_checkpoint(CheckpointMeta(**message.meta), message.size_bytes)
 
     def _add_checkpoint(self, meta: CheckpointMeta, size_bytes: int) -> None:
         self.store.add_checkpoint(
@@ -348,8 +383,13 @@ class JobEngine:
             updates["error"] = f"{outcome.error}\n{outcome.traceback}"
         elif isinstance(outcome, Done):
             updates["peak_memory_bytes"] = outcome.peak_memory_bytes
-            state = JobState.CANCELLED if outcome.stopped else JobState.SUCCEEDED
-            message = "cancelled" if outcome.stopped else "finished"
+            if not outcome.stopped:
+                state, message = JobState.SUCCEEDED, "finished"
+            elif worker.cancel_requested or not self._stopping:
+                state, message = JobState.CANCELLED, "cancelled"
+            else:
+                state = JobState.INTERRUPTED
+                message = f"the server stopped at step {outcome.step} (checkpointed); a resume continues from there"
         elif worker.cancel_requested:
             state, message = JobState.CANCELLED, "cancelled (worker terminated)"
         elif self._stopping:
@@ -362,7 +402,10 @@ class JobEngine:
         if "peak_memory_bytes" in updates:
             self.metrics.job_finished(worker.family, updates["peak_memory_bytes"])
         with self._lock:
-            self._record(worker.job_id, worker.family, "STATE", state=state, message=message, updates=updates)
+            try:
+                self._record(worker.job_id, worker.family, "STATE", state=state, message=message, updates=updates)
+            except StorageFull:  # the job reads RUNNING until the next start, which records it INTERRUPTED
+                log.error("job=%s ended %s but the disk is full: not recorded", worker.job_id, state)
             self._running.pop(worker.job_id, None)
             self._lock.notify_all()
         worker.finished.set()

@@ -15,6 +15,18 @@ class Conflict(Exception):
     """The request is valid but the thing is in the wrong state for it."""
 
 
+class DataLoss(Exception):
+    """A stored file is missing, damaged or truncated: the request was fine, the server's data is not."""
+
+
+class StorageFull(Exception):
+    """The data dir's disk has no room for a write; the request may succeed once the operator frees space."""
+
+
+class PermissionDenied(Exception):
+    """The request is well formed but this server does not allow it (a path outside its data roots)."""
+
+
 class Busy(Exception):
     """The server is at a concurrency limit (open streams); the same request may succeed later."""
 
@@ -27,6 +39,9 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (DataUnavailable, grpc.StatusCode.FAILED_PRECONDITION),
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Busy, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (DataLoss, grpc.StatusCode.DATA_LOSS),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 )
 
 

@@ -1,4 +1,8 @@
-"""Cross-cutting concerns of every RPC: the bearer token, metrics, a cap on open streams, and error mapping.
+"""Cross-cutting concerns of every RPC: bearer tokens and roles, metrics, a cap on open streams, error mapping.
+
+The token is checked before the request body is parsed: each handler here takes the raw bytes, so a call
+without a valid token is UNAUTHENTICATED whatever its body, and a body that does not parse is
+INVALID_ARGUMENT, not gRPC's own INTERNAL. Health alone needs no token; reflection does.
 
 Servicers raise domain exceptions; this is the one place that turns them into
 gRPC statuses. An exception with no mapping is a bug: it is logged with its
@@ -7,7 +11,6 @@ traceback and reported as INTERNAL.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 import time
@@ -15,13 +18,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
+from probe_models.errors import InvalidInput
 from probe_server.errors import Busy, status_for
 from probe_server.metrics import Metrics
+from probe_server.tokens import Token, match, needs_write
 
 log = logging.getLogger("probe.rpc")
 
 UNAUTHENTICATED_SERVICES = ("grpc.health.v1.Health",)
+ANYONE = Token("anonymous", "write")  # the caller when the server has no token file, or of health
 
 
 class _Outcome:
@@ -29,9 +36,9 @@ class _Outcome:
 
 
 class ServerInterceptor(grpc.ServerInterceptor):
-    def __init__(self, metrics: Metrics, token: str | None, max_streams: int) -> None:
+    def __init__(self, metrics: Metrics, tokens: list[Token] | None, max_streams: int) -> None:
         self.metrics = metrics
-        self.token = token
+        self.tokens = tokens
         # Each open stream holds one of the server's RPC threads for as long as it lasts (a watched job: hours).
         # Past max_streams a new stream is refused at once, so the threads left keep answering unary calls.
         self.max_streams = max_streams
@@ -42,26 +49,50 @@ class ServerInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return None
         service, _, method = details.method.lstrip("/").rpartition("/")
-        authorized = self._authorized(service, details.invocation_metadata)
-        if handler.unary_unary is not None:
-            behavior = self._wrap_unary(handler.unary_unary, service, method, authorized)
-            return grpc.unary_unary_rpc_method_handler(
-                behavior, handler.request_deserializer, handler.response_serializer
-            )
+        caller = self._caller(service, details.invocation_metadata)
+        parse = handler.request_deserializer or (lambda raw: raw)
+        if handler.unary_unary is not None:  # no deserializer: the wrapper gets the bytes and parses them itself
+            behavior = self._wrap_unary(handler.unary_unary, parse, service, method, caller)
+            return grpc.unary_unary_rpc_method_handler(behavior, None, handler.response_serializer)
         if handler.unary_stream is not None:
-            behavior = self._wrap_stream(handler.unary_stream, service, method, authorized)
-            return grpc.unary_stream_rpc_method_handler(
-                behavior, handler.request_deserializer, handler.response_serializer
-            )
-        return handler  # probe has no client-streaming RPCs; reflection's bidi stream passes through
+            behavior = self._wrap_stream(handler.unary_stream, parse, service, method, caller)
+            return grpc.unary_stream_rpc_method_handler(behavior, None, handler.response_serializer)
+        if handler.stream_stream is not None:  # reflection: probe has no client-streaming RPCs of its own
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap_bidi(handler.stream_stream, caller), handler.request_deserializer,
+                handler.response_serializer,
+            )  # fmt: skip
+        return None
 
-    def _authorized(self, service: str, metadata: Any) -> bool:
-        if self.token is None or service in UNAUTHENTICATED_SERVICES:
-            return True
-        for key, value in metadata or ():
-            if key == "authorization" and hmac.compare_digest(str(value), f"Bearer {self.token}"):
-                return True
-        return False
+    def _caller(self, service: str, metadata: Any) -> Token | None:
+        """Who calls: the matching token, ANYONE where no token is needed, None for a missing or wrong one."""
+        if self.tokens is None or service in UNAUTHENTICATED_SERVICES:
+            return ANYONE
+        return match(self.tokens, metadata)
+
+    @staticmethod
+    def _check_caller(caller: Token | None, method: str, context: grpc.ServicerContext, outcome: _Outcome) -> None:
+        if caller is None:
+            outcome.code = grpc.StatusCode.UNAUTHENTICATED
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token (authorization: Bearer <token>)"
+            )
+            return  # abort raises; this says so to the type checker
+        if needs_write(method):
+            if caller.role != "write":
+                outcome.code = grpc.StatusCode.PERMISSION_DENIED
+                context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"token {caller.name!r} has the {caller.role} role; {method} needs a write token",
+                )
+            log.info("rpc=%s caller=%s", method, caller.name)
+
+    @staticmethod
+    def _parse(parse: Callable[[bytes], Any], raw: bytes, method: str) -> Any:
+        try:
+            return parse(raw)
+        except DecodeError:
+            raise InvalidInput(f"the request body is not a valid {method} request message") from None
 
     def _fail(self, context: grpc.ServicerContext, outcome: _Outcome, error: BaseException, method: str) -> None:
         code = status_for(error)
@@ -75,14 +106,11 @@ class ServerInterceptor(grpc.ServerInterceptor):
         context.abort(code, message)
 
     def _begin(
-        self, kind: str, service: str, method: str, authorized: bool, context: grpc.ServicerContext, outcome: _Outcome
-    ) -> None:
+        self, kind: str, service: str, method: str, caller: Token | None, context: grpc.ServicerContext,
+        outcome: _Outcome,
+    ) -> None:  # fmt: skip
         self.metrics.started.labels(kind, service, method).inc()
-        if not authorized:
-            outcome.code = grpc.StatusCode.UNAUTHENTICATED
-            context.abort(
-                grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token (authorization: Bearer <token>)"
-            )
+        self._check_caller(caller, method, context, outcome)
 
     def _end(
         self, kind: str, service: str, method: str, start: float, outcome: _Outcome, context: grpc.ServicerContext
@@ -94,13 +122,14 @@ class ServerInterceptor(grpc.ServerInterceptor):
         self.metrics.handling_seconds.labels(kind, service, method).observe(time.perf_counter() - start)
 
     def _wrap_unary(
-        self, behavior: Callable[..., Any], service: str, method: str, authorized: bool
-    ) -> Callable[..., Any]:
-        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+        self, behavior: Callable[..., Any], parse: Callable[[bytes], Any], service: str, method: str,
+        caller: Token | None,
+    ) -> Callable[..., Any]:  # fmt: skip
+        def wrapped(raw: bytes, context: grpc.ServicerContext) -> Any:
             start, outcome = time.perf_counter(), _Outcome()
             try:
-                self._begin("UNARY", service, method, authorized, context, outcome)
-                return behavior(request, context)
+                self._begin("UNARY", service, method, caller, context, outcome)
+                return behavior(self._parse(parse, raw, method), context)
             except Exception as error:
                 if outcome.code != grpc.StatusCode.OK:
                     raise  # already aborted
@@ -111,12 +140,14 @@ class ServerInterceptor(grpc.ServerInterceptor):
         return wrapped
 
     def _wrap_stream(
-        self, behavior: Callable[..., Any], service: str, method: str, authorized: bool
-    ) -> Callable[..., Any]:
-        def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self, behavior: Callable[..., Any], parse: Callable[[bytes], Any], service: str, method: str,
+        caller: Token | None,
+    ) -> Callable[..., Any]:  # fmt: skip
+        def wrapped(raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
             start, outcome, opened = time.perf_counter(), _Outcome(), False
             try:
-                self._begin("SERVER_STREAM", service, method, authorized, context, outcome)
+                self._begin("SERVER_STREAM", service, method, caller, context, outcome)
+                request = self._parse(parse, raw, method)
                 opened = self._streams.acquire(blocking=False)
                 if not opened:
                     raise Busy(
@@ -132,5 +163,12 @@ class ServerInterceptor(grpc.ServerInterceptor):
                 if opened:
                     self._streams.release()
                 self._end("SERVER_STREAM", service, method, start, outcome, context)
+
+        return wrapped
+
+    def _wrap_bidi(self, behavior: Callable[..., Any], caller: Token | None) -> Callable[..., Any]:
+        def wrapped(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            self._check_caller(caller, "ServerReflectionInfo", context, _Outcome())
+            yield from behavior(requests, context)
 
         return wrapped

@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from probe_models.config import server_paths
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import Family
 from probe_models.optimizers import parse_optimizer
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import check_id
+from probe_server.server_paths import check_server_path
 from probe_server.settings import Limits
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ class JobSpec:
 
     def validate(self, family: Family, config: Any, limits: Limits, store: Store) -> JobSpec:
         """Refuse what this server will not run; return the spec with its defaults filled in."""
-        check_size(family, config, limits)
+        check_config(family, config, limits)
         if self.steps < 0:
             raise InvalidInput(f"steps must be >= 0, got {self.steps}")
         steps = self.steps or family.default_steps
@@ -64,7 +66,7 @@ class JobSpec:
                 raise Conflict(
                     f"init_checkpoint {checkpoint_id} is a {checkpoint.family} model; this job trains {family.name}"
                 )
-        if self.trainable:
+        if self.trainable and not family.builds_from_server_files(config):  # else the worker checks them
             family.check_trainable(config, list(self.trainable))
         return replace(
             self,
@@ -100,16 +102,23 @@ class JobSpec:
         )
 
 
-def check_size(family: Family, config: Any, limits: Limits) -> None:
-    """Refuse a config whose model or training step is larger than this server allows."""
-    parameters = family.parameter_count(config)
-    if parameters > limits.max_parameters:
-        raise TooLarge(
-            f"the model would have {parameters:,} parameters; this server's limit is {limits.max_parameters:,}"
-        )
+def check_config(family: Family, config: Any, limits: Limits) -> None:
+    """Refuse a config whose server paths this server may not read, or whose model or step is too large.
+
+    A model built from server files (a Hugging Face directory) is sized by the job's worker, which reads them.
+    """
+    for key, path in server_paths(config).items():
+        check_server_path(key, path, limits.data_roots, limits.max_data_bytes)
+    if not family.builds_from_server_files(config):
+        check_parameters(family.parameter_count(config), limits.max_parameters)
     working = family.working_floats(config)
     if working > limits.max_working_floats:
         raise TooLarge(
             f"a training step would hold about {working:,} floats of data and activations; "
             f"this server's limit is {limits.max_working_floats:,}"
         )
+
+
+def check_parameters(parameters: int, max_parameters: int) -> None:
+    if parameters > max_parameters:
+        raise TooLarge(f"the model would have {parameters:,} parameters; this server's limit is {max_parameters:,}")

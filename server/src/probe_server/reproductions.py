@@ -24,7 +24,7 @@ from probe_models.registry import get_family, reproduction_of
 from probe_models.reproduction import SCALES, ChildResult, Reproduction, SearchOutcome, SweepPlan, SweepResult
 from probe_models.states import JobState, RunState
 from probe_server.checkpoint_files import read_weights, write_atomic
-from probe_server.errors import Conflict, NotFoundError
+from probe_server.errors import Busy, Conflict, NotFoundError
 from probe_server.ids import new_id
 from probe_server.job_spec import JobSpec
 from probe_server.store import ReproductionRecord
@@ -36,8 +36,9 @@ HISTORY_LIMIT = 100_000  # progress events read per child for an analysis
 
 
 class ReproductionManager:
-    def __init__(self, sweeps: SweepManager, root: Path) -> None:
+    def __init__(self, sweeps: SweepManager, root: Path, max_running: int = 4) -> None:
         self.sweeps = sweeps
+        self.max_running = max_running
         self.store = sweeps.store
         self.root = root
         self._analysis_lock = threading.Lock()  # matplotlib's pyplot state is global
@@ -66,6 +67,16 @@ class ReproductionManager:
         reproduction = self.reproduction_of(family_name)
         if scale not in SCALES:
             raise InvalidInput(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        with self._lock:
+            running = len(self.store.reproductions_in_state(RunState.RUNNING))
+            if running >= self.max_running:
+                raise Busy(
+                    f"{running} reproductions are running, this server's limit (--max-reproductions); "
+                    "wait for one to end or cancel one"
+                )
+            return self._begin(reproduction, family_name, scale)
+
+    def _begin(self, reproduction: Reproduction, family_name: str, scale: str) -> ReproductionRecord:
         record = ReproductionRecord(
             new_id("reproduction"),
             reproduction_of(family_name)[0].name,

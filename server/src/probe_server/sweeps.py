@@ -28,7 +28,7 @@ from probe_models.states import JobState, RunState
 from probe_server.engine import JobEngine
 from probe_server.errors import Conflict, NotFoundError
 from probe_server.ids import new_id
-from probe_server.job_spec import MAX_SEED, JobSpec, check_size
+from probe_server.job_spec import MAX_SEED, JobSpec, check_config
 from probe_server.settings import Limits
 from probe_server.store import JobRecord, SweepChildRecord, SweepRecord
 from probe_server.sweep_plan import (
@@ -189,7 +189,7 @@ class SweepManager:
 
     def _config(self, family: Family, base: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
         config = parse_config(family.config_cls, {**base, **point})
-        check_size(family, config, self.limits)
+        check_config(family, config, self.limits)
         return config_to_dict(config)
 
     def get(self, sweep_id: str) -> SweepRecord:

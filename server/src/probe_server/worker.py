@@ -3,7 +3,8 @@
 Runs in a spawned process so a crash or an out-of-memory kill cannot take the
 server down and training never holds the server's GIL. Messages to the server
 are :mod:`worker_messages` dataclasses; the server may send CANCEL at any time
-and the worker stops before its next step.
+and the worker stops before its next step, or SHUTDOWN, and the worker also
+writes a checkpoint at the step it reached so that a resume loses nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 import probe_models
 from probe_server.checkpoint_files import CheckpointMeta, read_meta, read_optimizer, read_weights, write_checkpoint
 from probe_server.ids import new_id
-from probe_server.job_spec import JobSpec
-from probe_server.worker_messages import CANCEL, CheckpointWritten, Done, Failed, Progress
+from probe_server.job_spec import JobSpec, check_parameters
+from probe_server.worker_messages import CANCEL, SHUTDOWN, CheckpointWritten, Done, Failed, Progress
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class WorkerTask:
     resume_from: str  # a checkpoint id, or "" for a fresh start
     threads: int
     device: str  # "cpu" or "cuda"
+    max_parameters: int  # checked here for a model built from server files, which the server never read
 
 
 def peak_memory_bytes(device: str) -> int:
@@ -61,12 +63,15 @@ class _PipeHooks:
         self.task, self.conn, self.run = task, conn, run
         self.baseline_memory = baseline_memory
         self.stopped = False
+        self.shutdown = False  # the server is stopping: checkpoint where training stopped
+        self.last_metrics: dict[str, float] = {}
         self.parent_pid = os.getppid()
 
     def on_progress(self, step: int, metrics: dict[str, float]) -> None:
         peak = peak_memory_bytes(self.task.device)
         # what training added to the process: the model, its optimizer and activations, not the runtime
         metrics = {**metrics, "excess_memory_bytes": float(peak - self.baseline_memory)}
+        self.last_metrics = metrics
         self.conn.send(Progress(step, metrics, peak))
 
     def on_checkpoint(self, step: int, metrics: dict[str, float]) -> None:
@@ -91,8 +96,10 @@ class _PipeHooks:
         if os.getppid() != self.parent_pid:  # the server died: stop before writing anything more
             self.stopped = True
         while self.conn.poll():
-            if self.conn.recv() == CANCEL:
+            message = self.conn.recv()
+            if message in (CANCEL, SHUTDOWN):
                 self.stopped = True
+                self.shutdown = self.shutdown or message == SHUTDOWN
         return self.stopped
 
 
@@ -101,7 +108,7 @@ def run_job(task: WorkerTask, conn: Connection) -> None:
     try:
         import torch
 
-        from probe_models.config import parse_config
+        from probe_models.config import check_files, parse_config
         from probe_models.optimizers import with_optimizer
         from probe_models.registry import get_family
         from probe_models.training import train
@@ -110,8 +117,13 @@ def run_job(task: WorkerTask, conn: Connection) -> None:
         torch.set_num_threads(task.threads)
         family = get_family(task.family)
         config = parse_config(family.config_cls, task.config)
+        check_files(config)  # what reads data_path/hf_path runs here, never in a request thread
+        if family.builds_from_server_files(config):
+            check_parameters(family.parameter_count(config), task.max_parameters)
         baseline_memory = peak_memory_bytes(task.device)
         run = family.new_run(config, spec.seed, spec.steps, torch.device(task.device))
+        if spec.trainable and family.builds_from_server_files(config):
+            family.trainable_names([name for name, _ in run.model.named_parameters()], list(spec.trainable))
         if spec.init_checkpoint and not task.resume_from:
             load_initial_weights(run.model, Path(task.checkpoint_root) / spec.init_checkpoint)
         if spec.trainable:
@@ -124,6 +136,8 @@ def run_job(task: WorkerTask, conn: Connection) -> None:
             run.restore(start, read_weights(path), read_optimizer(path))
         hooks = _PipeHooks(task, conn, run, baseline_memory)
         step = train(run, start, spec.log_every, spec.checkpoint_every, hooks)
+        if hooks.shutdown and step > start:
+            hooks.on_checkpoint(step, hooks.last_metrics or {"loss": float("nan")})
         conn.send(Done(step, hooks.stopped, peak_memory_bytes(task.device)))
     except BaseException as error:  # report everything, then exit non-zero
         conn.send(Failed(f"{type(error).__name__}: {error}", traceback.format_exc()))

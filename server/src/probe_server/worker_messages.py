@@ -1,7 +1,8 @@
 """What a job's worker process tells the engine over its pipe, one dataclass per kind of message.
 
 The pipe is between the server and the worker it started (multiprocessing pickles these); no client
-supplies them. The engine's only message back is CANCEL.
+supplies them. The engine's messages back are CANCEL (stop now) and SHUTDOWN (the server is stopping:
+checkpoint the step reached, then stop).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CANCEL = "cancel"
+SHUTDOWN = "shutdown"
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class CheckpointWritten:
 
 @dataclass(frozen=True)
 class Done:
-    """Training returned: after its last step, or early because the job was cancelled (``stopped``)."""
+    """Training returned: after its last step, or early (``stopped``) on CANCEL or SHUTDOWN."""
 
     step: int
     stopped: bool

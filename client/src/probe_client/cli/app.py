@@ -30,6 +30,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _State:
     server: str = ""
     token: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 state = _State()
@@ -41,13 +44,25 @@ def main(
         str, typer.Option("--server", envvar="PROBE_SERVER", help="address of the probe server")
     ] = default_address(),
     token: Annotated[str | None, typer.Option("--token", envvar="PROBE_TOKEN", help="bearer token")] = None,
+    tls_ca: Annotated[
+        str | None, typer.Option("--tls-ca", envvar="PROBE_TLS_CA", help="PEM CA of a TLS server's certificate")
+    ] = None,
+    tls_cert: Annotated[
+        str | None, typer.Option("--tls-cert", envvar="PROBE_TLS_CERT", help="PEM client certificate (mutual TLS)")
+    ] = None,
+    tls_key: Annotated[
+        str | None, typer.Option("--tls-key", envvar="PROBE_TLS_KEY", help="PEM key of --tls-cert")
+    ] = None,
 ) -> None:
     state.server, state.token = server, token
+    state.tls_ca, state.tls_cert, state.tls_key = tls_ca, tls_cert, tls_key
 
 
 def connect() -> ProbeClient:
     """A client of the server the global options name."""
-    return ProbeClient(state.server, token=state.token)
+    return ProbeClient(
+        state.server, token=state.token, tls_ca=state.tls_ca, tls_cert=state.tls_cert, tls_key=state.tls_key
+    )
 
 
 def fail(message: str) -> None:

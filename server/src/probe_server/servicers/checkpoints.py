@@ -64,8 +64,7 @@ class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
             raise InvalidInput(f"unknown export format {request.format}")
         self.cache.record(request.checkpoint_id)
         with self.probe_slots:
-            path = self.cache.onnx_path(request.checkpoint_id)
-        data = path.read_bytes()
+            data = self.cache.onnx_bytes(request.checkpoint_id)
         for offset in range(0, max(len(data), 1), CHUNK_BYTES):
             chunk = checkpoints_pb2.ExportCheckpointChunk(
                 size_bytes=len(data), offset=offset, data=data[offset : offset + CHUNK_BYTES]

@@ -33,6 +33,7 @@ from probe_wire.tensors import TensorFormatError, from_tensor, to_tensor
 from probe_wire.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
 
 ONNX_CHUNK = 8192
+CHUNK_FLOATS = 1 << 22  # probabilities one ONNX run may return (16 MB): queries per run shrink as answers grow
 DEFAULT_ATTENTION_SEQUENCES = 8
 DEFAULT_SHARPNESS_EXAMPLES = 1024
 DEFAULT_SHARPNESS_CHUNK = 4096
@@ -106,13 +107,19 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 f"{len(subjects)} queries with top_k={top_k} would exceed "
                 f"the {self.limits.max_message_bytes}-byte message limit"
             )
+        if len(subjects) * num_answers > self.limits.max_probe_floats:
+            raise TooLarge(
+                f"{len(subjects):,} queries x {num_answers:,} answers = {len(subjects) * num_answers:,} probabilities "
+                f"to compute; this server's limit is {self.limits.max_probe_floats:,} per request"
+            )
         inputs = facts.fact_inputs(model, subjects, relations, request.noise_seed)
         session = self.cache.session(request.checkpoint_id)
-        chunks = range(0, len(inputs), ONNX_CHUNK)
-        probabilities = np.concatenate(
-            [session.run([ONNX_PROBABILITIES], {ONNX_INPUT: inputs[i : i + ONNX_CHUNK]})[0] for i in chunks]
-        )
-        top, probs = _top_k(probabilities, top_k)
+        chunk = max(1, min(ONNX_CHUNK, CHUNK_FLOATS // num_answers))  # only each chunk's top k is kept
+        tops = [
+            _top_k(session.run([ONNX_PROBABILITIES], {ONNX_INPUT: inputs[i : i + chunk]})[0], top_k)
+            for i in range(0, len(inputs), chunk)
+        ]
+        top, probs = np.concatenate([t for t, _ in tops]), np.concatenate([p for _, p in tops])
         stored = facts.stored_answers(model, subjects, relations)
         recalled = top[:, 0] == stored
         return probes_pb2.QueryFactsResponse(
@@ -135,29 +142,25 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         unknown = [h for h in hooks if h not in available]
         if unknown:
             raise InvalidInput(f"unknown hook {unknown[0]!r}; this model has {', '.join(available)}")
+        given: torch.Tensor | None = None
         if request.HasField("tokens"):
             if request.num_sequences:
                 raise InvalidInput("give either tokens or num_sequences, not both")
-            tokens = self._tokens(request.tokens)
-            attention.check_tokens(model, tokens)
+            given = self._tokens(request.tokens)
+            attention.check_tokens(model, given)
+            batch, seq_len = given.shape
         else:
-            count = _check_count(
+            batch = _check_count(
                 "num_sequences", request.num_sequences, DEFAULT_ATTENTION_SEQUENCES, self.limits.max_batch
             )
-            tokens = attention.sample_sequences(model, count, request.seed)
+            seq_len = attention.sample_sequences(model, 1, request.seed).shape[1]  # the length, from one sequence
         heads = list(request.heads)
         for name in hooks:
             bad = [h for h in heads if not 0 <= h < available[name]]
             if bad:
                 raise InvalidInput(f"head {bad[0]} does not exist in {name}: it has heads 0..{available[name] - 1}")
-        batch, seq_len = tokens.shape
-        queries = len(attention.query_positions(model, seq_len))
-        per_sequence = sum(len(heads) or available[name] for name in hooks) * queries * seq_len
-        if not request.average_over_batch and batch * per_sequence > self.limits.max_attention_values:
-            raise TooLarge(
-                f"the reply would hold {batch * per_sequence:,} attention values; "
-                f"the limit is {self.limits.max_attention_values:,}"
-            )
+        self._check_attention_size(model, attention, hooks, heads, batch, seq_len, request.average_over_batch)
+        tokens = given if given is not None else attention.sample_sequences(model, batch, request.seed)
         with self.probe_slots:
             patterns = attention.run_with_attention(model, tokens)
         selected = {name: patterns[name][:, heads] if heads else patterns[name] for name in hooks}
@@ -174,11 +177,34 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             response.true_parents.add(parents=parents)
         return response
 
+    def _check_attention_size(
+        self, model: LoadedModel, attention: ExposesAttention, hooks: list[str], heads: list[int], batch: int,
+        seq_len: int, averaged: bool,
+    ) -> None:  # fmt: skip
+        """Refuse, before anything runs, a reply or a working set larger than this server allows."""
+        available = attention.attention_hooks(model)
+        queries = len(attention.query_positions(model, seq_len))
+        per_sequence = sum(len(heads) or available[name] for name in hooks) * queries * seq_len
+        values = per_sequence if averaged else batch * per_sequence
+        if values > self.limits.max_attention_values:
+            raise TooLarge(f"the reply would hold {values:,} attention values; the limit is "
+                           f"{self.limits.max_attention_values:,}")  # fmt: skip
+        reply_bytes = 8 * batch * seq_len + 4 * values  # the echoed int64 tokens and the float32 patterns
+        if reply_bytes > self.limits.max_message_bytes:
+            raise TooLarge(f"the reply would be {reply_bytes:,} bytes (tokens and attention values); the message "
+                           f"limit is {self.limits.max_message_bytes:,}")  # fmt: skip
+        computed = batch * sum(available.values()) * seq_len * seq_len  # every hook's maps are computed
+        if computed > self.limits.max_probe_floats:
+            raise TooLarge(f"{batch:,} sequences of {seq_len} would compute {computed:,} attention weights; this "
+                           f"server's limit is {self.limits.max_probe_floats:,} per request")  # fmt: skip
+
     def RecoverGraph(
         self, request: probes_pb2.RecoverGraphRequest, context: grpc.ServicerContext
     ) -> probes_pb2.RecoverGraphResponse:
         model, graphs = self._load(RecoversGraph, request.checkpoint_id)
-        count = _check_count("num_sequences", request.num_sequences, DEFAULT_GRAPH_SEQUENCES, self.limits.max_batch)
+        count = _check_count(
+            "num_sequences", request.num_sequences, DEFAULT_GRAPH_SEQUENCES, self.limits.max_eval_sequences
+        )
         with self.probe_slots:
             result = graphs.recover_graph(model, count, request.seed)
         return probes_pb2.RecoverGraphResponse(
@@ -295,7 +321,9 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         self, request: probes_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> probes_pb2.EvaluateResponse:
         model = self.cache.model(request.checkpoint_id)  # every family answers Evaluate
-        count = _check_count("num_sequences", request.num_sequences, DEFAULT_EVAL_SEQUENCES, self.limits.max_batch)
+        count = _check_count(
+            "num_sequences", request.num_sequences, DEFAULT_EVAL_SEQUENCES, self.limits.max_eval_sequences
+        )
         with self.probe_slots:
             result = model.family.evaluate(model, count, request.seed)
         return probes_pb2.EvaluateResponse(accuracy=result.accuracy, test_loss=result.loss, metrics=result.metrics)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from probe_server.errors import StorageFull
 from probe_server.store.schema import migrate
 
 
@@ -34,15 +35,26 @@ class Database:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock, inside BEGIN IMMEDIATE … COMMIT (ROLLBACK when the block raises)."""
+        """The connection, under the lock, inside BEGIN IMMEDIATE … COMMIT (ROLLBACK when the block raises).
+
+        A full disk is :class:`StorageFull`: the write is rolled back whole and reads go on working.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                    raise StorageFull(
+                        "the server's disk is full: nothing was written; reads still work (tell the operator)"
+                    ) from None
                 raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -38,7 +38,9 @@ class DepthUShapeConfig:
         "offline by mnist1d's make_dataset; cifar10, imagenet32: their published batches at data_path",
         choices=DATA,
     )
-    data_path: str = param("", "cifar10/imagenet32: a batch file or a directory of them on the server")
+    data_path: str = param(
+        "", "cifar10/imagenet32: a batch file or a directory of them on the server", server_path=True
+    )
     image_size: int = param(16, "digits, cifar10, imagenet32: images are resized (bilinear) to this side",
                             min=4, max=256)  # fmt: skip
     mnist1d_samples: int = param(4000, "mnist1d: sequences generated (all classes together)", min=10, max=1_000_000)
@@ -82,8 +84,13 @@ class DepthUShapeConfig:
             raise ConfigError("data_path", f"data={self.data} needs data_path (its batches on the server)")
         if self.data not in PATH_DATA and self.data_path:
             raise ConfigError("data_path", f"data_path is for cifar10 or imagenet32, not data={self.data}")
+        if self.data not in PATH_DATA:
+            check_available(self)  # the bundled data's labels: too many classes or samples fail at submit
 
-        check_available(self)  # reads the data's labels: too many classes or samples fail at submit
+    def check_files(self) -> None:
+        """Classes and samples a data set at data_path lacks fail the job here, in its worker."""
+        if self.data in PATH_DATA:
+            check_available(self)
 
 
 def parse_classes(text: str) -> tuple[int, ...]:

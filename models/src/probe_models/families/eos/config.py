@@ -19,7 +19,9 @@ class EOSConfig:
         "synthetic: Gaussian inputs labelled by a random teacher",
         choices=("digits", "cifar10", "synthetic"),
     )
-    data_path: str = param("", "cifar10: a data_batch file, or a directory of data_batch_* files (never downloaded)")
+    data_path: str = param(
+        "", "cifar10: a data_batch file, or a directory of data_batch_* files (never downloaded)", server_path=True
+    )
     num_examples: int = param(1000, "training examples, the first n after a seeded shuffle", min=1, max=60_000)
     num_classes: int = param(10, "synthetic: classes (digits and CIFAR-10 have 10)", min=2, max=100)
     input_dim: int = param(64, "synthetic: input dimension", min=1, max=4096)
@@ -49,11 +51,12 @@ class EOSConfig:
             raise ConfigError("num_examples", f"the digits data set has {DIGITS_SIZE} examples")
         if self.data == "synthetic" and self.model == "cnn":
             raise ConfigError("model", "the cnn needs image data: digits or cifar10")
+
+    def check_files(self) -> None:
+        """A path that is not CIFAR-10 batches, or holds too few images, fails the job here, in its worker."""
         if self.data == "cifar10":
             from probe_models.datasets.image_batches import CIFAR10_TRAIN, load_batches
 
-            images, _ = load_batches(
-                self.data_path, CIFAR10_TRAIN
-            )  # a missing path or a non-CIFAR file fails here, at submit
+            images, _ = load_batches(self.data_path, CIFAR10_TRAIN)
             if self.num_examples > len(images):
                 raise ConfigError("num_examples", f"{self.data_path} holds {len(images)} images")

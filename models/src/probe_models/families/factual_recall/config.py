@@ -73,6 +73,8 @@ class FactualRecallConfig:
         return self.num_subjects + self.num_relations + self.noise_tokens + 1
 
     def check(self) -> None:
+        if self.num_noise == 0:
+            raise ConfigError("num_noise", "must be -1 (S+R, the paper's) or >= 1: a sequence's other tokens are noise")
         if self.fact_table == "structured" and self.answers_per_relation > self.num_subjects:
             raise ConfigError("fact_table", "structured facts need answers_per_relation <= num_subjects")
         if self.num_facts > 10_000_000:

@@ -21,7 +21,9 @@ class LMFinetuneConfig:
         "gpt: the built-in GPT-style causal LM; hf: a local Hugging Face causal-LM directory",
         choices=("gpt", "hf"),
     )
-    hf_path: str = param("", "model=hf: a local directory with config.json, safetensors weights and a tokenizer")
+    hf_path: str = param(
+        "", "model=hf: a local directory with config.json, safetensors weights and a tokenizer", server_path=True
+    )
     n_layers: int = param(2, "gpt: transformer blocks", min=1, max=96)
     d_model: int = param(64, "gpt: width", min=8, max=16384)
     n_heads: int = param(4, "gpt: attention heads (must divide d_model)", min=1, max=256)
@@ -46,7 +48,12 @@ class LMFinetuneConfig:
                 raise ConfigError("n_heads", f"must divide d_model = {self.d_model}")
             if self.hf_path:
                 raise ConfigError("hf_path", "hf_path is for model=hf")
-        else:
+        elif not self.hf_path:
+            raise ConfigError("hf_path", "model=hf needs hf_path, a local Hugging Face model directory")
+
+    def check_files(self) -> None:
+        """A directory that is not a usable causal LM fails the job here, in its worker, saying why."""
+        if self.model == "hf":
             from probe_models.families.lm_finetune.hf import check_hf_directory
 
             check_hf_directory(self.hf_path)

@@ -253,6 +253,9 @@ class LMFinetune(Family, MeasuresSharpness):
 
     run_cls = LMFinetuneRun
 
+    def builds_from_server_files(self, config: LMFinetuneConfig) -> bool:
+        return config.model == "hf"
+
     def parameter_count(self, config: LMFinetuneConfig) -> int:
         if config.model == "hf":
             return hf_parameter_count(config.hf_path)
