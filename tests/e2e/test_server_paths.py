@@ -8,7 +8,8 @@ import grpc
 import pytest
 
 from probe_client import ProbeError
-from tests.conftest import start_server
+from tests.conftest import SMALL_FACTS, start_server
+from tests.science.test_eos import write_cifar_batch
 
 OUTSIDE = "not an absolute path inside the server's data roots"
 
@@ -60,6 +61,7 @@ def test_hostile_paths_are_refused_within_a_second_without_reading_them(sandboxe
         str(root / "mixed"): (grpc.StatusCode.INVALID_ARGUMENT, "data_batch_1 is not a regular file"),
         str(root / "sparse"): (grpc.StatusCode.RESOURCE_EXHAUSTED, "holds 10,737,418,240 bytes"),
         str(root / "nowhere"): (grpc.StatusCode.FAILED_PRECONDITION, "does not exist"),
+        str(root / "nul\0byte"): (grpc.StatusCode.INVALID_ARGUMENT, "NUL character"),
     }
     with server.client() as client:
         for path, (code, fragment) in cases.items():
@@ -77,6 +79,25 @@ def test_outside_the_roots_the_text_is_the_same_whether_or_not_the_path_exists(s
             for path in ("/etc/shadow", "/etc/no-such-file", "/etc", str(outside), str(root / "link-out" / "hostname"))
         }
     assert len(texts) == 1, texts
+
+
+def test_the_worker_checks_the_path_again_before_reading_it(sandboxed):
+    """A link inside the root, pointed out of it after submit while the job waits, fails the job unread."""
+    server, root, outside = sandboxed
+    write_cifar_batch(outside / "data_batch_1", 4)
+    (root / "swapped").mkdir()
+    write_cifar_batch(root / "swapped" / "data_batch_1", 4)
+    (root / "link").symlink_to(root / "swapped")
+    with server.client() as client:
+        blocker = client.submit_job("factual-recall", SMALL_FACTS, steps=1_000_000, seed=1, log_every=1)
+        next(e for e in client.watch_job(blocker.job_id) if e.kind == "PROGRESS")  # the one slot is taken
+        config = {"data": "cifar10", "data_path": str(root / "link"), "num_examples": 4, "width": 8}
+        job = client.submit_job("eos", config, steps=2)
+        (root / "link").unlink()
+        (root / "link").symlink_to(outside)
+        client.cancel_job(blocker.job_id)
+        failed = client.wait(job.job_id)
+    assert failed.state == "FAILED" and OUTSIDE in failed.error, failed.error
 
 
 def test_a_server_without_data_roots_reads_no_client_path(tmp_path):

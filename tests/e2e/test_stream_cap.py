@@ -53,3 +53,28 @@ def test_a_cap_that_leaves_no_thread_for_unary_calls_is_refused(tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2 and "--max-streams must lie in [1, 31]" in result.stderr
+
+
+def test_health_watches_without_a_token_have_a_cap_of_their_own(tmp_path):
+    """Health needs no token: its watches cannot take the places of callers with one."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice write 0123456789abcdef-secret\n")
+    server = start_server(tmp_path / "data", "--max-streams", "2", "--token-file", str(tokens))
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            watches = [stub.Watch(health_pb2.HealthCheckRequest(service="")) for _ in range(2)]
+            assert all(next(w).status == health_pb2.HealthCheckResponse.SERVING for w in watches)
+            with pytest.raises(grpc.RpcError) as refused:
+                next(stub.Watch(health_pb2.HealthCheckRequest(service="")))
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            with server.client(token="0123456789abcdef-secret") as client:  # both places of the others are free
+                job = client.submit_job("factual-recall", SMALL_FACTS, steps=5, seed=1)
+                streams = [client.watch_job(job.job_id) for _ in range(2)]
+                assert all(next(s).job_id == job.job_id for s in streams)
+            for w in watches:
+                w.cancel()
+    finally:
+        server.stop()

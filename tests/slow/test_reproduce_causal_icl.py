@@ -2,14 +2,15 @@
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "causal-icl"
 
 
-def test_small_reproduction_recovers_the_chain_and_random_dags(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "causal-icl", out, budget_s=15 * 60)
+def test_small_reproduction_recovers_the_chain_and_random_dags(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     dags = summary["measurements"]["random_dags"]
     print(f"random DAGs: {dags['mean']:.3f} ± {dags['std']:.3f} over {dags['graphs']} graphs; paper {dags['paper']}")
     assert dags["graphs"] >= 5 and dags["mean"] >= 0.75

@@ -2,16 +2,17 @@
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "depth-ushape"
 
 U_SHAPE = ("every net reaches 100% training accuracy", "the best depth is interior", "the deepest net is below")
 
 
-def test_small_reproduction_depth_ushape_finds_an_interior_best_depth_for_2_and_10_classes(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "depth-ushape", out, budget_s=20 * 60)
+def test_small_reproduction_depth_ushape_finds_an_interior_best_depth_for_2_and_10_classes(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     checks = {c["name"]: c for c in summary["checks"]}
     for task in ("2-classes", "10-classes"):
         for claim in U_SHAPE:

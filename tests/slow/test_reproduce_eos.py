@@ -2,14 +2,15 @@
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "eos"
 
 
-def test_small_reproduction_shows_the_edge_of_stability_for_each_step_size(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "eos", out, budget_s=10 * 60)
+def test_small_reproduction_shows_the_edge_of_stability_for_each_step_size(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     runs = summary["measurements"]["runs"]
     assert len(runs) >= 2
     for run in runs:

@@ -2,14 +2,15 @@
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "factual-recall"
 
 
-def test_small_reproduction_writes_a_report_that_reproduces_the_headlines(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "factual-recall", out, budget_s=20 * 60)
+def test_small_reproduction_writes_a_report_that_reproduces_the_headlines(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     checks = {c["name"]: c for c in summary["checks"]}
     transformer = next(c for n, c in checks.items() if n.startswith("capacity-transformer"))
     assert 0.8 <= transformer["measured"] <= 1.2

@@ -4,14 +4,15 @@ fitted exponents."""
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "hier-poly"
 
 
-def test_small_reproduction_learns_p_at_every_d_and_transfer_beats_scratch(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "hier-poly", out, budget_s=15 * 60)
+def test_small_reproduction_learns_p_at_every_d_and_transfer_beats_scratch(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     for dim, curve in summary["measurements"]["feature_correlation"].items():
         top = max(curve, key=int)
         assert curve[top] >= 0.9, (dim, curve)

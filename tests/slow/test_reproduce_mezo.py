@@ -2,14 +2,15 @@
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "mezo"
 
 
-def test_small_reproduction_mezo_beats_zero_shot_and_icl_and_nears_backprop(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "mezo", out, budget_s=10 * 60)
+def test_small_reproduction_mezo_beats_zero_shot_and_icl_and_nears_backprop(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     measured = summary["measurements"]
     accuracy, zero_shot = measured["prompt_accuracy"], measured["zero_shot_accuracy"]
     baselines = measured["baselines"]

@@ -2,14 +2,15 @@
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "ntk-escape"
 
 
-def test_small_reproduction_ntk_escape_combined_beats_both_taylor_terms_in_both_regimes(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "ntk-escape", out, budget_s=15 * 60)
+def test_small_reproduction_ntk_escape_combined_beats_both_taylor_terms_in_both_regimes(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     for regime, errors in summary["measurements"]["test_error"].items():
         top = str(max(int(n) for n in errors["combined"]))
         for other in ("ntk", "quad-ntk"):

@@ -2,14 +2,15 @@
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "single-index"
 
 
-def test_small_reproduction_smoothed_exponent_below_vanilla(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "single-index", out, budget_s=15 * 60)
+def test_small_reproduction_smoothed_exponent_below_vanilla(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     fits = summary["measurements"]["fits"]
     vanilla, smoothed = fits["vanilla-k3"], fits["smoothed-k3"]
     print(f"vanilla slope {vanilla.get('slope')} {vanilla.get('slope_interval')} (theory 2), "

@@ -3,14 +3,15 @@ the three-layer sample threshold against d as a fitted exponent."""
 
 import pytest
 
-from tests.slow.reproduce import check_figures, reproduce_small
+from tests.slow.reproduce import check_figures
 
 pytestmark = pytest.mark.slow
+REPRODUCED = "three-layer"
 
 
-def test_small_reproduction_three_layer_beats_both_baselines_and_learns_the_quadratic_feature(server, tmp_path):
-    out = tmp_path / "report"
-    summary = reproduce_small(server, "three-layer", out, budget_s=15 * 60)
+def test_small_reproduction_three_layer_beats_both_baselines_and_learns_the_quadratic_feature(reproductions):
+    out = reproductions.out(REPRODUCED)
+    summary = reproductions.summary(REPRODUCED)
     errors = summary["measurements"]["test_error"]["16"]
     top = max(int(n) for n in errors["three-layer"])
     three = errors["three-layer"][str(top)]

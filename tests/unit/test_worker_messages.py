@@ -13,7 +13,7 @@ def spec(tmp_path, config: dict) -> WorkerTask:
     return WorkerTask(
         job_id="job-0000000000000001", family="factual-recall", config=config,
         spec=JobSpec(steps=4, seed=0, checkpoint_every=2, log_every=2), checkpoint_root=str(tmp_path),
-        resume_from="", threads=1, device="cpu", max_parameters=10**9,
+        resume_from="", threads=1, device="cpu", max_parameters=10**9, data_roots=(), max_data_bytes=0,
     )  # fmt: skip
 
 

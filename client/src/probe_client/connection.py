@@ -151,11 +151,13 @@ class Connection:
     ) -> Iterator[T]:
         """A server stream's messages as ``convert`` makes them, until it ends (or ``timeout`` seconds pass);
         ``on_open`` is called once the server has opened the stream, before any message."""
+        call = method(request, timeout=timeout)
         try:
-            call = method(request, timeout=timeout)
             if on_open is not None and stream_opened(call):
                 on_open()
             for message in call:
                 yield convert(message)
         except grpc.RpcError as error:
             raise self._error(error) from None
+        finally:
+            call.cancel()  # a caller that stops reading early frees the server's stream now, not at garbage collection

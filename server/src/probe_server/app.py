@@ -17,6 +17,7 @@ from probe_models.registry import FAMILIES
 from probe_server import __version__
 from probe_server.data_lock import DataDirInUse, DataDirLock
 from probe_server.engine import JobEngine, default_threads_per_job
+from probe_server.errors import StorageFull
 from probe_server.interceptors import ServerInterceptor
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
@@ -140,14 +141,17 @@ def create_server(settings: Settings) -> RunningServer:
         metrics,
         default_threads_per_job(settings.slots),
         device,
-        settings.limits.max_parameters,
+        settings.limits,
     )
-    engine.start()
+    try:
+        engine.start()  # recovery records what a stopped server left running
+    except StorageFull:
+        raise SystemExit(f"the disk of {settings.data_dir} is full: free some space, then start the server") from None
     sweeps = SweepManager(engine, settings.limits)
     sweeps.start()
     reproductions = ReproductionManager(sweeps, settings.data_dir / "reproductions", settings.limits.max_reproductions)
     reproductions.start()
-    cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics, device)
+    cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics, device, settings.limits)
     probe_slots = threading.Semaphore(settings.probe_threads)
 
     server = grpc.server(

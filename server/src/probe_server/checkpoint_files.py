@@ -15,6 +15,7 @@ the format.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 
-from probe_server.errors import DataLoss
+from probe_server.errors import DataLoss, StorageFull
 
 WEIGHTS = "weights.safetensors"
 OPTIMIZER = "optimizer.safetensors"
@@ -152,11 +153,24 @@ def read_optimizer(path: Path) -> dict[str, torch.Tensor]:
 
 
 def add_file(path: Path, name: str, data: bytes) -> None:
-    """Add a derived file (the ONNX graph) to a checkpoint: the file, then its digest in meta.json, each atomic."""
-    write_atomic(path / name, data)
+    """Add a derived file (the ONNX graph) to a checkpoint: the file, then its digest in meta.json, each atomic.
+
+    If the digest cannot be recorded the file is removed again, so it is never served unverified; a full disk
+    is :class:`StorageFull`.
+    """
     meta = read_meta(path)
-    write_atomic(path / META, json.dumps(asdict(replace(meta, sha256={**meta.sha256, name: sha256_bytes(data)})),
-                                         indent=1).encode())  # fmt: skip
+    try:
+        write_atomic(path / name, data)
+        try:
+            digests = {**meta.sha256, name: sha256_bytes(data)}
+            write_atomic(path / META, json.dumps(asdict(replace(meta, sha256=digests)), indent=1).encode())
+        except BaseException:
+            (path / name).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"the server's disk is full: checkpoint {path.name}'s {name} was not written") from None
+        raise
 
 
 def sha256_bytes(data: bytes) -> str:

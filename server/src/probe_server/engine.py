@@ -28,6 +28,7 @@ from probe_server.errors import Conflict, DataLoss, NotFoundError, StorageFull
 from probe_server.ids import new_id
 from probe_server.job_spec import JobSpec
 from probe_server.metrics import Metrics
+from probe_server.settings import Limits
 from probe_server.store import CheckpointRecord, JobRecord, Store, SweepChildRecord, SweepRecord
 from probe_server.worker import WorkerTask, run_job
 from probe_server.worker_messages import CANCEL, SHUTDOWN, CheckpointWritten, Done, Failed, Progress, WorkerMessage
@@ -51,10 +52,10 @@ class _Worker:
 class JobEngine:
     def __init__(
         self, store: Store, checkpoint_root: Path, slots: int, metrics: Metrics, threads_per_job: int, device: str,
-        max_parameters: int,
+        limits: Limits,
     ) -> None:  # fmt: skip
         self.device = device
-        self.max_parameters = max_parameters
+        self.limits = limits  # what a worker checks again where it reads files: server paths, a model's size
         self.store = store
         self.checkpoint_root = checkpoint_root
         self.slots = slots
@@ -263,24 +264,35 @@ class JobEngine:
                     self._lock.wait()
                 if self._stopping:
                     return
-                job = self.get(self._queue.popleft())
+                job_id = self._queue.popleft()
                 try:
-                    self._start_worker(job)
-                except StorageFull:  # RUNNING could not be recorded: the job waits at the head of the queue
-                    log.warning("job=%s waits to start: the disk is full", job.job_id)
-                    self._queue.appendleft(job.job_id)
+                    self._start(job_id)
+                except Exception:  # nothing could be recorded (the store fails): retry later; the dispatcher lives
+                    log.exception("job=%s waits to start: the store cannot record it", job_id)
+                    self._queue.appendleft(job_id)
                     self._lock.wait(STORAGE_RETRY_S)
-                except Exception as error:  # the job fails; the dispatcher lives on
-                    log.exception("job=%s could not start a worker", job.job_id)
-                    message = f"could not start a worker: {type(error).__name__}: {error}"
-                    self._record(
-                        job.job_id,
-                        job.family,
-                        "STATE",
-                        state=JobState.FAILED,
-                        message=message,
-                        updates={"error": message, "finished_at": time.time()},
-                    )
+
+    def _start(self, job_id: str) -> None:
+        """Start the job's worker; a job whose worker cannot start is FAILED, saying why."""
+        job = self.store.get_job(job_id)
+        if job is None:
+            log.error("job=%s was queued but is not stored; dropped from the queue", job_id)
+            return
+        try:
+            self._start_worker(job)
+        except StorageFull:
+            raise
+        except Exception as error:
+            log.exception("job=%s could not start a worker", job.job_id)
+            message = f"could not start a worker: {type(error).__name__}: {error}"
+            self._record(
+                job.job_id,
+                job.family,
+                "STATE",
+                state=JobState.FAILED,
+                message=message,
+                updates={"error": message, "finished_at": time.time()},
+            )
 
     def _start_worker(self, job: JobRecord) -> None:
         checkpoint = self.store.latest_checkpoint(job.job_id)
@@ -295,7 +307,9 @@ class JobEngine:
             resume_from=checkpoint.checkpoint_id if checkpoint else "",
             threads=self.threads_per_job,
             device=self.device,
-            max_parameters=self.max_parameters,
+            max_parameters=self.limits.max_parameters,
+            data_roots=tuple(str(root) for root in self.limits.data_roots),
+            max_data_bytes=self.limits.max_data_bytes,
         )
         parent, child = self._context.Pipe()
         process = self._context.Process(
@@ -329,14 +343,15 @@ class JobEngine:
                 message: WorkerMessage = worker.conn.recv()
                 try:
                     self._record_message(worker, message)
-                except StorageFull as error:  # the job goes on; a checkpoint's files are adopted at the next start
-                    log.warning("job=%s %s not recorded: %s", worker.job_id, type(message).__name__, error)
+                except Exception:  # the job goes on; a checkpoint's files are adopted at the next start
+                    log.exception("job=%s %s not recorded", worker.job_id, type(message).__name__)
                 if isinstance(message, Done | Failed):
                     outcome = message
         except (EOFError, OSError):
             pass
-        worker.process.join()
-        self._finish(worker, outcome)
+        finally:  # whatever happened above, the slot is freed and the end recorded if the store can
+            worker.process.join()
+            self._finish(worker, outcome)
 
     def _record_message(self, worker: _Worker, message: WorkerMessage) -> None:
         if isinstance(message, Progress):
@@ -404,8 +419,8 @@ class JobEngine:
         with self._lock:
             try:
                 self._record(worker.job_id, worker.family, "STATE", state=state, message=message, updates=updates)
-            except StorageFull:  # the job reads RUNNING until the next start, which records it INTERRUPTED
-                log.error("job=%s ended %s but the disk is full: not recorded", worker.job_id, state)
+            except Exception:  # the job reads RUNNING until the next start, which records it INTERRUPTED
+                log.exception("job=%s ended %s but the store could not record it", worker.job_id, state)
             self._running.pop(worker.job_id, None)
             self._lock.notify_all()
         worker.finished.set()

@@ -109,6 +109,9 @@ def _remove(path: Path, report: FsckReport) -> None:
 
 def main(data_dir: Path) -> int:
     """Print the report; the exit status is 0 when nothing is wrong."""
+    if not data_dir.is_dir():
+        print(f"fsck: {data_dir} is not a directory")
+        return 2
     try:
         report = fsck(data_dir)
     except DataDirInUse as error:

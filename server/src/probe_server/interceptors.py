@@ -28,7 +28,8 @@ from probe_server.tokens import Token, match, needs_write
 log = logging.getLogger("probe.rpc")
 
 UNAUTHENTICATED_SERVICES = ("grpc.health.v1.Health",)
-ANYONE = Token("anonymous", "write")  # the caller when the server has no token file, or of health
+ANYONE = Token("anonymous", "write")
+HEALTH_STREAMS = 2  # open Health.Watch streams at once  # the caller when the server has no token file, or of health
 
 
 class _Outcome:
@@ -43,6 +44,9 @@ class ServerInterceptor(grpc.ServerInterceptor):
         # Past max_streams a new stream is refused at once, so the threads left keep answering unary calls.
         self.max_streams = max_streams
         self._streams = threading.BoundedSemaphore(max_streams)
+        # Health needs no token, so its watches get a small cap of their own: no caller without a token can
+        # take the streams (and threads) of those with one.
+        self._health_streams = threading.BoundedSemaphore(HEALTH_STREAMS)
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -143,12 +147,14 @@ class ServerInterceptor(grpc.ServerInterceptor):
         self, behavior: Callable[..., Any], parse: Callable[[bytes], Any], service: str, method: str,
         caller: Token | None,
     ) -> Callable[..., Any]:  # fmt: skip
+        slots = self._health_streams if service in UNAUTHENTICATED_SERVICES else self._streams
+
         def wrapped(raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
             start, outcome, opened = time.perf_counter(), _Outcome(), False
             try:
                 self._begin("SERVER_STREAM", service, method, caller, context, outcome)
                 request = self._parse(parse, raw, method)
-                opened = self._streams.acquire(blocking=False)
+                opened = slots.acquire(blocking=False)
                 if not opened:
                     raise Busy(
                         f"this server already serves {self.max_streams} open streams (its --max-streams); "
@@ -161,14 +167,24 @@ class ServerInterceptor(grpc.ServerInterceptor):
                 self._fail(context, outcome, error, method)
             finally:
                 if opened:
-                    self._streams.release()
+                    slots.release()
                 self._end("SERVER_STREAM", service, method, start, outcome, context)
 
         return wrapped
 
     def _wrap_bidi(self, behavior: Callable[..., Any], caller: Token | None) -> Callable[..., Any]:
         def wrapped(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-            self._check_caller(caller, "ServerReflectionInfo", context, _Outcome())
-            yield from behavior(requests, context)
+            outcome = _Outcome()
+            self._check_caller(caller, "ServerReflectionInfo", context, outcome)
+            if not self._streams.acquire(blocking=False):  # a reflection stream holds a thread like any other
+                outcome.code = grpc.StatusCode.RESOURCE_EXHAUSTED
+                context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"this server already serves {self.max_streams} open streams (its --max-streams)",
+                )
+            try:
+                yield from behavior(requests, context)
+            finally:
+                self._streams.release()
 
         return wrapped

@@ -19,13 +19,17 @@ import onnxruntime as ort
 import torch
 
 from probe_models.capabilities import ServesOnnx, capability
-from probe_models.config import parse_config
+from probe_models.config import parse_config, server_paths
+from probe_models.errors import DataUnavailable
 from probe_models.family import LoadedModel
 from probe_models.registry import get_family
 from probe_server.checkpoint_files import ONNX, add_file, read_weights, verified_bytes
 from probe_server.errors import Conflict, DataLoss, NotFoundError
 from probe_server.ids import check_id
+from probe_server.job_spec import check_parameters
 from probe_server.metrics import Metrics
+from probe_server.server_paths import check_server_path
+from probe_server.settings import Limits
 from probe_server.store import CheckpointRecord, Store
 
 T = TypeVar("T")
@@ -71,8 +75,11 @@ def onnx_providers() -> list[str]:
 
 
 class ModelCache:
-    def __init__(self, store: Store, checkpoint_root: Path, size: int, metrics: Metrics, device: str) -> None:
+    def __init__(
+        self, store: Store, checkpoint_root: Path, size: int, metrics: Metrics, device: str, limits: Limits
+    ) -> None:
         self.device = torch.device(device)
+        self.limits = limits
         self.store = store
         self.root = checkpoint_root
         self.metrics = metrics
@@ -111,7 +118,17 @@ class ModelCache:
             record = self.record(checkpoint_id)
             family = get_family(record.family)
             config = parse_config(family.config_cls, record.config)
-            return family.load(config, record.seed, read_weights(self.root / checkpoint_id), self.device)
+            weights = read_weights(self.root / checkpoint_id)
+            if not family.builds_from_server_files(config):
+                return family.load(config, record.seed, weights, self.device)
+            # A Hugging Face checkpoint builds its model from hf_path: checked again, as a job's worker does
+            for key, given in server_paths(config).items():
+                check_server_path(key, given, self.limits.data_roots, self.limits.max_data_bytes)
+            check_parameters(family.parameter_count(config), self.limits.max_parameters)
+            try:
+                return family.load(config, record.seed, weights, self.device)
+            except OSError as error:
+                raise DataUnavailable(f"checkpoint {checkpoint_id}: its base model cannot be read ({error})") from None
 
         return self._cached(self._models, "torch", checkpoint_id, build)
 

@@ -23,6 +23,8 @@ MAX_DIRECTORY_ENTRIES = 10_000  # a data directory is a handful of batch files o
 def check_server_path(key: str, given: str, roots: Iterable[Path], max_bytes: int) -> None:
     """Refuse ``given`` unless it is a readable data set or model inside a root, naming the rule it breaks."""
     roots = [Path(os.path.realpath(root)) for root in roots]
+    if "\0" in given:
+        raise InvalidInput(f"{key} {given!r}: a path cannot hold a NUL character")
     if not roots:
         raise PermissionDenied(
             f"{key} {given!r}: this server reads no client-chosen paths (its operator has set no --data-root)"
@@ -42,7 +44,10 @@ def check_server_path(key: str, given: str, roots: Iterable[Path], max_bytes: in
     if stat.S_ISREG(info.st_mode):
         size = info.st_size
     elif stat.S_ISDIR(info.st_mode):
-        size = _directory_size(key, given, resolved, roots)
+        try:
+            size = _directory_size(key, given, resolved, roots)
+        except OSError as error:  # the directory went away or cannot be listed
+            raise InvalidInput(f"{key} {given!r}: cannot be listed ({_reason(error)})") from None
     else:
         raise InvalidInput(f"{key} {given!r}: not a regular file or a directory of regular files")
     if size > max_bytes:

@@ -22,6 +22,7 @@ import probe_models
 from probe_server.checkpoint_files import CheckpointMeta, read_meta, read_optimizer, read_weights, write_checkpoint
 from probe_server.ids import new_id
 from probe_server.job_spec import JobSpec, check_parameters
+from probe_server.server_paths import check_server_path
 from probe_server.worker_messages import CANCEL, SHUTDOWN, CheckpointWritten, Done, Failed, Progress
 
 
@@ -38,6 +39,8 @@ class WorkerTask:
     threads: int
     device: str  # "cpu" or "cuda"
     max_parameters: int  # checked here for a model built from server files, which the server never read
+    data_roots: tuple[str, ...]  # a config's server paths are checked again here, right before they are read:
+    max_data_bytes: int  # the files may have changed since the job was submitted, and the roots since a restart
 
 
 def peak_memory_bytes(device: str) -> int:
@@ -108,7 +111,7 @@ def run_job(task: WorkerTask, conn: Connection) -> None:
     try:
         import torch
 
-        from probe_models.config import check_files, parse_config
+        from probe_models.config import check_files, parse_config, server_paths
         from probe_models.optimizers import with_optimizer
         from probe_models.registry import get_family
         from probe_models.training import train
@@ -117,6 +120,8 @@ def run_job(task: WorkerTask, conn: Connection) -> None:
         torch.set_num_threads(task.threads)
         family = get_family(task.family)
         config = parse_config(family.config_cls, task.config)
+        for key, given in server_paths(config).items():
+            check_server_path(key, given, [Path(root) for root in task.data_roots], task.max_data_bytes)
         check_files(config)  # what reads data_path/hf_path runs here, never in a request thread
         if family.builds_from_server_files(config):
             check_parameters(family.parameter_count(config), task.max_parameters)
@@ -136,7 +141,8 @@ def run_job(task: WorkerTask, conn: Connection) -> None:
             run.restore(start, read_weights(path), read_optimizer(path))
         hooks = _PipeHooks(task, conn, run, baseline_memory)
         step = train(run, start, spec.log_every, spec.checkpoint_every, hooks)
-        if hooks.shutdown and step > start:
+        periodic = spec.checkpoint_every > 0 and step % spec.checkpoint_every == 0  # one exists at this step
+        if hooks.shutdown and step > start and not periodic:
             hooks.on_checkpoint(step, hooks.last_metrics or {"loss": float("nan")})
         conn.send(Done(step, hooks.stopped, peak_memory_bytes(task.device)))
     except BaseException as error:  # report everything, then exit non-zero

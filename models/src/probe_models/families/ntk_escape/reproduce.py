@@ -32,7 +32,9 @@ REGIMES: dict[str, dict[str, Any]] = {
     "sparse-product": {
         "config": {},
         "learners": {"ntk": {"solver": "closed-form"}, "quad-ntk": {}, "combined": {}},
-        "small": {"dim": 24, "width": 512, "samples": [256, 1024, 4096], "seeds": 2, "steps": 1500},
+        # 750 GD steps: at n = 4096 the combined model's test error is 0.0616 there against 0.0569 at 1,500 and
+        # the QuadNTK's is flat at 0.330 from step 500 (measured), far from the checks' margins
+        "small": {"dim": 24, "width": 512, "samples": [256, 1024, 4096], "seeds": 2, "steps": 750},
         "paper": {"dim": 48, "width": 4096, "samples": [512, 2048, 8192, 32768], "seeds": 4, "steps": 5000},
     },
     "paper": {
