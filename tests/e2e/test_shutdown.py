@@ -9,9 +9,24 @@ from tests.conftest import BIN, SMALL_FACTS, start_server
 SLOW_STEP = {**SMALL_FACTS, "batch_size": 200_000}  # about a second per step on one core
 
 
-def _sigterm(server) -> None:
-    server.process.send_signal(signal.SIGTERM)
-    server.process.wait(timeout=30)
+def _training(client, config: dict, steps: int, seed: int, until: int, **options):
+    """A submitted job, once it has reported progress at step ``until`` or later."""
+    job = client.submit_job("factual-recall", config, steps=steps, seed=seed, log_every=1, **options)
+    next(e for e in client.watch_job(job.job_id) if e.kind == "PROGRESS" and e.step >= until)
+    return job
+
+
+def _stopped_during(data_dir, config: dict, steps: int, seed: int, until: int, **options):
+    """The job, after SIGTERM reached its server once the job had reported step ``until`` (default grace, 10 s)."""
+    server = start_server(data_dir)
+    try:
+        with server.client() as client:
+            job = _training(client, config, steps=steps, seed=seed, until=until, **options)
+            server.process.send_signal(signal.SIGTERM)
+            server.process.wait(timeout=30)
+    finally:
+        server.stop()
+    return job
 
 
 def test_a_second_server_on_the_same_data_dir_exits_naming_the_first(tmp_path):
@@ -19,10 +34,7 @@ def test_a_second_server_on_the_same_data_dir_exits_naming_the_first(tmp_path):
     first = start_server(data_dir)
     try:
         with first.client() as client:
-            job = client.submit_job("factual-recall", SMALL_FACTS, steps=1_000_000, seed=1, log_every=1)
-            for event in client.watch_job(job.job_id):
-                if event.kind == "PROGRESS":
-                    break
+            job = _training(client, SMALL_FACTS, steps=1_000_000, seed=1, until=1)
             start = time.monotonic()
             second = subprocess.run(
                 [str(BIN / "probe-server"), "serve", "--port", "0", "--metrics-port", "0", "--data-dir", str(data_dir)],
@@ -45,16 +57,7 @@ def test_a_second_server_on_the_same_data_dir_exits_naming_the_first(tmp_path):
 
 def test_sigterm_at_the_last_step_records_the_job_succeeded(tmp_path):
     data_dir = tmp_path / "data"
-    server = start_server(data_dir)
-    try:
-        with server.client() as client:
-            job = client.submit_job("factual-recall", SLOW_STEP, steps=2, seed=2, log_every=1)
-            for event in client.watch_job(job.job_id):
-                if event.kind == "PROGRESS" and event.step == 1:
-                    break  # the worker is now inside its last step
-            _sigterm(server)
-    finally:
-        server.stop()
+    job = _stopped_during(data_dir, SLOW_STEP, steps=2, seed=2, until=1)  # the worker was inside its last step
     restarted = start_server(data_dir)
     try:
         with restarted.client() as client:
@@ -65,18 +68,8 @@ def test_sigterm_at_the_last_step_records_the_job_succeeded(tmp_path):
 
 
 def test_sigterm_mid_training_checkpoints_the_step_reached_and_resume_finishes(tmp_path):
-    data_dir = tmp_path / "data"
-    steps = 600
-    server = start_server(data_dir, "--shutdown-grace", "10")
-    try:
-        with server.client() as client:
-            job = client.submit_job("factual-recall", SMALL_FACTS, steps=steps, seed=3, log_every=1, checkpoint_every=0)
-            for event in client.watch_job(job.job_id):
-                if event.kind == "PROGRESS" and event.step >= 20:
-                    break
-            _sigterm(server)
-    finally:
-        server.stop()
+    data_dir, steps = tmp_path / "data", 600
+    job = _stopped_during(data_dir, SMALL_FACTS, steps=steps, seed=3, until=20, checkpoint_every=0)
     restarted = start_server(data_dir)
     try:
         with restarted.client() as client:

@@ -15,7 +15,6 @@ import os
 import shutil
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -26,6 +25,7 @@ from probe_models.states import JobState
 from probe_server.checkpoint_files import CheckpointMeta, directory_size, read_meta
 from probe_server.errors import Conflict, DataLoss, NotFoundError, StorageFull
 from probe_server.ids import new_id
+from probe_server.job_queue import JobQueue
 from probe_server.job_spec import JobSpec
 from probe_server.metrics import Metrics
 from probe_server.settings import Limits
@@ -63,7 +63,7 @@ class JobEngine:
         self.threads_per_job = threads_per_job
         self.changed = threading.Condition()  # notified after every recorded event
         self._lock = threading.Condition()
-        self._queue: deque[str] = deque()
+        self._queue = JobQueue()
         self._running: dict[str, _Worker] = {}
         self._stopping = False
         self._state_listeners: list[Callable[[str, str], None]] = []
@@ -126,7 +126,7 @@ class JobEngine:
                 message="the server stopped while the job was running",
             )
         for job in self.store.jobs_in_states([JobState.QUEUED]):
-            self._queue.append(job.job_id)
+            self._queue.push(job.job_id, job.created_at)  # the ranks of a previous run are not kept
 
     def _adopt(self, path: Path) -> None:
         """A checkpoint written just before the server died: record it from its meta.json."""
@@ -162,12 +162,18 @@ class JobEngine:
         jobs: list[JobRecord],
         sweep: SweepRecord | None = None,
         children: Iterable[SweepChildRecord] = (),
+        rank: float | None = None,
     ) -> bool:
-        """Persist and queue jobs (with their sweep) atomically; False if a search probe exists already."""
+        """Persist and queue jobs (with their sweep) atomically; False if a search probe exists already.
+
+        ``rank`` is when the request they belong to began (default: now); see :mod:`job_queue`.
+        """
+        rank = time.time() if rank is None else rank
         with self._lock:
             if not self.store.create_jobs(jobs, "submitted", sweep, children):
                 return False
-            self._queue.extend(job.job_id for job in jobs)
+            for job in jobs:
+                self._queue.push(job.job_id, rank)
             self._lock.notify_all()
         self._notify()
         for job in jobs:
@@ -230,7 +236,7 @@ class JobEngine:
                 message=f"resuming from {where}",
                 updates={"error": "", "finished_at": None},
             )
-            self._queue.append(job_id)
+            self._queue.push(job_id, time.time())
             self._lock.notify_all()
         return self.get(job_id)
 
@@ -264,12 +270,12 @@ class JobEngine:
                     self._lock.wait()
                 if self._stopping:
                     return
-                job_id = self._queue.popleft()
+                entry = self._queue.pop()
                 try:
-                    self._start(job_id)
+                    self._start(entry.job_id)
                 except Exception:  # nothing could be recorded (the store fails): retry later; the dispatcher lives
-                    log.exception("job=%s waits to start: the store cannot record it", job_id)
-                    self._queue.appendleft(job_id)
+                    log.exception("job=%s waits to start: the store cannot record it", entry.job_id)
+                    self._queue.restore(entry)
                     self._lock.wait(STORAGE_RETRY_S)
 
     def _start(self, job_id: str) -> None:

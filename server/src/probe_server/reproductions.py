@@ -242,6 +242,7 @@ class ReproductionManager:
             plan.seeds,
             spec,
             f"{reproduction_id}/{plan.name}",
+            rank=self.get(reproduction_id).created_at,  # a later plan's jobs do not wait behind later reproductions
         )
         return sweep.sweep_id
 

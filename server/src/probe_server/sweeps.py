@@ -82,8 +82,14 @@ class SweepManager:
         seeds: int,
         job_spec: JobSpec,
         name: str,
+        rank: float | None = None,
     ) -> SweepRecord:
-        """Create a sweep whose children train with ``job_spec`` (validated), child k of a point with seed + k."""
+        """Create a sweep whose children train with ``job_spec`` (validated), child k of a point with seed + k.
+
+        Its children, a search's later probes included, queue with ``rank`` (default: the sweep's start), so
+        a sweep's next step does not wait behind work asked for after it began (:mod:`job_queue`).
+        """
+        created = time.time()
         family = get_family(family_name)
         fields = {f.name: f for f in schema(family.config_cls)}
         parse_config(family.config_cls, base)
@@ -130,10 +136,11 @@ class SweepManager:
                 "points": points,
                 "planned_children": planned,
                 "training": job_spec.training(),
+                "rank": created if rank is None else rank,
             },
             state=RunState.RUNNING,
             message="",
-            created_at=time.time(),
+            created_at=created,
             finished_at=None,
         )
         jobs: list[JobRecord] = []
@@ -147,7 +154,7 @@ class SweepManager:
                     children.append(
                         SweepChildRecord(job.job_id, sweep.sweep_id, len(children), index, child_spec.seed, point, None)
                     )
-        self.engine.submit_jobs(jobs, sweep, children)
+        self.engine.submit_jobs(jobs, sweep, children, rank=sweep.spec["rank"])
         log.info("sweep=%s family=%s children=%d search=%s", sweep.sweep_id, family.name, planned, bool(spec))
         self._pending.put((sweep.sweep_id, "", ""))
         return self.get(sweep.sweep_id)
@@ -267,7 +274,7 @@ class SweepManager:
             children.append(
                 SweepChildRecord(job.job_id, sweep.sweep_id, ordinal + k, point, child_spec.seed, overrides, probe)
             )
-        if self.engine.submit_jobs(jobs, None, children):
+        if self.engine.submit_jobs(jobs, None, children, rank=sweep.spec.get("rank", sweep.created_at)):
             log.info("sweep=%s point=%d probes %s=%g", sweep.sweep_id, point, spec.key, probe)
 
     @staticmethod
