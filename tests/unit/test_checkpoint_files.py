@@ -2,13 +2,14 @@
 
 import errno
 import json
+import shutil
 
 import pytest
 import torch
 
 from probe_server import checkpoint_files
 from probe_server.checkpoint_files import CheckpointMeta, read_weights, sha256_file, write_checkpoint
-from probe_server.errors import DataLoss
+from probe_server.errors import DataLoss, NotFoundError
 
 META = CheckpointMeta("checkpoint-0123456789abcdef", "job-0123456789abcdef", "eos", {}, 0, 5, {}, 0.0, "0")
 
@@ -34,3 +35,14 @@ def test_a_write_that_fails_on_a_full_disk_leaves_no_temporary_directory(tmp_pat
     with pytest.raises(OSError, match="No space left"):
         write_checkpoint(tmp_path, META, {"w": torch.ones(3)}, {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_deleted_while_it_is_read_is_not_found_not_data_loss(tmp_path):
+    write_checkpoint(tmp_path, META, {"w": torch.ones(2)}, {})
+    path = tmp_path / META.checkpoint_id
+    (path / "weights.safetensors").unlink()
+    with pytest.raises(DataLoss, match=r"weights\.safetensors is missing"):
+        read_weights(path)  # a file gone from a checkpoint that is still there: damage
+    shutil.rmtree(path)
+    with pytest.raises(NotFoundError, match=f"no checkpoint {META.checkpoint_id}"):
+        read_weights(path)  # the whole checkpoint gone (a DeleteCheckpoint won the race): not found

@@ -28,7 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 
-from probe_server.errors import DataLoss, StorageFull
+from probe_server.errors import DataLoss, NotFoundError, StorageFull
 
 WEIGHTS = "weights.safetensors"
 OPTIMIZER = "optimizer.safetensors"
@@ -111,7 +111,10 @@ def sha256_file(path: Path) -> str:
 
 
 def read_meta(path: Path) -> CheckpointMeta:
-    """The checkpoint's meta.json; DataLoss if it is missing or unreadable."""
+    """The checkpoint's meta.json; DataLoss if it is missing or unreadable, NotFoundError if the whole checkpoint
+    is (deleted while a request read it)."""
+    if not path.is_dir():
+        raise NotFoundError(f"no checkpoint {path.name} (deleted)")
     try:
         return CheckpointMeta(**json.loads((path / META).read_text()))
     except FileNotFoundError:
@@ -126,6 +129,8 @@ def verified_bytes(path: Path, name: str) -> bytes:
     try:
         data = (path / name).read_bytes()
     except FileNotFoundError:
+        if not path.is_dir():
+            raise NotFoundError(f"no checkpoint {path.name} (deleted)") from None
         raise DataLoss(f"checkpoint {path.name}: {name} is missing") from None
     except OSError as error:
         raise DataLoss(f"checkpoint {path.name}: {name} cannot be read ({error.strerror})") from None

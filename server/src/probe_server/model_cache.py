@@ -23,7 +23,7 @@ from probe_models.config import parse_config, server_paths
 from probe_models.errors import DataUnavailable
 from probe_models.family import LoadedModel
 from probe_models.registry import get_family
-from probe_server.checkpoint_files import ONNX, add_file, read_weights, verified_bytes
+from probe_server.checkpoint_files import ONNX, add_file, read_weights, remove_checkpoint, verified_bytes
 from probe_server.errors import Conflict, DataLoss, NotFoundError
 from probe_server.ids import check_id
 from probe_server.job_spec import check_parameters
@@ -158,10 +158,13 @@ class ModelCache:
 
         return self._cached(self._sessions, "onnx", checkpoint_id, build)
 
-    def evict(self, checkpoint_id: str) -> None:
+    def remove(self, checkpoint_id: str) -> None:
+        """Evict a checkpoint whose record is gone and delete its files, never in the middle of an ONNX export."""
         with self._lock:
             self._models.pop(checkpoint_id)
             self._sessions.pop(checkpoint_id)
+        with self._export_lock:
+            remove_checkpoint(self.root, checkpoint_id)
 
 
 def export_onnx(module: torch.nn.Module, example: Any) -> bytes:

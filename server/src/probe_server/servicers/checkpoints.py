@@ -10,7 +10,6 @@ import grpc
 from probe_models.errors import InvalidInput
 from probe_models.registry import get_family
 from probe_server import paging
-from probe_server.checkpoint_files import remove_checkpoint
 from probe_server.convert import checkpoint_proto
 from probe_server.ids import check_id
 from probe_server.model_cache import ONNX_INPUT, ONNX_LOGITS, ONNX_PROBABILITIES, ModelCache
@@ -53,8 +52,7 @@ class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
     ) -> checkpoints_pb2.DeleteCheckpointResponse:
         record = self.cache.record(request.checkpoint_id)
         self.store.delete_checkpoint(record.checkpoint_id)
-        self.cache.evict(record.checkpoint_id)  # after the row is gone, so no query can cache it again
-        remove_checkpoint(self.cache.root, record.checkpoint_id)
+        self.cache.remove(record.checkpoint_id)  # after the row is gone, so no query can cache it again
         return checkpoints_pb2.DeleteCheckpointResponse()
 
     def ExportCheckpoint(
