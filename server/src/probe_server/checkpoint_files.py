@@ -18,8 +18,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 
 from probe_server.errors import DataLoss, NotFoundError, StorageFull
+
+log = logging.getLogger("probe.checkpoints")
 
 WEIGHTS = "weights.safetensors"
 OPTIMIZER = "optimizer.safetensors"
@@ -193,6 +197,26 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+LEFTOVER_PREFIXES = (".tmp-", ".trash-")  # what an interrupted write or delete leaves under the checkpoint root
+
+
+def unrecorded_checkpoints(root: Path, recorded: set[str]) -> Iterator[tuple[Path, CheckpointMeta]]:
+    """Checkpoints on disk that the database lacks (written just before a server died), with their meta.json.
+
+    On the way, what interrupted writes and deletes left is removed, and so is a directory whose meta.json
+    cannot be read: neither was ever a whole checkpoint.
+    """
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(LEFTOVER_PREFIXES):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_dir() and path.name not in recorded:
+            try:
+                yield path, read_meta(path)
+            except DataLoss as error:
+                log.warning("removing unreadable checkpoint directory %s: %s", path, error)
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def remove_checkpoint(root: Path, checkpoint_id: str) -> None:

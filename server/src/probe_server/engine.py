@@ -12,7 +12,6 @@ import logging
 import multiprocessing
 import multiprocessing.forkserver
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from probe_models.states import JobState
-from probe_server.checkpoint_files import CheckpointMeta, directory_size, read_meta
-from probe_server.errors import Conflict, DataLoss, NotFoundError, StorageFull
+from probe_server.checkpoint_files import CheckpointMeta, directory_size, unrecorded_checkpoints
+from probe_server.errors import Conflict, NotFoundError, StorageFull
 from probe_server.ids import new_id
+from probe_server.job_outcome import job_outcome
 from probe_server.job_queue import JobQueue
 from probe_server.job_spec import JobSpec
 from probe_server.metrics import Metrics
@@ -111,12 +111,11 @@ class JobEngine:
     def _recover(self) -> None:
         """Undo what a dead server left: half-written files, orphan checkpoints, running jobs."""
         self.checkpoint_root.mkdir(parents=True, exist_ok=True)
-        known = self.store.checkpoint_ids()
-        for path in self.checkpoint_root.iterdir():
-            if path.name.startswith((".tmp-", ".trash-")):
-                shutil.rmtree(path, ignore_errors=True)
-            elif path.is_dir() and path.name not in known:
-                self._adopt(path)
+        for path, meta in unrecorded_checkpoints(self.checkpoint_root, self.store.checkpoint_ids()):
+            if self.store.get_job(meta.job_id) is None:
+                log.warning("checkpoint %s belongs to unknown job %s; left in place", path.name, meta.job_id)
+            else:
+                self._add_checkpoint(meta, directory_size(path))
         for job in self.store.jobs_in_states([JobState.RUNNING]):
             self._record(
                 job.job_id,
@@ -127,19 +126,6 @@ class JobEngine:
             )
         for job in self.store.jobs_in_states([JobState.QUEUED]):
             self._queue.push(job.job_id, job.created_at)  # the ranks of a previous run are not kept
-
-    def _adopt(self, path: Path) -> None:
-        """A checkpoint written just before the server died: record it from its meta.json."""
-        try:
-            meta = read_meta(path)
-        except DataLoss as error:
-            log.warning("removing unreadable checkpoint directory %s: %s", path, error)
-            shutil.rmtree(path, ignore_errors=True)
-            return
-        if self.store.get_job(meta.job_id) is None:
-            log.warning("checkpoint %s belongs to unknown job %s; left in place", path.name, meta.job_id)
-            return
-        self._add_checkpoint(meta, directory_size(path))
 
     # requests
 
@@ -397,29 +383,10 @@ class JobEngine:
             message=f"checkpoint at step {meta.step}",
         )
 
-    def _finish(self, worker: _Worker, outcome: Done | Failed | None) -> None:
-        updates: dict[str, Any] = {"finished_at": time.time()}
-        if isinstance(outcome, Failed):
-            state, message = JobState.FAILED, outcome.error
-            updates["error"] = f"{outcome.error}\n{outcome.traceback}"
-        elif isinstance(outcome, Done):
-            updates["peak_memory_bytes"] = outcome.peak_memory_bytes
-            if not outcome.stopped:
-                state, message = JobState.SUCCEEDED, "finished"
-            elif worker.cancel_requested or not self._stopping:
-                state, message = JobState.CANCELLED, "cancelled"
-            else:
-                state = JobState.INTERRUPTED
-                message = f"the server stopped at step {outcome.step} (checkpointed); a resume continues from there"
-        elif worker.cancel_requested:
-            state, message = JobState.CANCELLED, "cancelled (worker terminated)"
-        elif self._stopping:
-            state, message = JobState.INTERRUPTED, "the server stopped while the job was running"
-        else:
-            code = worker.process.exitcode
-            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            state, message = JobState.FAILED, f"worker process died ({how}) without reporting an error"
-            updates["error"] = message
+    def _finish(self, worker: _Worker, reported: Done | Failed | None) -> None:
+        outcome = job_outcome(reported, cancel_requested=worker.cancel_requested, server_stopping=self._stopping,
+                              exitcode=worker.process.exitcode)  # fmt: skip
+        state, message, updates = outcome.state, outcome.message, outcome.updates
         if "peak_memory_bytes" in updates:
             self.metrics.job_finished(worker.family, updates["peak_memory_bytes"])
         with self._lock:

@@ -13,11 +13,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from probe_server.checkpoint_files import META, OPTIMIZER, WEIGHTS, read_meta, verified_bytes
+from probe_server.checkpoint_files import LEFTOVER_PREFIXES, META, OPTIMIZER, WEIGHTS, read_meta, verified_bytes
 from probe_server.data_lock import DataDirInUse, DataDirLock
 from probe_server.errors import DataLoss
-
-LEFTOVER_PREFIXES = (".tmp-", ".trash-")
 
 
 @dataclass
