@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from probe_models.registry import FAMILIES
 from probe_server import __version__
 from probe_server.data_lock import DataDirInUse, DataDirLock
-from probe_server.engine import JobEngine, default_threads_per_job
+from probe_server.engine import JobEngine
 from probe_server.errors import StorageFull
 from probe_server.interceptors import ServerInterceptor
 from probe_server.metrics import Metrics
@@ -139,7 +139,7 @@ def create_server(settings: Settings) -> RunningServer:
         settings.checkpoint_root,
         settings.slots,
         metrics,
-        default_threads_per_job(settings.slots),
+        settings.threads_per_job,
         device,
         settings.limits,
     )

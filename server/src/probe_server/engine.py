@@ -11,7 +11,6 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.forkserver
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -397,7 +396,3 @@ class JobEngine:
             self._running.pop(worker.job_id, None)
             self._lock.notify_all()
         worker.finished.set()
-
-
-def default_threads_per_job(slots: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, slots))

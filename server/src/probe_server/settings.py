@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,11 @@ class Settings:
                 f"max_streams must lie in [1, rpc_threads) = [1, {self.rpc_threads}), got {self.max_streams}: "
                 "streams may not take every RPC thread"
             )
+
+    @property
+    def threads_per_job(self) -> int:
+        """The cores shared among the job slots, as each worker's torch threads."""
+        return max(1, (os.cpu_count() or 1) // max(1, self.slots))
 
     @property
     def checkpoint_root(self) -> Path:
