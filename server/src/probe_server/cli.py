@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from probe_server.settings import Limits, Settings
+from probe_server.settings import Limits, Settings, integer_limits
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,18 +58,11 @@ def main(argv: list[str] | None = None) -> None:
         help="a directory a job's data_path/hf_path may point into (repeatable); without one the server reads "
         "no client-chosen path",
     )
-    serve.add_argument(
-        "--max-data-bytes",
-        type=int,
-        default=defaults.limits.max_data_bytes,
-        help="the most a data_path/hf_path may hold (default %(default)s)",
-    )
-    serve.add_argument(
-        "--max-reproductions",
-        type=int,
-        default=defaults.limits.max_reproductions,
-        help="reproductions running at once; StartReproduction past it is RESOURCE_EXHAUSTED (default %(default)s)",
-    )
+    for name, meaning in integer_limits().items():
+        flag = "--" + name.replace("_", "-")
+        serve.add_argument(
+            flag, type=int, default=getattr(defaults.limits, name), help=f"{meaning} (default %(default)s)"
+        )
     serve.add_argument(
         "--shutdown-grace",
         type=float,
@@ -92,19 +85,15 @@ def main(argv: list[str] | None = None) -> None:
     for root in args.data_root:
         if not root.is_absolute() or not root.is_dir():
             parser.error(f"--data-root {root}: must be an absolute path to a directory")
-    if args.max_reproductions < 1:
-        parser.error("--max-reproductions must be at least 1")
-    if args.max_data_bytes < 1:
-        parser.error("--max-data-bytes must be positive")
+    for name in integer_limits():
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 <= args.shutdown_grace <= 3600:
         parser.error("--shutdown-grace must lie in [0, 3600] seconds")
     if not 1 <= args.max_streams < defaults.rpc_threads:
         parser.error(f"--max-streams must lie in [1, {defaults.rpc_threads - 1}]")
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from probe_server.app import serve as run  # torch is imported only once the arguments are good
-
-    run(
-        Settings(
+    try:
+        settings = Settings(
             host=args.host,
             port=args.port,
             data_dir=args.data_dir,
@@ -117,13 +106,14 @@ def main(argv: list[str] | None = None) -> None:
             tls_client_ca=args.tls_client_ca,
             max_streams=args.max_streams,
             shutdown_grace=args.shutdown_grace,
-            limits=Limits(
-                data_roots=tuple(args.data_root),
-                max_data_bytes=args.max_data_bytes,
-                max_reproductions=args.max_reproductions,
-            ),
+            limits=Limits(data_roots=tuple(args.data_root), **{name: getattr(args, name) for name in integer_limits()}),
         )
-    )
+    except ValueError as error:  # a combination the flags alone do not catch
+        parser.error(str(error))
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from probe_server.app import serve as run  # torch is imported only once the arguments are good
+
+    run(settings)
 
 
 if __name__ == "__main__":

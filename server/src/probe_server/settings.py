@@ -3,31 +3,56 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from probe_wire.limits import max_message_bytes
 
 
+def _limit(default: int, meaning: str) -> Any:
+    """A request limit: its default, and what it bounds (the help of its ``--max-*`` flag)."""
+    return field(default=default, metadata={"help": meaning})
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Request limits: past these a request gets INVALID_ARGUMENT or RESOURCE_EXHAUSTED, never a crash."""
+    """Request limits: past these a request gets INVALID_ARGUMENT or RESOURCE_EXHAUSTED, never a crash.
 
-    max_message_bytes: int = field(default_factory=max_message_bytes)
-    max_batch: int = 65_536  # queries, sequences or examples in one probe request
-    max_seq_len: int = 4096
-    max_tokens: int = 2_000_000  # batch * seq_len of one probe request
-    max_steps: int = 10_000_000
-    max_parameters: int = 200_000_000  # of a model a job may build
-    max_working_floats: int = 2_000_000_000  # data and activations a training step of a job may hold (8 GB)
-    max_hvp_iterations: int = 1000
-    max_attention_values: int = 16_000_000  # floats in one ExtractAttention reply
-    max_probe_floats: int = 1 << 27  # what one probe may compute at once: queries x answers, attention maps (512 MB)
-    max_eval_sequences: int = 16_384  # sequences or examples one Evaluate or RecoverGraph draws
-    max_reproductions: int = 4  # reproductions running at once; StartReproduction past it: RESOURCE_EXHAUSTED
-    max_sweep_children: int = 1000
+    Every integer limit is also the server's flag of the same name (``max_batch``: ``--max-batch``).
+    """
+
+    max_message_bytes: int = field(
+        default_factory=max_message_bytes, metadata={"help": "bytes of one gRPC message, either way"}
+    )
+    max_batch: int = _limit(65_536, "queries, sequences or examples in one probe request")
+    max_seq_len: int = _limit(4096, "tokens per sequence in a probe request")
+    max_tokens: int = _limit(2_000_000, "batch x seq_len of one probe request")
+    max_steps: int = _limit(10_000_000, "training steps of one job")
+    max_parameters: int = _limit(200_000_000, "parameters of a model a job may build")
+    max_working_floats: int = _limit(2_000_000_000, "floats of data and activations a job's training step holds")
+    max_hvp_iterations: int = _limit(1000, "Hessian-vector iterations (and stabilization steps) of one probe")
+    max_attention_values: int = _limit(16_000_000, "floats in one ExtractAttention reply")
+    max_probe_floats: int = _limit(
+        1 << 27, "floats one probe may hold at once: queries x answers, attention maps, Lanczos vectors"
+    )
+    max_eval_sequences: int = _limit(16_384, "sequences or examples one Evaluate or RecoverGraph draws")
+    max_reproductions: int = _limit(4, "reproductions running at once (StartReproduction past it: RESOURCE_EXHAUSTED)")
+    max_sweep_children: int = _limit(1000, "jobs one sweep may plan")
+    max_data_bytes: int = _limit(8 << 30, "bytes a data_path/hf_path may hold")
     data_roots: tuple[Path, ...] = ()  # where a config's data_path/hf_path may point; none: no client paths
-    max_data_bytes: int = 8 << 30  # a data set or model directory a job may read from a data root
+
+    def __post_init__(self) -> None:
+        for name in integer_limits():
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_message_bytes < 1024:
+            raise ValueError(f"max_message_bytes must be at least 1024, got {self.max_message_bytes}")
+
+
+def integer_limits() -> dict[str, str]:
+    """Each integer limit's name and meaning, in declaration order."""
+    return {f.name: f.metadata["help"] for f in fields(Limits) if f.type in (int, "int")}
 
 
 @dataclass(frozen=True)

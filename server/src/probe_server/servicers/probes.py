@@ -57,9 +57,11 @@ def _top_k(probabilities: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_count(name: str, value: int, default: int, limit: int) -> int:
+    """A request's count, or (for 0) the default within this server's limit: leaving a count out is never
+    refused for a limit the client did not choose."""
     if value < 0:
         raise InvalidInput(f"{name} must be >= 0, got {value}")
-    value = value or default
+    value = value or min(default, limit)
     if value > limit:
         raise TooLarge(f"{name} {value} exceeds this server's limit of {limit}")
     return value
@@ -272,6 +274,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         method = request.method or "lanczos"
         if method not in METHODS:
             raise InvalidInput(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+        self._check_sharpness_size(model, method, iterations, top_k, request.float64)
         warm_start = None
         if request.HasField("warm_start"):
             try:
@@ -307,6 +310,23 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 raise TooLarge(f"{vectors.nbytes:,} bytes of eigenvectors exceed half the message limit")
             response.eigenvectors.CopyFrom(to_tensor(vectors))
         return response
+
+    def _check_sharpness_size(
+        self, model: LoadedModel, method: str, iterations: int, top_k: int, float64: bool
+    ) -> None:
+        """Refuse, before anything runs, vectors larger than this server allows.
+
+        Lanczos keeps one float64 vector per iteration (at most one per parameter); the eigenvectors and their
+        Hessian products come beside it, 2 floats per float64 value each; a float64 probe copies the model too.
+        """
+        n = sum(p.numel() for p in model.module.parameters() if p.requires_grad)
+        basis = min(n, iterations) if method == "lanczos" else 0
+        floats = 2 * n * (basis + 2 * top_k + (1 if float64 else 0))
+        if floats > self.limits.max_probe_floats:
+            raise TooLarge(
+                f"{method} with {iterations:,} iterations and top_k={top_k} on {n:,} parameters would hold "
+                f"{floats:,} floats; this server's limit is {self.limits.max_probe_floats:,} per request"
+            )
 
     def MeasureStabilization(
         self, request: probes_pb2.MeasureStabilizationRequest, context: grpc.ServicerContext

@@ -1,0 +1,31 @@
+"""The request limits have one definition: each integer limit is a server flag, checked at start."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe_server.cli import main
+from probe_server.settings import Limits, integer_limits
+
+
+def test_every_integer_limit_is_listed_with_its_meaning() -> None:
+    limits = integer_limits()
+    assert {"max_batch", "max_hvp_iterations", "max_probe_floats", "max_reproductions", "max_data_bytes"} <= set(limits)
+    assert "data_roots" not in limits
+    assert all(meaning for meaning in limits.values())
+
+
+@pytest.mark.parametrize("name", sorted(integer_limits()))
+def test_a_limit_below_one_is_refused_at_start(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    flag = "--" + name.replace("_", "-")
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", flag, "0"])
+    assert stopped.value.code == 2
+    assert f"{flag} must be at least 1" in capsys.readouterr().err
+
+
+def test_limits_refuse_values_the_server_cannot_work_with() -> None:
+    with pytest.raises(ValueError, match="max_batch must be at least 1"):
+        Limits(max_batch=0)
+    with pytest.raises(ValueError, match="max_message_bytes must be at least 1024"):
+        Limits(max_message_bytes=100)
