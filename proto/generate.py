@@ -2,7 +2,9 @@
 
 protoc writes ``from probe.v1 import x_pb2``; the stubs live in
 ``probe_wire.v1``, so imports are rewritten to that package.
-``--check`` regenerates into a temporary directory and fails when any
+It also writes ``descriptors.binpb``, probe.v1's FileDescriptorSet with the proto
+comments (source info), which the generated modules leave out and the server's
+reflection serves. ``--check`` regenerates into a temporary directory and fails when any
 committed file differs, which is what ``make proto-check`` runs.
 """
 
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 TARGET = ROOT / "wire" / "src" / "probe_wire" / "v1"
 PACKAGE = "probe_wire.v1"
+DESCRIPTOR_SET = "descriptors.binpb"
 
 
 def _generate(out: Path) -> None:
@@ -34,6 +37,8 @@ def _generate(out: Path) -> None:
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",
+        f"--descriptor_set_out={out / DESCRIPTOR_SET}",  # with the comments: what the server's reflection serves
+        "--include_source_info",
         *protos,
     ]
     if protoc.main(args) != 0:

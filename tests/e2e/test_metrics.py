@@ -4,9 +4,16 @@ import re
 import urllib.request
 
 import pytest
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2
 
 from probe_client import ProbeError
-from tests.conftest import SMALL_FACTS
+from probe_server.app import SERVICES
+from probe_server.metrics import rpc_type
+from tests.conftest import SMALL_FACTS, start_server
+
+HEALTH = health_pb2.DESCRIPTOR.services_by_name["Health"]
+REFLECTION = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
 
 
 def scrape(server) -> str:
@@ -32,15 +39,18 @@ def test_rpc_counters_histogram_and_codes(client, server, trained):
     client.query_facts(trained.checkpoint_id, [(0, 0)])
     client.query_facts(trained.checkpoint_id, [(1, 1)])
     text = scrape(server)
-    rpc = {"grpc_service": "probe.v1.InfoService", "grpc_method": "GetServerInfo", "grpc_type": "UNARY"}
+    rpc = {"grpc_service": "probe.v1.InfoService", "grpc_method": "GetServerInfo", "grpc_type": "unary"}
     assert value(text, "grpc_server_started_total", **rpc) >= 1
     assert value(text, "grpc_server_handled_total", **rpc, grpc_code="OK") >= 1
     assert value(text, "grpc_server_handled_total", grpc_method="GetJob", grpc_code="NOT_FOUND") >= 1
     assert value(text, "grpc_server_handling_seconds_count", **rpc) >= 1
     assert value(text, "grpc_server_handling_seconds_bucket", **rpc, le="+Inf") >= 1
     assert (
-        value(text, "grpc_server_handled_total", grpc_method="WatchJob", grpc_type="SERVER_STREAM", grpc_code="OK") >= 1
+        value(text, "grpc_server_handled_total", grpc_method="WatchJob", grpc_type="server_stream", grpc_code="OK") >= 1
     )
+    watch = {"grpc_method": "WatchJob", "grpc_type": "server_stream"}
+    assert value(text, "grpc_server_msg_sent_total", **watch) > value(text, "grpc_server_started_total", **watch)
+    assert value(text, "grpc_server_msg_received_total", **rpc) == value(text, "grpc_server_started_total", **rpc)
     assert value(text, "probe_jobs", state="SUCCEEDED", family="factual-recall") >= 1
     assert value(text, "probe_jobs", state="RUNNING", family="factual-recall") is not None
     assert value(text, "probe_checkpoints") >= 1
@@ -63,3 +73,26 @@ def test_running_job_gauges_appear_and_go_away(client, server):
     assert value(text, "probe_job_step", job_id=job.job_id) is None
     assert value(text, "probe_job_loss", job_id=job.job_id) is None
     assert value(text, "probe_jobs", state="CANCELLED", family="factual-recall") >= 1
+
+
+def test_every_method_has_its_series_at_zero_before_its_first_call(tmp_path):
+    """As go-grpc-prometheus's InitializeMetrics: rates and alerts over an idle method read 0, not "no data"."""
+    server = start_server(tmp_path / "data")
+    try:
+        text = scrape(server)
+    finally:
+        server.stop()
+    methods = [(s.full_name, m.name, rpc_type(m)) for s in (*SERVICES, HEALTH, REFLECTION) for m in s.methods]
+    methods.append(("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo", "bidi_stream"))
+    for service, method, kind in methods:
+        rpc = {"grpc_service": service, "grpc_method": method, "grpc_type": kind}
+        for name in ("grpc_server_started_total", "grpc_server_msg_received_total", "grpc_server_msg_sent_total",
+                     "grpc_server_handling_seconds_count"):  # fmt: skip
+            assert value(text, name, **rpc) is not None, (name, rpc)
+        for code in ("OK", "INVALID_ARGUMENT", "NOT_FOUND", "RESOURCE_EXHAUSTED", "UNAUTHENTICATED", "INTERNAL"):
+            assert value(text, "grpc_server_handled_total", **rpc, grpc_code=code) is not None, (code, rpc)
+    assert len(methods) == 33  # 29 of probe.v1, health's Check and Watch, reflection in two versions
+    # the health check start_server made, and nothing else, was counted
+    check = {"grpc_service": "grpc.health.v1.Health", "grpc_method": "Check"}
+    assert value(text, "grpc_server_handled_total", **check, grpc_code="OK") >= 1
+    assert value(text, "grpc_server_started_total", grpc_service="probe.v1.ProbeService", grpc_method="QueryFacts") == 0

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import grpc
 import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from probe_models.registry import FAMILIES
 from probe_server import __version__
@@ -21,6 +20,7 @@ from probe_server.errors import StorageFull
 from probe_server.interceptors import ServerInterceptor
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
+from probe_server.reflection import Reflection
 from probe_server.reproductions import ReproductionManager
 from probe_server.servicers.checkpoints import CheckpointServicer
 from probe_server.servicers.jobs import JobServicer
@@ -171,7 +171,9 @@ def create_server(settings: Settings) -> RunningServer:
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in SERVICES]
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    reflection = Reflection([*names, health.SERVICE_NAME], [s.file for s in SERVICES])
+    server.add_generic_rpc_handlers(reflection.handlers())
+    metrics.initialize([reflection.pool.FindServiceByName(name) for name in reflection.services])
     address = f"{settings.host}:{settings.port}"
     port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:

@@ -63,7 +63,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
             return grpc.unary_stream_rpc_method_handler(behavior, None, handler.response_serializer)
         if handler.stream_stream is not None:  # reflection: probe has no client-streaming RPCs of its own
             return grpc.stream_stream_rpc_method_handler(
-                self._wrap_bidi(handler.stream_stream, caller), handler.request_deserializer,
+                self._wrap_bidi(handler.stream_stream, service, method, caller), handler.request_deserializer,
                 handler.response_serializer,
             )  # fmt: skip
         return None
@@ -114,6 +114,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
         outcome: _Outcome,
     ) -> None:  # fmt: skip
         self.metrics.started.labels(kind, service, method).inc()
+        self.metrics.msg_received.labels(kind, service, method).inc()  # a unary or server-streaming call's one
         self._check_caller(caller, method, context, outcome)
 
     def _end(
@@ -132,14 +133,16 @@ class ServerInterceptor(grpc.ServerInterceptor):
         def wrapped(raw: bytes, context: grpc.ServicerContext) -> Any:
             start, outcome = time.perf_counter(), _Outcome()
             try:
-                self._begin("UNARY", service, method, caller, context, outcome)
-                return behavior(self._parse(parse, raw, method), context)
+                self._begin("unary", service, method, caller, context, outcome)
+                reply = behavior(self._parse(parse, raw, method), context)
+                self.metrics.msg_sent.labels("unary", service, method).inc()
+                return reply
             except Exception as error:
                 if outcome.code != grpc.StatusCode.OK:
                     raise  # already aborted
                 self._fail(context, outcome, error, method)
             finally:
-                self._end("UNARY", service, method, start, outcome, context)
+                self._end("unary", service, method, start, outcome, context)
 
         return wrapped
 
@@ -152,7 +155,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
         def wrapped(raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
             start, outcome, opened = time.perf_counter(), _Outcome(), False
             try:
-                self._begin("SERVER_STREAM", service, method, caller, context, outcome)
+                self._begin("server_stream", service, method, caller, context, outcome)
                 request = self._parse(parse, raw, method)
                 opened = slots.acquire(blocking=False)
                 if not opened:
@@ -160,7 +163,10 @@ class ServerInterceptor(grpc.ServerInterceptor):
                         f"this server already serves {self.max_streams} open streams (its --max-streams); "
                         "retry later, or stop a watcher"
                     )
-                yield from behavior(request, context)
+                sent = self.metrics.msg_sent.labels("server_stream", service, method)
+                for message in behavior(request, context):
+                    sent.inc()
+                    yield message
             except Exception as error:
                 if outcome.code != grpc.StatusCode.OK:
                     raise
@@ -168,23 +174,40 @@ class ServerInterceptor(grpc.ServerInterceptor):
             finally:
                 if opened:
                     slots.release()
-                self._end("SERVER_STREAM", service, method, start, outcome, context)
+                self._end("server_stream", service, method, start, outcome, context)
 
         return wrapped
 
-    def _wrap_bidi(self, behavior: Callable[..., Any], caller: Token | None) -> Callable[..., Any]:
+    def _wrap_bidi(self, behavior: Callable[..., Any], service: str, method: str, caller: Token | None) -> Any:
+        """Reflection: counted like any RPC, each message either way."""
+        kind = "bidi_stream"
+        received = self.metrics.msg_received.labels(kind, service, method)
+        sent = self.metrics.msg_sent.labels(kind, service, method)
+
+        def counted(requests: Iterator[Any]) -> Iterator[Any]:
+            for request in requests:
+                received.inc()
+                yield request
+
         def wrapped(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-            outcome = _Outcome()
-            self._check_caller(caller, "ServerReflectionInfo", context, outcome)
-            if not self._streams.acquire(blocking=False):  # a reflection stream holds a thread like any other
-                outcome.code = grpc.StatusCode.RESOURCE_EXHAUSTED
-                context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"this server already serves {self.max_streams} open streams (its --max-streams)",
-                )
+            start, outcome = time.perf_counter(), _Outcome()
+            self.metrics.started.labels(kind, service, method).inc()
+            opened = False
             try:
-                yield from behavior(requests, context)
+                self._check_caller(caller, method, context, outcome)
+                opened = self._streams.acquire(blocking=False)  # a reflection stream holds a thread like any other
+                if not opened:
+                    outcome.code = grpc.StatusCode.RESOURCE_EXHAUSTED
+                    context.abort(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"this server already serves {self.max_streams} open streams (its --max-streams)",
+                    )
+                for response in behavior(counted(requests), context):
+                    sent.inc()
+                    yield response
             finally:
-                self._streams.release()
+                if opened:
+                    self._streams.release()
+                self._end(kind, service, method, start, outcome, context)
 
         return wrapped

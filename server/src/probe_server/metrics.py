@@ -11,6 +11,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import grpc
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -21,6 +23,14 @@ if TYPE_CHECKING:
     from probe_server.store import Store
 
 JOB_STATES = tuple(JobState)
+
+
+def rpc_type(method: MethodDescriptor) -> str:
+    """The grpc_type label of go-grpc-prometheus: unary, client_stream, server_stream or bidi_stream."""
+    streams = (method.client_streaming, method.server_streaming)
+    return {(False, False): "unary", (True, False): "client_stream", (False, True): "server_stream"}.get(
+        streams, "bidi_stream"
+    )
 
 
 class _StoreCollector(Collector):
@@ -56,6 +66,18 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.msg_received = Counter(
+            "grpc_server_msg_received",
+            "Request messages received",
+            ["grpc_type", "grpc_service", "grpc_method"],
+            registry=self.registry,
+        )
+        self.msg_sent = Counter(
+            "grpc_server_msg_sent",
+            "Response messages sent (each event of a stream)",
+            ["grpc_type", "grpc_service", "grpc_method"],
+            registry=self.registry,
+        )
         self.job_step = Gauge(
             "probe_job_step", "Completed steps of a running job", ["job_id", "family"], registry=self.registry
         )
@@ -85,6 +107,17 @@ class Metrics:
         self.cache_misses = Counter("probe_model_cache_misses", "Model cache misses", ["cache"], registry=self.registry)
         # process_cpu_seconds_total, process_resident_memory_bytes, ...: what serving costs the host (Linux)
         ProcessCollector(registry=self.registry)
+
+    def initialize(self, services: list[ServiceDescriptor]) -> None:
+        """Every method's series at zero before its first call, as go-grpc-prometheus's InitializeMetrics does:
+        a rate or an alert over a method never called reads 0, not "no data"."""
+        for service in services:
+            for method in service.methods:
+                labels = (rpc_type(method), service.full_name, method.name)
+                for metric in (self.started, self.msg_received, self.msg_sent, self.handling_seconds):
+                    metric.labels(*labels)
+                for code in grpc.StatusCode:
+                    self.handled.labels(*labels, code.name)
 
     def watch_store(self, store: "Store", families: list[str]) -> None:
         self.registry.register(_StoreCollector(store, families))
