@@ -60,7 +60,24 @@ def test_rpc_counters_histogram_and_codes(client, server, trained):
     assert value(text, "process_resident_memory_bytes") > 50e6  # python, torch and onnxruntime are loaded
 
 
-def test_running_job_gauges_appear_and_go_away(client, server):
+def test_probe_latency_batch_sizes_and_inference_counts_by_family(client, server, trained):
+    before = scrape(server)
+    rpc = {"grpc_method": "QueryFacts", "family": "factual-recall"}
+    requests, count = (value(before, f"probe_inference_{n}_total", **rpc) or 0 for n in ("request", "count"))
+    client.query_facts(trained.checkpoint_id, [(0, 0), (1, 1), (2, 2)])
+    client.query_facts(trained.checkpoint_id, [(3, 3)])
+    text = scrape(server)
+    assert value(text, "probe_inference_request_total", **rpc) == requests + 2
+    assert value(text, "probe_inference_count_total", **rpc) == count + 4  # Triton's: a batch of 3 counts 3
+    assert value(text, "probe_inference_batch_size_bucket", **rpc, le="4.0") >= 2
+    assert value(text, "probe_inference_seconds_count", **rpc) >= 2
+    assert value(text, "probe_model_cache_entries", cache="onnx") >= 1
+    assert value(text, "probe_model_cache_bytes", cache="onnx") > 1000  # the graph with its weights
+    assert value(text, "probe_model_cache_bytes", cache="torch") > 1000
+    assert value(text, "probe_model_cache_evictions_total", cache="onnx") is not None
+
+
+def test_job_gauges_last_two_scrapes_past_the_end_and_workers_are_measured(client, server):
     job = client.submit_job("factual-recall", SMALL_FACTS, steps=1_000_000, seed=9, log_every=1)
     for event in client.watch_job(job.job_id):
         if event.kind == "PROGRESS" and event.step >= 3:
@@ -68,11 +85,20 @@ def test_running_job_gauges_appear_and_go_away(client, server):
     text = scrape(server)
     assert value(text, "probe_job_step", job_id=job.job_id, family="factual-recall") >= 3
     assert value(text, "probe_job_loss", job_id=job.job_id, family="factual-recall") > 0
-    assert client.cancel_job(job.job_id).state == "CANCELLED"
+    assert value(text, "probe_worker_resident_memory_bytes", family="factual-recall") > 50e6  # torch is loaded
+    assert value(text, "probe_job_queue_seconds_count", family="factual-recall") >= 1
+    cancelled = client.cancel_job(job.job_id)
+    assert cancelled.state == "CANCELLED"
+    for _ in range(2):  # the final step is still there for two scrapes, so a job ending between them is seen
+        text = scrape(server)
+        assert value(text, "probe_job_step", job_id=job.job_id) == cancelled.step
     text = scrape(server)
     assert value(text, "probe_job_step", job_id=job.job_id) is None
     assert value(text, "probe_job_loss", job_id=job.job_id) is None
     assert value(text, "probe_jobs", state="CANCELLED", family="factual-recall") >= 1
+    assert value(text, "probe_worker_cpu_seconds_total", family="factual-recall") > 0.1
+    assert value(text, "probe_job_run_seconds_count", family="factual-recall") >= 1
+    assert value(text, "probe_worker_resident_memory_bytes", family="eos") is not None  # every family, always
 
 
 def test_every_method_has_its_series_at_zero_before_its_first_call(tmp_path):

@@ -68,7 +68,7 @@ def test_a_model_past_the_size_limit_is_refused(store):
 
 def test_reproductions_submit_through_the_same_validation(tmp_path, store):
     """A planned sweep is checked as a client's: past the server's step limit, or training an unknown group."""
-    engine = JobEngine(store, tmp_path / "checkpoints", 1, Metrics(), 1, "cpu", Limits())
+    engine = JobEngine(store, tmp_path / "checkpoints", 1, Metrics([]), 1, "cpu", Limits())
     manager = ReproductionManager(SweepManager(engine, Limits(max_steps=10)), tmp_path / "reproductions")
     with pytest.raises(TooLarge, match="exceeds this server's limit of 10"):
         manager._submit("eos", SweepPlan("long", {}, {"lr": [0.1]}, steps=11), "repro-0123456789abcdef")

@@ -132,8 +132,8 @@ def create_server(settings: Settings) -> RunningServer:
     store = Store(settings.database)
     if not store.integrity_ok():
         raise SystemExit(f"{settings.database} fails SQLite's integrity check; restore it from a backup")
-    metrics = Metrics()
-    metrics.watch_store(store, list(FAMILIES))
+    metrics = Metrics(list(FAMILIES))
+    metrics.watch_store(store)
     engine = JobEngine(
         store,
         settings.checkpoint_root,
@@ -143,6 +143,7 @@ def create_server(settings: Settings) -> RunningServer:
         device,
         settings.limits,
     )
+    metrics.jobs.workers = engine.running_workers
     try:
         engine.start()  # recovery records what a stopped server left running
     except StorageFull:
@@ -152,6 +153,7 @@ def create_server(settings: Settings) -> RunningServer:
     reproductions = ReproductionManager(sweeps, settings.data_dir / "reproductions", settings.limits.max_reproductions)
     reproductions.start()
     cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics, device, settings.limits)
+    metrics.watch_cache(cache.usage)
     probe_slots = threading.Semaphore(settings.probe_threads)
 
     server = grpc.server(
@@ -161,7 +163,9 @@ def create_server(settings: Settings) -> RunningServer:
     )
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(engine, settings.limits), server)
     checkpoints_pb2_grpc.add_CheckpointServiceServicer_to_server(CheckpointServicer(cache, probe_slots), server)
-    probes_pb2_grpc.add_ProbeServiceServicer_to_server(ProbeServicer(cache, settings.limits, probe_slots), server)
+    probes_pb2_grpc.add_ProbeServiceServicer_to_server(
+        ProbeServicer(cache, settings.limits, probe_slots, metrics), server
+    )
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(), server)
     sweeps_pb2_grpc.add_SweepServiceServicer_to_server(SweepServicer(sweeps, settings.limits), server)
     reproductions_pb2_grpc.add_ReproductionServiceServicer_to_server(ReproductionServicer(reproductions), server)

@@ -46,6 +46,7 @@ class _Worker:
     conn: Connection
     cancel_requested: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
 
 
 class JobEngine:
@@ -225,6 +226,11 @@ class JobEngine:
             self._lock.notify_all()
         return self.get(job_id)
 
+    def running_workers(self) -> list[tuple[str, int]]:
+        """(family, pid) of each running job's worker."""
+        with self._lock:
+            return [(worker.family, worker.process.pid) for worker in self._running.values()]
+
     # internals
 
     def _notify(self) -> None:
@@ -241,11 +247,9 @@ class JobEngine:
             for listener in self._state_listeners:
                 listener(job_id, event.state)
             log.info("job=%s family=%s state=%s step=%d %s", job_id, family, event.state, event.step, event.message)
-            if event.state != JobState.RUNNING:
-                self.metrics.job_left_running(job_id, family)
         elif kind == "PROGRESS":
             peak = kwargs.get("updates", {}).get("peak_memory_bytes", 0)
-            self.metrics.job_progress(job_id, family, event.step, event.loss, event.metrics, peak)
+            self.metrics.jobs.progress(job_id, family, event.step, event.loss, event.metrics, peak)
         self._notify()
 
     def _dispatch(self) -> None:
@@ -257,13 +261,13 @@ class JobEngine:
                     return
                 entry = self._queue.pop()
                 try:
-                    self._start(entry.job_id)
+                    self._start(entry.job_id, time.time() - entry.queued_at)
                 except Exception:  # nothing could be recorded (the store fails): retry later; the dispatcher lives
                     log.exception("job=%s waits to start: the store cannot record it", entry.job_id)
                     self._queue.restore(entry)
                     self._lock.wait(STORAGE_RETRY_S)
 
-    def _start(self, job_id: str) -> None:
+    def _start(self, job_id: str, waited: float) -> None:
         """Start the job's worker; a job whose worker cannot start is FAILED, saying why."""
         job = self.store.get_job(job_id)
         if job is None:
@@ -271,6 +275,7 @@ class JobEngine:
             return
         try:
             self._start_worker(job)
+            self.metrics.jobs.started(job.family, waited)
         except StorageFull:
             raise
         except Exception as error:
@@ -289,19 +294,8 @@ class JobEngine:
         checkpoint = self.store.latest_checkpoint(job.job_id)
         if checkpoint is not None and not (self.checkpoint_root / checkpoint.checkpoint_id).is_dir():
             checkpoint = None
-        task = WorkerTask(
-            job_id=job.job_id,
-            family=job.family,
-            config=job.config,
-            spec=job.spec,
-            checkpoint_root=str(self.checkpoint_root),
-            resume_from=checkpoint.checkpoint_id if checkpoint else "",
-            threads=self.threads_per_job,
-            device=self.device,
-            max_parameters=self.limits.max_parameters,
-            data_roots=tuple(str(root) for root in self.limits.data_roots),
-            max_data_bytes=self.limits.max_data_bytes,
-        )
+        resume_from = checkpoint.checkpoint_id if checkpoint else ""
+        task = WorkerTask.of(job, self.checkpoint_root, resume_from, self.threads_per_job, self.device, self.limits)
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=run_job, args=(task, child), name=f"probe-worker-{job.job_id}", daemon=True
@@ -355,6 +349,7 @@ class JobEngine:
                 metrics=message.metrics,
                 updates={"peak_memory_bytes": message.peak_memory_bytes},
             )
+            self.metrics.jobs.worker_cpu(worker.job_id, worker.family, message.cpu_seconds)
         elif isinstance(message, CheckpointWritten):
             self._add_checkpoint(CheckpointMeta(**message.meta), message.size_bytes)
 
@@ -386,11 +381,15 @@ class JobEngine:
         outcome = job_outcome(reported, cancel_requested=worker.cancel_requested, server_stopping=self._stopping,
                               exitcode=worker.process.exitcode)  # fmt: skip
         state, message, updates = outcome.state, outcome.message, outcome.updates
-        if "peak_memory_bytes" in updates:
-            self.metrics.job_finished(worker.family, updates["peak_memory_bytes"])
+        if isinstance(reported, Done):
+            self.metrics.jobs.worker_cpu(worker.job_id, worker.family, reported.cpu_seconds)
+        run_seconds = time.monotonic() - worker.started
+        self.metrics.jobs.worker_ended(worker.job_id, worker.family, run_seconds, updates.get("peak_memory_bytes"))
         with self._lock:
             try:
                 self._record(worker.job_id, worker.family, "STATE", state=state, message=message, updates=updates)
+                ended = self.get(worker.job_id)
+                self.metrics.jobs.ended(ended.job_id, ended.family, ended.step, ended.loss)
             except Exception:  # the job reads RUNNING until the next start, which records it INTERRUPTED
                 log.exception("job=%s ended %s but the store could not record it", worker.job_id, state)
             self._running.pop(worker.job_id, None)

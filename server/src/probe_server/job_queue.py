@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import time
 from dataclasses import dataclass, field
 
 
@@ -19,6 +20,7 @@ class QueuedJob:
     rank: float
     sequence: int  # submission order among equal ranks
     job_id: str = field(compare=False)
+    queued_at: float = field(compare=False, default_factory=time.time)  # for the queue-wait metric
 
 
 class JobQueue:

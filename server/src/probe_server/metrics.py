@@ -1,23 +1,25 @@
 """Prometheus metrics of the server: RPCs, jobs, checkpoints, the model cache and the process.
 
 Job and checkpoint counts are read from the store at scrape time, so they are
-right after a restart; per-job gauges exist only while a job runs, which keeps
-label cardinality bounded.
+right after a restart; jobs and workers are job_metrics.py's. RPC metrics follow
+go-grpc-prometheus's names and labels, so its dashboards work unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from probe_models.states import JobState
+from probe_server.job_metrics import JobMetrics
 
 if TYPE_CHECKING:
     from probe_server.store import Store
@@ -47,8 +49,22 @@ class _StoreCollector(Collector):
         yield GaugeMetricFamily("probe_checkpoints", "Stored checkpoints", value=self.store.count_checkpoints())
 
 
+class _CacheCollector(Collector):
+    def __init__(self, usage: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        self.usage = usage
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        entries = GaugeMetricFamily("probe_model_cache_entries", "Models held by the cache", labels=["cache"])
+        size = GaugeMetricFamily("probe_model_cache_bytes", "Bytes of the cached models' weights", labels=["cache"])
+        for cache, (count, nbytes) in sorted(self.usage().items()):
+            entries.add_metric([cache], count)
+            size.add_metric([cache], nbytes)
+        yield entries
+        yield size
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, families: list[str]) -> None:
         self.registry = CollectorRegistry()
         self.started = Counter(
             "grpc_server_started", "RPCs started", ["grpc_type", "grpc_service", "grpc_method"], registry=self.registry
@@ -78,33 +94,43 @@ class Metrics:
             ["grpc_type", "grpc_service", "grpc_method"],
             registry=self.registry,
         )
-        self.job_step = Gauge(
-            "probe_job_step", "Completed steps of a running job", ["job_id", "family"], registry=self.registry
-        )
-        self.job_loss = Gauge(
-            "probe_job_loss", "Latest training loss of a running job", ["job_id", "family"], registry=self.registry
-        )
-        self.job_sharpness = Gauge(
-            "probe_job_sharpness",
-            "Latest top Hessian eigenvalue a running job measured (families that track sharpness)",
-            ["job_id", "family"],
+        self.jobs = JobMetrics(self.registry, families)
+        labels = ["grpc_method", "family"]
+        self.inference_seconds = Histogram(
+            "probe_inference_seconds",
+            "Time a probe spent on its model, by RPC and the checkpoint's family (validation and loading excluded)",
+            labels,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
-        self.job_peak_memory = Gauge(
-            "probe_job_peak_memory_bytes",
-            "Peak memory of a running job's worker: CUDA allocator peak, or the process's peak resident set on CPU",
-            ["job_id", "family"],
+        self.batch_size = Histogram(
+            "probe_inference_batch_size",
+            "Queries, sequences or examples in one probe request",
+            labels,
+            buckets=tuple(4.0**k for k in range(9)),  # 1 .. 65,536
             registry=self.registry,
         )
-        self.finished_peak_memory = Histogram(
-            "probe_job_finished_peak_memory_bytes",
-            "Peak memory of jobs when they ended, by family",
-            ["family"],
-            buckets=tuple(2.0**k for k in range(24, 41, 2)),  # 16 MiB .. 1 TiB
+        self.inference_requests = Counter(
+            "probe_inference_request",
+            "Probe requests answered (Triton's request_count)",
+            labels,
+            registry=self.registry,
+        )
+        self.inference_count = Counter(
+            "probe_inference_count",
+            "Queries, sequences or examples answered (Triton's inference_count: a request of a batch of 64 counts 64)",
+            labels,
             registry=self.registry,
         )
         self.cache_hits = Counter("probe_model_cache_hits", "Model cache hits", ["cache"], registry=self.registry)
         self.cache_misses = Counter("probe_model_cache_misses", "Model cache misses", ["cache"], registry=self.registry)
+        self.cache_evictions = Counter(
+            "probe_model_cache_evictions", "Models evicted to make room (thrash: high with misses)", ["cache"],
+            registry=self.registry,
+        )  # fmt: skip
+        for cache in ("torch", "onnx"):
+            for counter in (self.cache_hits, self.cache_misses, self.cache_evictions):
+                counter.labels(cache)
         # process_cpu_seconds_total, process_resident_memory_bytes, ...: what serving costs the host (Linux)
         ProcessCollector(registry=self.registry)
 
@@ -119,26 +145,22 @@ class Metrics:
                 for code in grpc.StatusCode:
                     self.handled.labels(*labels, code.name)
 
-    def watch_store(self, store: "Store", families: list[str]) -> None:
-        self.registry.register(_StoreCollector(store, families))
+    def watch_cache(self, usage: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        """Export the model cache's entries and bytes, read at scrape time."""
+        self.registry.register(_CacheCollector(usage))
 
-    def job_progress(
-        self, job_id: str, family: str, step: int, loss: float, metrics: dict[str, float], peak_memory: int
-    ) -> None:
-        self.job_step.labels(job_id, family).set(step)
-        if peak_memory:
-            self.job_peak_memory.labels(job_id, family).set(peak_memory)
-        self.job_loss.labels(job_id, family).set(loss)
-        if "sharpness" in metrics:
-            self.job_sharpness.labels(job_id, family).set(metrics["sharpness"])
+    def watch_store(self, store: "Store") -> None:
+        self.registry.register(_StoreCollector(store, self.jobs.families))
 
-    def job_finished(self, family: str, peak_memory: int) -> None:
-        self.finished_peak_memory.labels(family).observe(peak_memory)
-
-    def job_left_running(self, job_id: str, family: str) -> None:
-        for gauge in (self.job_step, self.job_loss, self.job_sharpness, self.job_peak_memory):
-            with contextlib.suppress(KeyError):
-                gauge.remove(job_id, family)
+    @contextlib.contextmanager
+    def inference(self, method: str, family: str, batch: int) -> Iterator[None]:
+        """Time the model's part of a probe; counted once it returns."""
+        start = time.perf_counter()
+        yield
+        self.inference_seconds.labels(method, family).observe(time.perf_counter() - start)
+        self.batch_size.labels(method, family).observe(batch)
+        self.inference_requests.labels(method, family).inc()
+        self.inference_count.labels(method, family).inc(batch)
 
     def serve(self, host: str, port: int) -> int:
         """Start the HTTP endpoint; returns the bound port."""

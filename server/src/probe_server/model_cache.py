@@ -52,6 +52,7 @@ class _LRU(Generic[T]):
     def __init__(self, size: int) -> None:
         self.size = size
         self._items: OrderedDict[str, T] = OrderedDict()
+        self._bytes: dict[str, int] = {}
 
     def get(self, key: str) -> T | None:
         if key in self._items:
@@ -59,14 +60,25 @@ class _LRU(Generic[T]):
             return self._items[key]
         return None
 
-    def put(self, key: str, value: T) -> None:
+    def put(self, key: str, value: T, nbytes: int) -> int:
+        """Insert; returns how many entries were evicted to make room."""
         self._items[key] = value
+        self._bytes[key] = nbytes
         self._items.move_to_end(key)
+        evicted = 0
         while len(self._items) > self.size:
-            self._items.popitem(last=False)
+            old, _ = self._items.popitem(last=False)
+            del self._bytes[old]
+            evicted += 1
+        return evicted
 
     def pop(self, key: str) -> None:
         self._items.pop(key, None)
+        self._bytes.pop(key, None)
+
+    def usage(self) -> tuple[int, int]:
+        """Entries, and the bytes of their weights."""
+        return len(self._items), sum(self._bytes.values())
 
 
 def onnx_providers() -> list[str]:
@@ -98,7 +110,12 @@ class ModelCache:
             raise Conflict(f"checkpoint {checkpoint_id} is recorded but its files are missing from the data dir")
         return record
 
-    def _cached(self, cache: _LRU[T], name: str, key: str, build: Callable[[], T]) -> T:
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """Per cache (torch, onnx): entries and the bytes of their weights."""
+        with self._lock:
+            return {"torch": self._models.usage(), "onnx": self._sessions.usage()}
+
+    def _cached(self, cache: _LRU[T], name: str, key: str, build: Callable[[], tuple[T, int]]) -> T:
         """The cached value, or a new one; a hit skips the database (a delete evicts first)."""
         check_id("checkpoint", key)
         with self._lock:
@@ -108,13 +125,19 @@ class ModelCache:
             return value
         self.metrics.cache_misses.labels(name).inc()
         self.record(key)
-        value = build()
+        value, nbytes = build()
         with self._lock:
-            cache.put(key, value)
+            evicted = cache.put(key, value, nbytes)
+        if evicted:
+            self.metrics.cache_evictions.labels(name).inc(evicted)
         return value
 
     def model(self, checkpoint_id: str) -> LoadedModel:
-        def build() -> LoadedModel:
+        def build() -> tuple[LoadedModel, int]:
+            loaded = load()
+            return loaded, sum(t.nbytes for t in loaded.module.state_dict().values())
+
+        def load() -> LoadedModel:
             record = self.record(checkpoint_id)
             family = get_family(record.family)
             config = parse_config(family.config_cls, record.config)
@@ -144,7 +167,7 @@ class ModelCache:
         return verified_bytes(directory, ONNX)
 
     def session(self, checkpoint_id: str) -> ort.InferenceSession:
-        def build() -> ort.InferenceSession:
+        def build() -> tuple[ort.InferenceSession, int]:
             options = ort.SessionOptions()
             options.intra_op_num_threads = 2
             # No busy-waiting between runs: spinning threads took the CPU from the RPC threads and
@@ -152,7 +175,7 @@ class ModelCache:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             graph = self.onnx_bytes(checkpoint_id)
             try:
-                return ort.InferenceSession(graph, options, providers=onnx_providers())
+                return ort.InferenceSession(graph, options, providers=onnx_providers()), len(graph)
             except Exception as error:  # onnxruntime raises its own Fail/InvalidProtobuf: a damaged graph
                 raise DataLoss(f"checkpoint {checkpoint_id}: {ONNX} does not load ({error})") from None
 

@@ -23,6 +23,8 @@ from probe_server.checkpoint_files import CheckpointMeta, read_meta, read_optimi
 from probe_server.ids import new_id
 from probe_server.job_spec import JobSpec, check_parameters
 from probe_server.server_paths import check_server_path
+from probe_server.settings import Limits
+from probe_server.store import JobRecord
 from probe_server.worker_messages import CANCEL, SHUTDOWN, CheckpointWritten, Done, Failed, Progress
 
 
@@ -41,6 +43,15 @@ class WorkerTask:
     max_parameters: int  # checked here for a model built from server files, which the server never read
     data_roots: tuple[str, ...]  # a config's server paths are checked again here, right before they are read:
     max_data_bytes: int  # the files may have changed since the job was submitted, and the roots since a restart
+
+    @classmethod
+    def of(
+        cls, job: JobRecord, checkpoint_root: Path, resume_from: str, threads: int, device: str, limits: Limits
+    ) -> WorkerTask:
+        return cls(
+            job.job_id, job.family, job.config, job.spec, str(checkpoint_root), resume_from, threads, device,
+            limits.max_parameters, tuple(str(root) for root in limits.data_roots), limits.max_data_bytes,
+        )  # fmt: skip
 
 
 def peak_memory_bytes(device: str) -> int:
@@ -75,7 +86,7 @@ class _PipeHooks:
         # what training added to the process: the model, its optimizer and activations, not the runtime
         metrics = {**metrics, "excess_memory_bytes": float(peak - self.baseline_memory)}
         self.last_metrics = metrics
-        self.conn.send(Progress(step, metrics, peak))
+        self.conn.send(Progress(step, metrics, peak, time.process_time()))
 
     def on_checkpoint(self, step: int, metrics: dict[str, float]) -> None:
         task = self.task
@@ -144,7 +155,7 @@ def run_job(task: WorkerTask, conn: Connection) -> None:
         periodic = spec.checkpoint_every > 0 and step % spec.checkpoint_every == 0  # one exists at this step
         if hooks.shutdown and step > start and not periodic:
             hooks.on_checkpoint(step, hooks.last_metrics or {"loss": float("nan")})
-        conn.send(Done(step, hooks.stopped, peak_memory_bytes(task.device)))
+        conn.send(Done(step, hooks.stopped, peak_memory_bytes(task.device), time.process_time()))
     except BaseException as error:  # report everything, then exit non-zero
         conn.send(Failed(f"{type(error).__name__}: {error}", traceback.format_exc()))
         conn.close()

@@ -19,6 +19,7 @@ class Progress:
     step: int
     metrics: dict[str, float]  # "loss" always among them
     peak_memory_bytes: int
+    cpu_seconds: float = 0.0  # the worker's CPU (user and system) so far
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Done:
     step: int
     stopped: bool
     peak_memory_bytes: int
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import LoadedModel
 from probe_models.registry import get_family
 from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
+from probe_server.metrics import Metrics
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.settings import Limits
 from probe_wire.tensors import TensorFormatError, from_tensor, to_tensor
@@ -68,10 +69,11 @@ def _check_count(name: str, value: int, default: int, limit: int) -> int:
 
 
 class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
-    def __init__(self, cache: ModelCache, limits: Limits, probe_slots: threading.Semaphore) -> None:
+    def __init__(self, cache: ModelCache, limits: Limits, probe_slots: threading.Semaphore, metrics: Metrics) -> None:
         self.cache = cache
         self.limits = limits
         self.probe_slots = probe_slots
+        self.metrics = metrics
 
     def _load(self, kind: type[C], checkpoint_id: str) -> tuple[LoadedModel, C]:
         """The checkpoint's model and its family as a ``kind``; a family without that capability is refused
@@ -117,10 +119,11 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         inputs = facts.fact_inputs(model, subjects, relations, request.noise_seed)
         session = self.cache.session(request.checkpoint_id)
         chunk = max(1, min(ONNX_CHUNK, CHUNK_FLOATS // num_answers))  # only each chunk's top k is kept
-        tops = [
-            _top_k(session.run([ONNX_PROBABILITIES], {ONNX_INPUT: inputs[i : i + chunk]})[0], top_k)
-            for i in range(0, len(inputs), chunk)
-        ]
+        with self.metrics.inference("QueryFacts", model.family.name, len(inputs)):
+            tops = [
+                _top_k(session.run([ONNX_PROBABILITIES], {ONNX_INPUT: inputs[i : i + chunk]})[0], top_k)
+                for i in range(0, len(inputs), chunk)
+            ]
         top, probs = np.concatenate([t for t, _ in tops]), np.concatenate([p for _, p in tops])
         stored = facts.stored_answers(model, subjects, relations)
         recalled = top[:, 0] == stored
@@ -163,7 +166,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 raise InvalidInput(f"head {bad[0]} does not exist in {name}: it has heads 0..{available[name] - 1}")
         self._check_attention_size(model, attention, hooks, heads, batch, seq_len, request.average_over_batch)
         tokens = given if given is not None else attention.sample_sequences(model, batch, request.seed)
-        with self.probe_slots:
+        with self.probe_slots, self.metrics.inference("ExtractAttention", model.family.name, len(tokens)):
             patterns = attention.run_with_attention(model, tokens)
         selected = {name: patterns[name][:, heads] if heads else patterns[name] for name in hooks}
         response = probes_pb2.ExtractAttentionResponse(
@@ -207,7 +210,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         count = _check_count(
             "num_sequences", request.num_sequences, DEFAULT_GRAPH_SEQUENCES, self.limits.max_eval_sequences
         )
-        with self.probe_slots:
+        with self.probe_slots, self.metrics.inference("RecoverGraph", model.family.name, count):
             result = graphs.recover_graph(model, count, request.seed)
         return probes_pb2.RecoverGraphResponse(
             graph=result.graph,
@@ -285,7 +288,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             top_k=top_k, method=method, max_iterations=iterations, tolerance=tolerance, seed=request.seed,
             chunk_size=chunk_size, float64=request.float64, trace_samples=trace_samples, warm_start=warm_start,
         )  # fmt: skip
-        with self.probe_slots:
+        with self.probe_slots, self.metrics.inference("MeasureSharpness", model.family.name, examples):
             whole = request.whole_training_set or (request.num_examples == 0 and _fits(sharpness, model, examples))
             data = sharpness.sharpness_data(model, examples, request.seed, whole)
             report = measure_sharpness(model, data, settings)
@@ -333,7 +336,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     ) -> probes_pb2.MeasureStabilizationResponse:
         model, gd = self._load(SelfStabilizes, request.checkpoint_id)
         steps = _check_count("steps", request.steps, DEFAULT_STABILIZATION_STEPS, self.limits.max_hvp_iterations)
-        with self.probe_slots:
+        with self.probe_slots, self.metrics.inference("MeasureStabilization", model.family.name, 1):
             report = gd.self_stabilization(model, steps, request.projected)
         return probes_pb2.MeasureStabilizationResponse(**dataclasses.asdict(report))
 
@@ -344,7 +347,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         count = _check_count(
             "num_sequences", request.num_sequences, DEFAULT_EVAL_SEQUENCES, self.limits.max_eval_sequences
         )
-        with self.probe_slots:
+        with self.probe_slots, self.metrics.inference("Evaluate", model.family.name, count):
             result = model.family.evaluate(model, count, request.seed)
         return probes_pb2.EvaluateResponse(accuracy=result.accuracy, test_loss=result.loss, metrics=result.metrics)
 
