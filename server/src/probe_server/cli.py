@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> None:
             flag, type=int, default=getattr(defaults.limits, name), help=f"{meaning} (default %(default)s)"
         )
     serve.add_argument(
+        "--model-cache-size",
+        type=int,
+        default=defaults.model_cache_size,
+        help="checkpoints whose torch model (and ONNX session) stay loaded for probes (default %(default)s)",
+    )
+    serve.add_argument(
         "--shutdown-grace",
         type=float,
         default=defaults.shutdown_grace,
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in integer_limits():
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.model_cache_size < 1:
+        parser.error("--model-cache-size must be at least 1")
     if not 0 <= args.shutdown_grace <= 3600:
         parser.error("--shutdown-grace must lie in [0, 3600] seconds")
     if not 1 <= args.max_streams < defaults.rpc_threads:
@@ -106,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             tls_client_ca=args.tls_client_ca,
             max_streams=args.max_streams,
             shutdown_grace=args.shutdown_grace,
+            model_cache_size=args.model_cache_size,
             limits=Limits(data_roots=tuple(args.data_root), **{name: getattr(args, name) for name in integer_limits()}),
         )
     except ValueError as error:  # a combination the flags alone do not catch

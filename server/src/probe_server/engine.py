@@ -275,7 +275,7 @@ class JobEngine:
             return
         try:
             self._start_worker(job)
-            self.metrics.jobs.started(job.family, waited)
+            self.metrics.jobs.started(job.job_id, job.family, waited)
         except StorageFull:
             raise
         except Exception as error:

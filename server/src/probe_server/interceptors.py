@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 
 from probe_models.errors import InvalidInput
 from probe_server.errors import Busy, status_for
-from probe_server.metrics import Metrics
+from probe_server.metrics import Metrics, code_label
 from probe_server.tokens import Token, match, needs_write
 
 log = logging.getLogger("probe.rpc")
@@ -123,7 +123,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
         code = outcome.code
         if code == grpc.StatusCode.OK and context.code() not in (None, grpc.StatusCode.OK):
             code = context.code()
-        self.metrics.handled.labels(kind, service, method, code.name).inc()
+        self.metrics.handled.labels(kind, service, method, code_label(code)).inc()
         self.metrics.handling_seconds.labels(kind, service, method).observe(time.perf_counter() - start)
 
     def _wrap_unary(

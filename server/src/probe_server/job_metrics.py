@@ -72,6 +72,12 @@ class JobMetrics:
             labels,
             registry=registry,
         )
+        self.last_progress = Gauge(
+            "probe_job_last_progress_timestamp_seconds",
+            "When a running job last reported progress (or started): a stalled job's stays behind time()",
+            labels,
+            registry=registry,
+        )
         self.finished_peak_memory = Histogram(
             "probe_job_finished_peak_memory_bytes",
             "Peak memory of jobs when they ended, by family",
@@ -93,8 +99,9 @@ class JobMetrics:
         self._ended: dict[tuple[str, str], int] = {}  # scrapes left for the gauges of ended jobs
         registry.register(_Scrapes(self))
 
-    def started(self, family: str, queued_seconds: float) -> None:
+    def started(self, job_id: str, family: str, queued_seconds: float) -> None:
         self.queue_wait.labels(family).observe(queued_seconds)
+        self.last_progress.labels(job_id, family).set_to_current_time()
 
     def progress(
         self, job_id: str, family: str, step: int, loss: float, metrics: dict[str, float], peak_memory: int
@@ -103,6 +110,7 @@ class JobMetrics:
             self._ended.pop((job_id, family), None)  # a resumed job's gauges are its own again
         self.step.labels(job_id, family).set(step)
         self.loss.labels(job_id, family).set(loss)
+        self.last_progress.labels(job_id, family).set_to_current_time()
         if peak_memory:
             self.peak_memory.labels(job_id, family).set(peak_memory)
         if "sharpness" in metrics:
@@ -125,6 +133,8 @@ class JobMetrics:
 
     def ended(self, job_id: str, family: str, step: int, loss: float) -> None:
         """A job left RUNNING: its gauges hold its final step and loss for two more scrapes."""
+        with contextlib.suppress(KeyError):  # an ended job is not stalled
+            self.last_progress.remove(job_id, family)
         self.step.labels(job_id, family).set(step)
         if loss:
             self.loss.labels(job_id, family).set(loss)

@@ -27,6 +27,15 @@ if TYPE_CHECKING:
 JOB_STATES = tuple(JobState)
 
 
+def code_label(code: grpc.StatusCode) -> str:
+    """The grpc_code label as go-grpc-prometheus writes it (Go's codes.Code names): OK, NotFound, Canceled."""
+    if code == grpc.StatusCode.OK:
+        return "OK"
+    if code == grpc.StatusCode.CANCELLED:
+        return "Canceled"
+    return "".join(part.capitalize() for part in code.name.split("_"))
+
+
 def rpc_type(method: MethodDescriptor) -> str:
     """The grpc_type label of go-grpc-prometheus: unary, client_stream, server_stream or bidi_stream."""
     streams = (method.client_streaming, method.server_streaming)
@@ -143,7 +152,7 @@ class Metrics:
                 for metric in (self.started, self.msg_received, self.msg_sent, self.handling_seconds):
                     metric.labels(*labels)
                 for code in grpc.StatusCode:
-                    self.handled.labels(*labels, code.name)
+                    self.handled.labels(*labels, code_label(code))
 
     def watch_cache(self, usage: Callable[[], dict[str, tuple[int, int]]]) -> None:
         """Export the model cache's entries and bytes, read at scrape time."""
