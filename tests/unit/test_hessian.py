@@ -106,3 +106,11 @@ def test_solvers_on_an_explicit_symmetric_matrix():
     assert torch.allclose(values, expected[:2], rtol=1e-6)
     trace, error = hutchinson_trace(lambda v: matrix @ v, 50, samples=2000, seed=1)
     assert abs(trace - float(torch.trace(matrix))) <= 3 * error
+
+
+@pytest.mark.parametrize("solve", [lanczos_top_eigenpairs, power_top_eigenpairs])
+def test_every_uint64_seed_is_accepted(solve):
+    """A request's seed is a uint64 on the wire; the largest one gave INTERNAL in the power method (seed + 1)."""
+    matrix = torch.diag(torch.arange(1.0, 11.0, dtype=torch.float64))
+    values, _, _ = solve(lambda v: matrix @ v, 10, top_k=2, max_iterations=200, tolerance=1e-10, seed=2**64 - 1)
+    assert values.tolist() == pytest.approx([10.0, 9.0], rel=1e-6)

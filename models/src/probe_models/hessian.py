@@ -124,7 +124,7 @@ def power_top_eigenpairs(
     vectors: list[torch.Tensor] = []
     total = 0
     for i in range(top_k):
-        v = _start(n, seed + i, start if i == 0 else None)
+        v = _start(n, (seed + i) % 2**64, start if i == 0 else None)  # a seed is any uint64: wrap, never overflow
         value = math.nan
         for _ in range(max_iterations):
             for u in vectors:  # keep v orthogonal to the pairs found so far
