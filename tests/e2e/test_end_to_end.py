@@ -85,7 +85,7 @@ def test_onnx_runtime_answers_equal_torch(client, trained, server):
     served = client.query_facts(ckpt, pairs, top_k=5, noise_seed=11)
     subjects = np.array([p[0] for p in pairs])
     relations = np.array([p[1] for p in pairs])
-    inputs = family.fact_inputs(model, subjects, relations, noise_seed=11)
+    inputs = family.fact_inputs(config, record.seed, subjects, relations, noise_seed=11)
     with torch.no_grad():
         probs = torch.softmax(model.module(torch.from_numpy(inputs)).double(), dim=-1).numpy()
     assert np.array_equal(served.answers, np.argsort(-probs, axis=1, kind="stable")[:, :5])

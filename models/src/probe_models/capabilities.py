@@ -10,7 +10,7 @@ UnsupportedProbe (FAILED_PRECONDITION) when the family lacks it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -45,19 +45,22 @@ class AnswersFacts(ServesOnnx):
     probe = "QueryFacts"
     missing = "stores no facts"
 
-    @abstractmethod
-    def fact_inputs(
-        self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray, noise_seed: int
-    ) -> np.ndarray:
-        """Model inputs that ask for the facts (subject, relation)."""
+    # Serving needs no torch model: these read the checkpoint's config and seed only (its fact table and query
+    # layout), so QueryFacts runs on the ONNX session alone.
 
     @abstractmethod
-    def stored_answers(self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray) -> np.ndarray:
+    def fact_inputs(
+        self, config: Any, seed: int, subjects: np.ndarray, relations: np.ndarray, noise_seed: int
+    ) -> np.ndarray:
+        """Model inputs that ask for the facts (subject, relation), as numpy."""
+
+    @abstractmethod
+    def stored_answers(self, config: Any, seed: int, subjects: np.ndarray, relations: np.ndarray) -> np.ndarray:
         """The answers the task stored for (subject, relation)."""
 
     @abstractmethod
-    def fact_count(self, model: LoadedModel) -> tuple[int, int]:
-        """(number of subjects, number of relations)."""
+    def fact_count(self, config: Any) -> tuple[int, int, int]:
+        """(number of subjects, number of relations, number of answers)."""
 
 
 class ExposesAttention(Capability):

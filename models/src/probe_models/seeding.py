@@ -7,6 +7,7 @@ interrupted before it.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import numpy as np
@@ -17,6 +18,7 @@ def _stream_key(part: int | str) -> int:
     return zlib.crc32(part.encode()) if isinstance(part, str) else int(part)
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function, asked again for every served query of the same noise seed
 def derive_seed(seed: int, *stream: int | str) -> int:
     """A 63-bit seed for the named sub-stream of ``seed``."""
     sequence = np.random.SeedSequence([int(seed), *(_stream_key(p) for p in stream)])

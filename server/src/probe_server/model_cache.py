@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -21,7 +22,7 @@ import torch
 from probe_models.capabilities import ServesOnnx, capability
 from probe_models.config import parse_config, server_paths
 from probe_models.errors import DataUnavailable
-from probe_models.family import LoadedModel
+from probe_models.family import Family, LoadedModel
 from probe_models.registry import get_family
 from probe_server.checkpoint_files import ONNX, add_file, read_weights, remove_checkpoint, verified_bytes
 from probe_server.errors import Conflict, DataLoss, NotFoundError
@@ -81,9 +82,28 @@ class _LRU(Generic[T]):
         return len(self._items), sum(self._bytes.values())
 
 
+def session_options() -> ort.SessionOptions:
+    """How the server runs an ONNX graph (bench/run.py's in-process baseline runs it the same way)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    # No busy-waiting between runs: spinning threads took the CPU from the RPC threads and
+    # from training workers (single-query p50 went from 4.4 to 3.3 ms with it off).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def onnx_providers() -> list[str]:
     available = ort.get_available_providers()
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+@dataclass(frozen=True)
+class Described:
+    """What a checkpoint's row says, parsed once: enough for a probe that needs no weights (QueryFacts)."""
+
+    record: CheckpointRecord
+    family: Family
+    config: Any
 
 
 class ModelCache:
@@ -99,6 +119,7 @@ class ModelCache:
         self._export_lock = threading.Lock()
         self._models: _LRU[LoadedModel] = _LRU(size)
         self._sessions: _LRU[ort.InferenceSession] = _LRU(size)
+        self._described: _LRU[Described] = _LRU(size * 64)  # rows are small; a hit skips the database
 
     def record(self, checkpoint_id: str) -> CheckpointRecord:
         """The stored checkpoint, after checking the id's form and that its files exist."""
@@ -109,6 +130,20 @@ class ModelCache:
         if not (self.root / checkpoint_id).is_dir():
             raise Conflict(f"checkpoint {checkpoint_id} is recorded but its files are missing from the data dir")
         return record
+
+    def describe(self, checkpoint_id: str) -> Described:
+        """The checkpoint's record, family and parsed config; from memory after the first call."""
+        check_id("checkpoint", checkpoint_id)
+        with self._lock:
+            found = self._described.get(checkpoint_id)
+        if found is not None:
+            return found
+        record = self.record(checkpoint_id)
+        family = get_family(record.family)
+        described = Described(record, family, parse_config(family.config_cls, record.config))
+        with self._lock:
+            self._described.put(checkpoint_id, described, 0)
+        return described
 
     def usage(self) -> dict[str, tuple[int, int]]:
         """Per cache (torch, onnx): entries and the bytes of their weights."""
@@ -168,14 +203,9 @@ class ModelCache:
 
     def session(self, checkpoint_id: str) -> ort.InferenceSession:
         def build() -> tuple[ort.InferenceSession, int]:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 2
-            # No busy-waiting between runs: spinning threads took the CPU from the RPC threads and
-            # from training workers (single-query p50 went from 4.4 to 3.3 ms with it off).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             graph = self.onnx_bytes(checkpoint_id)
             try:
-                return ort.InferenceSession(graph, options, providers=onnx_providers()), len(graph)
+                return ort.InferenceSession(graph, session_options(), providers=onnx_providers()), len(graph)
             except Exception as error:  # onnxruntime raises its own Fail/InvalidProtobuf: a damaged graph
                 raise DataLoss(f"checkpoint {checkpoint_id}: {ONNX} does not load ({error})") from None
 
@@ -186,6 +216,7 @@ class ModelCache:
         with self._lock:
             self._models.pop(checkpoint_id)
             self._sessions.pop(checkpoint_id)
+            self._described.pop(checkpoint_id)
         with self._export_lock:
             remove_checkpoint(self.root, checkpoint_id)
 

@@ -25,7 +25,6 @@ from probe_models.capabilities import (
 )
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import LoadedModel
-from probe_models.registry import get_family
 from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
@@ -78,14 +77,16 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def _load(self, kind: type[C], checkpoint_id: str) -> tuple[LoadedModel, C]:
         """The checkpoint's model and its family as a ``kind``; a family without that capability is refused
         from the checkpoint's record alone, before anything is loaded."""
-        family = capability(get_family(self.cache.record(checkpoint_id).family), kind)
+        family = capability(self.cache.describe(checkpoint_id).family, kind)
         return self.cache.model(checkpoint_id), family
 
     def QueryFacts(
         self, request: probes_pb2.QueryFactsRequest, context: grpc.ServicerContext
     ) -> probes_pb2.QueryFactsResponse:
-        model, facts = self._load(AnswersFacts, request.checkpoint_id)
-        num_subjects, num_relations = facts.fact_count(model)
+        described = self.cache.describe(request.checkpoint_id)  # no torch model: the ONNX session answers
+        facts = capability(described.family, AnswersFacts)
+        config, seed = described.config, described.record.seed
+        num_subjects, num_relations, num_answers = facts.fact_count(config)
         if request.all_facts and (request.subjects or request.relations):
             raise InvalidInput("give either subjects and relations or all_facts, not both")
         if request.all_facts:
@@ -102,7 +103,6 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             relations = np.array(request.relations, dtype=np.int64)
             _check_range("subject", subjects, num_subjects)
             _check_range("relation", relations, num_relations)
-        num_answers = model.config.num_answers
         top_k = request.top_k or 1
         if not 1 <= top_k <= num_answers:
             raise InvalidInput(f"top_k must lie in [1, {num_answers}] (the number of answers), got {request.top_k}")
@@ -116,16 +116,16 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 f"{len(subjects):,} queries x {num_answers:,} answers = {len(subjects) * num_answers:,} probabilities "
                 f"to compute; this server's limit is {self.limits.max_probe_floats:,} per request"
             )
-        inputs = facts.fact_inputs(model, subjects, relations, request.noise_seed)
+        inputs = facts.fact_inputs(config, seed, subjects, relations, request.noise_seed)
         session = self.cache.session(request.checkpoint_id)
         chunk = max(1, min(ONNX_CHUNK, CHUNK_FLOATS // num_answers))  # only each chunk's top k is kept
-        with self.metrics.inference("QueryFacts", model.family.name, len(inputs)):
+        with self.metrics.inference("QueryFacts", described.family.name, len(inputs)):
             tops = [
                 _top_k(session.run([ONNX_PROBABILITIES], {ONNX_INPUT: inputs[i : i + chunk]})[0], top_k)
                 for i in range(0, len(inputs), chunk)
             ]
         top, probs = np.concatenate([t for t, _ in tops]), np.concatenate([p for _, p in tops])
-        stored = facts.stored_answers(model, subjects, relations)
+        stored = facts.stored_answers(config, seed, subjects, relations)
         recalled = top[:, 0] == stored
         return probes_pb2.QueryFactsResponse(
             subjects=to_tensor(subjects),

@@ -186,21 +186,18 @@ class FactualRecall(Family, AnswersFacts, ExposesAttention, MeasuresSharpness):
         example = task.sample(2, generator(0, "example")).inputs
         return model.module, example
 
-    def fact_count(self, model: LoadedModel) -> tuple[int, int]:
-        return model.config.num_subjects, model.config.num_relations
+    def fact_count(self, config: FactualRecallConfig) -> tuple[int, int, int]:
+        return config.num_subjects, config.num_relations, config.num_answers
 
     def fact_inputs(
-        self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray, noise_seed: int
+        self, config: FactualRecallConfig, seed: int, subjects: np.ndarray, relations: np.ndarray, noise_seed: int
     ) -> np.ndarray:
-        task = fact_task(model.config, model.seed)
-        inputs = task.inputs_for(
-            torch.from_numpy(subjects), torch.from_numpy(relations), generator(noise_seed, "query")
-        )
-        return inputs.numpy()
+        return fact_task(config, seed).query_inputs(subjects, relations, noise_seed)
 
-    def stored_answers(self, model: LoadedModel, subjects: np.ndarray, relations: np.ndarray) -> np.ndarray:
-        task = fact_task(model.config, model.seed)
-        return task.answers(torch.from_numpy(subjects), torch.from_numpy(relations)).numpy()
+    def stored_answers(
+        self, config: FactualRecallConfig, seed: int, subjects: np.ndarray, relations: np.ndarray
+    ) -> np.ndarray:
+        return fact_task(config, seed).stored(subjects, relations)
 
     def _require_attention(self, model: LoadedModel) -> None:
         if not hasattr(model.module, "attention"):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from probe_models.families.factual_recall.config import FactualRecallConfig
-from probe_models.seeding import generator
+from probe_models.seeding import derive_seed, generator
 
 
 @dataclass
@@ -45,6 +46,7 @@ class FactTask:
         else:
             offsets = torch.randint(0, D, (S, R), generator=generator(seed, "facts"))
             self.fact_table = relations * D + offsets  # (S, R)
+        self._fact_table_np = self.fact_table.numpy()
         self._subject_weights = _zipf_weights(S, config.subject_zipf)
         self._relation_weights = _zipf_weights(R, config.relation_zipf)
 
@@ -79,6 +81,29 @@ class FactTask:
         relation_pos = torch.randint(0, T - 2, (n,), generator=gen)
         relation_pos = relation_pos + (relation_pos >= subject_pos).long()  # distinct from the subject's
         rows = torch.arange(n)
+        tokens[rows, subject_pos] = subjects
+        tokens[rows, relation_pos] = self.config.num_subjects + relations
+        tokens[:, T - 1] = self.eos
+        return tokens
+
+    def stored(self, subjects: np.ndarray, relations: np.ndarray) -> np.ndarray:
+        """``answers`` in numpy, for serving."""
+        if self.uses_items and self.config.am_target == "identity":
+            return subjects * self.config.num_relations + relations
+        return self._fact_table_np[subjects, relations]
+
+    def query_inputs(self, subjects: np.ndarray, relations: np.ndarray, noise_seed: int) -> np.ndarray:
+        """``inputs_for`` in numpy (int64), for serving: the same layout, noise and positions drawn from
+        ``noise_seed``'s numpy stream. A query costs no torch op, so a single fact is answered in microseconds."""
+        if self.uses_items:
+            return (subjects * self.config.num_relations + relations)[:, None]
+        n, T = len(subjects), self.config.seq_len
+        rng = np.random.Generator(np.random.PCG64(derive_seed(noise_seed, "query")))
+        tokens = self.noise_start + rng.integers(0, self.config.noise_tokens, (n, T), dtype=np.int64)
+        subject_pos = rng.integers(0, T - 1, n)
+        relation_pos = rng.integers(0, T - 2, n)
+        relation_pos += relation_pos >= subject_pos  # distinct from the subject's
+        rows = np.arange(n)
         tokens[rows, subject_pos] = subjects
         tokens[rows, relation_pos] = self.config.num_subjects + relations
         tokens[:, T - 1] = self.eos
