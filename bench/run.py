@@ -48,6 +48,7 @@ from probe_models.config import parse_config
 from probe_models.registry import get_family
 from probe_server.checkpoint_files import read_weights
 from probe_server.model_cache import session_options
+from probe_server.settings import Settings
 from probe_wire.limits import channel_options
 from probe_wire.tensors import to_tensor
 from probe_wire.v1 import probes_pb2, probes_pb2_grpc
@@ -193,11 +194,13 @@ def run(client: ProbeClient, metrics_port: int) -> None:
     family = get_family(record.family)
     config = parse_config(family.config_cls, record.config)
     run_ = family.new_run(config, record.seed, TRAIN_STEPS)
+    torch.set_num_threads(Settings().threads_per_job)  # as many threads as the server gives a job's worker
     start = time.perf_counter()
     steps = 100
     for step in range(steps):
         run_.train_step(step)
     local_rate = steps / (time.perf_counter() - start)
+    torch.set_num_threads(2)
 
     buffer = io.BytesIO()
     client.export_onnx(ckpt, buffer)

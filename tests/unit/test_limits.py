@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from probe_server.cli import main
-from probe_server.settings import Limits, integer_limits
+from probe_server.settings import Limits, Settings, integer_limits
 
 
 def test_every_integer_limit_is_listed_with_its_meaning() -> None:
@@ -29,3 +29,13 @@ def test_limits_refuse_values_the_server_cannot_work_with() -> None:
         Limits(max_batch=0)
     with pytest.raises(ValueError, match="max_message_bytes must be at least 1024"):
         Limits(max_message_bytes=100)
+
+
+def test_job_threads_leave_a_core_to_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert Settings(slots=1).threads_per_job == 15
+    assert Settings(slots=4).threads_per_job == 3
+    assert Settings(slots=32).threads_per_job == 1
+    assert Settings(slots=1, job_threads=16).threads_per_job == 16  # --threads-per-job: the operator's choice
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert Settings(slots=1).threads_per_job == 1

@@ -64,6 +64,13 @@ def main(argv: list[str] | None = None) -> None:
             flag, type=int, default=getattr(defaults.limits, name), help=f"{meaning} (default %(default)s)"
         )
     serve.add_argument(
+        "--threads-per-job",
+        type=int,
+        default=0,
+        help="torch threads of each job's worker; 0 (default): the cores but one (kept for serving), shared "
+        "among the slots",
+    )
+    serve.add_argument(
         "--model-cache-size",
         type=int,
         default=defaults.model_cache_size,
@@ -94,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in integer_limits():
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.threads_per_job < 0:
+        parser.error("--threads-per-job must be 0 (automatic) or more")
     if args.model_cache_size < 1:
         parser.error("--model-cache-size must be at least 1")
     if not 0 <= args.shutdown_grace <= 3600:
@@ -115,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
             max_streams=args.max_streams,
             shutdown_grace=args.shutdown_grace,
             model_cache_size=args.model_cache_size,
+            job_threads=args.threads_per_job,
             limits=Limits(data_roots=tuple(args.data_root), **{name: getattr(args, name) for name in integer_limits()}),
         )
     except ValueError as error:  # a combination the flags alone do not catch

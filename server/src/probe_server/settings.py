@@ -34,7 +34,7 @@ class Limits:
     max_hvp_iterations: int = _limit(1000, "Hessian-vector iterations (and stabilization steps) of one probe")
     max_attention_values: int = _limit(16_000_000, "floats in one ExtractAttention reply")
     max_probe_floats: int = _limit(
-        1 << 27, "floats one probe may hold at once: queries x answers, attention maps, Lanczos vectors"
+        1 << 28, "floats one probe may hold at once (1 GiB): queries x answers, attention maps, Lanczos vectors"
     )
     max_eval_sequences: int = _limit(16_384, "sequences or examples one Evaluate or RecoverGraph draws")
     max_reproductions: int = _limit(4, "reproductions running at once (StartReproduction past it: RESOURCE_EXHAUSTED)")
@@ -72,6 +72,7 @@ class Settings:
     max_streams: int = 24  # open server streams (watchers, downloads); the other rpc_threads stay for unary calls
     probe_threads: int = 2  # concurrent torch probes
     model_cache_size: int = 8
+    job_threads: int = 0  # torch threads per job worker; 0: the cores but one, shared among the slots
     shutdown_grace: float = 10.0  # seconds running jobs get on SIGTERM to checkpoint and stop, then killed
     limits: Limits = field(default_factory=Limits)
 
@@ -84,8 +85,15 @@ class Settings:
 
     @property
     def threads_per_job(self) -> int:
-        """The cores shared among the job slots, as each worker's torch threads."""
-        return max(1, (os.cpu_count() or 1) // max(1, self.slots))
+        """Each worker's torch threads: ``job_threads`` if set, else the cores but one shared among the slots.
+
+        The core left is the server's: with every core in a job's threads, a busy server preempts one of them
+        and the others wait for it at each parallel step (bench/load.py on 2 cores: single queries taking 52%
+        of the cores slowed training 78% with 2 threads, 46% with 1 while taking 55%).
+        """
+        if self.job_threads:
+            return self.job_threads
+        return max(1, ((os.cpu_count() or 1) - 1) // max(1, self.slots))
 
     @property
     def checkpoint_root(self) -> Path:
