@@ -69,9 +69,13 @@ def test_recover_graph_over_grpc_matches_in_process(server, client, causal_chain
     served = client.recover_graph(ckpt, num_sequences=512, seed=3)
     local = family.recover_graph(model, 512, 3)
     assert served.graph == "chain" and served.layer == 0 and len(served.positions) == T
-    assert served.parent_accuracy == local.accuracy and served.parent_mass == pytest.approx(local.parent_mass)
-    assert served.test_loss == pytest.approx(local.test_loss) and served.bayes_loss == pytest.approx(local.bayes_loss)
-    assert served.induction_score == pytest.approx(local.induction_score)
+    # the same float32 forward in two processes: a BLAS that splits its reductions by the threads it gets on a
+    # loaded machine moves the sixth digit (CI saw a 4e-6 relative difference in test_loss)
+    close = {"rel": 1e-5}
+    assert served.parent_accuracy == local.accuracy and served.parent_mass == pytest.approx(local.parent_mass, **close)
+    assert served.test_loss == pytest.approx(local.test_loss, **close)
+    assert served.bayes_loss == pytest.approx(local.bayes_loss, **close)
+    assert served.induction_score == pytest.approx(local.induction_score, **close)
     assert [p.true_parents for p in served.positions] == [[]] + [[i - 1] for i in range(1, T - 1)] + [[]]
     assert math.isnan(served.positions[0].parent_mass)
     # 400 steps already recover the chain (the science tests hold the paper's thresholds)
