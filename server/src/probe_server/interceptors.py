@@ -28,8 +28,8 @@ from probe_server.tokens import Token, match, needs_write
 log = logging.getLogger("probe.rpc")
 
 UNAUTHENTICATED_SERVICES = ("grpc.health.v1.Health",)
-ANYONE = Token("anonymous", "write")
-HEALTH_STREAMS = 2  # open Health.Watch streams at once  # the caller when the server has no token file, or of health
+ANYONE = Token("anonymous", "write")  # the caller when the server has no token file, or of health
+HEALTH_STREAMS = 2  # open Health.Watch streams at once
 
 
 class _Outcome:
