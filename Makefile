@@ -5,13 +5,13 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: install proto proto-check serve demo test test-portability bench lint reproduce-check fuzz
+.PHONY: install proto proto-check serve demo test test-portability bench lint reproduce-check fuzz gpu-check
 
 $(VENV)/.installed: wire/pyproject.toml client/pyproject.toml models/pyproject.toml server/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(if $(TORCH),$(PY) -m pip install -q "$(TORCH)")
-	$(PY) -m pip install -q -e wire -e "client[dev,plot]" -e "models[hf]" -e server
+	$(PY) -m pip install -q -e wire -e "client[dev,plot]" -e "models[hf]" -e "server[ray]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -28,8 +28,11 @@ serve: install
 demo: install
 	$(PY) -m probe_server.demo
 
+# The Ray tests run again in a network namespace with only loopback (Ray binds the machine's interface address
+# even when told 127.0.0.1); elsewhere they are skipped. About a minute on 2 cores.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+	unshare --net sh -c 'ip link set lo up && exec $(PY) -m pytest -p no:cacheprovider tests/ray $(PYTEST_ARGS)'
 
 # The science tests again under torch CPU kernels other than the machine's own (the scalar ones, and AVX2 where
 # the CPU has AVX-512), each on one torch thread: a verdict that depends on the vector kernels or the thread count
@@ -63,9 +66,21 @@ bench: install
 	$(PY) bench/replicas.py
 	$(PY) bench/load.py
 	$(PY) bench/reproductions.py
+	unshare --net sh -c 'ip link set lo up && exec $(PY) bench/ray_sweep.py'
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_proto_lint.py  # buf.yaml's STANDARD rules, without buf
+
+# The GPU path, on a machine with a CUDA GPU (a few minutes): a venv of its own with PyPI's CUDA build of torch and
+# onnxruntime-gpu in place of onnxruntime; GPU_WHEELS=DIR installs from wheels there instead (no network).
+GPU_VENV := .venv-gpu
+GPU_PIP = $(if $(GPU_WHEELS),--no-index --find-links $(GPU_WHEELS))
+gpu-check:
+	python3 -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install -q $(GPU_PIP) torch -e wire -e "client[dev]" -e models -e server
+	$(GPU_VENV)/bin/python -m pip uninstall -q -y onnxruntime
+	$(GPU_VENV)/bin/python -m pip install -q $(GPU_PIP) onnxruntime-gpu
+	$(GPU_VENV)/bin/python bench/gpu_check.py

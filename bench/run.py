@@ -129,6 +129,11 @@ def serving_goals(
         f" = {cpu_ratio:.2f} (goal <= 1.15: {'met' if cpu_ratio <= 1.15 else 'NOT met'}); client CPU per batch "
         f"{load.client_cpu * 1000:.2f} ms"
     )
+    transport_share = floor.server_cpu_s / compute_cpu
+    print(
+        f"  of which grpcio's transport alone: {floor.server_cpu_s * 1000:.2f} ms = {transport_share:.2f} of the "
+        f"in-process CPU; the least CPU ratio any grpcio server can reach here is {1 + transport_share:.2f}"
+    )
     print(
         f"  one request at a time: {compute_s / served_s:.2f} of in-process, against a bound of {label}/({label} + "
         f"transport) = {bound:.2f}: {reached:.2f} of the bound (goal >= 0.9: {'met' if reached >= 0.9 else 'NOT met'})"

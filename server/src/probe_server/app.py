@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import torch
@@ -17,6 +19,7 @@ from probe_server import __version__
 from probe_server.data_lock import DataDirInUse, DataDirLock
 from probe_server.engine import JobEngine
 from probe_server.errors import StorageFull
+from probe_server.executor import Executor, ExecutorUnavailable, LocalExecutor
 from probe_server.interceptors import ServerInterceptor
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
@@ -114,6 +117,35 @@ class RunningServer:
         self.lock.release()
 
 
+def create_executor(
+    name: str, ray_address: str, checkpoint_root: Path, on_reachable: Callable[[bool], None]
+) -> Executor:
+    """The executor ``--executor`` names; Ray is imported only for ``ray``, and its absence is said clearly."""
+    if name == "local":
+        return LocalExecutor()
+    try:
+        from probe_server.ray_executor import RayExecutor
+    except ImportError as error:
+        raise ExecutorUnavailable(f"--executor ray needs Ray: pip install 'probe-server[ray]' ({error})") from None
+    return RayExecutor(ray_address, checkpoint_root, on_reachable)
+
+
+EXECUTOR_SERVICES = ("JobService", "SweepService", "ReproductionService")  # what cannot run without the executor
+
+
+def executor_health(servicer: health.HealthServicer) -> Callable[[bool], None]:
+    """What the executor calls when its cluster becomes unreachable or comes back: the services that start
+    jobs say NOT_SERVING meanwhile (probes of stored checkpoints go on)."""
+
+    def reachable(up: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in SERVICES:
+            if service.name in EXECUTOR_SERVICES:
+                servicer.set(service.full_name, status)
+
+    return reachable
+
+
 def create_server(settings: Settings) -> RunningServer:
     """Start every part of the server; ``settings.port`` 0 binds a free port."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +166,10 @@ def create_server(settings: Settings) -> RunningServer:
         raise SystemExit(f"{settings.database} fails SQLite's integrity check; restore it from a backup")
     metrics = Metrics(list(FAMILIES))
     metrics.watch_store(store)
+    health_servicer = health.HealthServicer()
+    executor = create_executor(
+        settings.executor, settings.ray_address, settings.checkpoint_root, executor_health(health_servicer)
+    )
     engine = JobEngine(
         store,
         settings.checkpoint_root,
@@ -142,12 +178,17 @@ def create_server(settings: Settings) -> RunningServer:
         settings.threads_per_job,
         device,
         settings.limits,
+        executor,
+        settings.max_retries,
     )
     metrics.jobs.workers = engine.running_workers
     try:
-        engine.start()  # recovery records what a stopped server left running
+        engine.start()  # recovery records what a stopped server left running (or re-attaches to it)
     except StorageFull:
         raise SystemExit(f"the disk of {settings.data_dir} is full: free some space, then start the server") from None
+    except ExecutorUnavailable as error:
+        raise SystemExit(str(error)) from None
+    metrics.jobs.cluster = executor.cluster
     sweeps = SweepManager(engine, settings.limits)
     sweeps.start()
     reproductions = ReproductionManager(sweeps, settings.data_dir / "reproductions", settings.limits.max_reproductions)
@@ -172,7 +213,6 @@ def create_server(settings: Settings) -> RunningServer:
     info_pb2_grpc.add_InfoServiceServicer_to_server(
         InfoServicer(__version__, device, settings.slots, settings.limits), server
     )
-    health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in SERVICES]
     reflection = Reflection([*names, health.SERVICE_NAME], [s.file for s in SERVICES])

@@ -79,15 +79,61 @@ def write_checkpoint(
         save_file({k: v.detach().contiguous().cpu() for k, v in optimizer.items()}, str(tmp / OPTIMIZER))
         digests = {name: sha256_file(tmp / name) for name in (WEIGHTS, OPTIMIZER)}
         (tmp / META).write_text(json.dumps(asdict(replace(meta, sha256=digests)), indent=1))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk or a kill leaves no half-written directory
+        raise
+    return _commit(tmp, final)
+
+
+def _commit(tmp: Path, final: Path) -> int:
+    """Make a written temporary directory the checkpoint: its files and it fsynced, then renamed into place."""
+    try:
         for name in (WEIGHTS, OPTIMIZER, META):
             _fsync_file(tmp / name)
         _fsync_dir(tmp)
         os.rename(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # a full disk or a kill leaves no half-written directory
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(root)
+    _fsync_dir(final.parent)
     return directory_size(final)
+
+
+TRANSFERRED = (WEIGHTS, OPTIMIZER, META)  # what a checkpoint is, sent between machines (the ONNX graph is derived)
+
+
+def checkpoint_bytes(path: Path) -> dict[str, bytes]:
+    """A checkpoint's files as bytes, each checked against its digest: what goes to a worker on another node."""
+    read_meta(path)
+    return {WEIGHTS: verified_bytes(path, WEIGHTS), OPTIMIZER: verified_bytes(path, OPTIMIZER),
+            META: (path / META).read_bytes()}  # fmt: skip
+
+
+def place_checkpoint(root: Path, checkpoint_id: str, files: dict[str, bytes]) -> int:
+    """Write a checkpoint that arrived as bytes from a worker elsewhere, atomically, after checking every file
+    against the digests its meta.json carries; returns its size. One already in place is kept (a message
+    delivered again after a restart)."""
+    final = root / checkpoint_id
+    if final.is_dir():
+        return directory_size(final)
+    if set(files) != set(TRANSFERRED):
+        raise DataLoss(f"checkpoint {checkpoint_id} arrived with files {sorted(files)}, not {list(TRANSFERRED)}")
+    try:
+        meta = CheckpointMeta(**json.loads(files[META]))
+    except (UnicodeDecodeError, ValueError, TypeError) as error:
+        raise DataLoss(f"checkpoint {checkpoint_id} arrived with an unreadable {META} ({error})") from None
+    for name in (WEIGHTS, OPTIMIZER):
+        if meta.checkpoint_id != checkpoint_id or sha256_bytes(files[name]) != meta.sha256.get(name):
+            raise DataLoss(f"checkpoint {checkpoint_id}: {name} does not match its digest after the transfer")
+    tmp = root / f".tmp-{checkpoint_id}"
+    tmp.mkdir(parents=True)
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _commit(tmp, final)
 
 
 def _unshared(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -83,6 +83,26 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds running jobs get on SIGTERM to write a checkpoint and stop before they are killed "
         "(default %(default)s)",
     )
+    serve.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default=defaults.executor,
+        help="where jobs run: worker processes here (local), or Ray actors on a cluster (ray; needs the "
+        "probe-server[ray] extra) (default %(default)s)",
+    )
+    serve.add_argument(
+        "--ray-address",
+        default=defaults.ray_address,
+        help="the Ray cluster's address (host:port of its head); auto: the cluster `ray start` runs on this "
+        "machine (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-retries",
+        type=int,
+        default=defaults.max_retries,
+        help="times a job lost with its Ray node or actor is started again from its last checkpoint "
+        "(default %(default)s)",
+    )
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     check = commands.add_parser(
         "fsck", help="check a stopped server's data dir: the database and every checkpoint's digests"
@@ -101,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in integer_limits():
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.max_retries < 0:
+        parser.error("--max-retries must be 0 or more")
     if args.threads_per_job < 0:
         parser.error("--threads-per-job must be 0 (automatic) or more")
     if args.model_cache_size < 1:
@@ -125,6 +147,9 @@ def main(argv: list[str] | None = None) -> None:
             shutdown_grace=args.shutdown_grace,
             model_cache_size=args.model_cache_size,
             job_threads=args.threads_per_job,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            max_retries=args.max_retries,
             limits=Limits(data_roots=tuple(args.data_root), **{name: getattr(args, name) for name in integer_limits()}),
         )
     except ValueError as error:  # a combination the flags alone do not catch

@@ -87,6 +87,7 @@ def job_proto(job: JobRecord) -> jobs_pb2.Job:
         peak_memory_bytes=job.peak_memory_bytes,
         training=training_proto(spec),
         spec=spec_proto(spec),
+        node=job.node,
     )
 
 
@@ -191,7 +192,7 @@ def sweep_proto(
         for c in children:
             message.children.add(
                 job_id=c.job_id, point=c.point, seed=c.seed, overrides=to_struct(c.overrides), state=job_state(c.state),
-                metrics=c.metrics,
+                metrics=c.metrics, node=c.node,
             )  # fmt: skip
     return message
 

@@ -1,4 +1,4 @@
-"""The job engine: a queue, a fixed number of slots, and one worker process per running job.
+"""The job engine: a queue, a fixed number of slots, and one worker per running job (see :mod:`executor`).
 
 Every transition is written to the store (with its event) before anything
 else learns of it; watchers wait on :attr:`JobEngine.changed` and then read
@@ -7,21 +7,18 @@ the store, so what they stream is exactly what was persisted.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import multiprocessing
-import multiprocessing.forkserver
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from probe_models.states import JobState
 from probe_server.checkpoint_files import CheckpointMeta, directory_size, unrecorded_checkpoints
 from probe_server.errors import Conflict, NotFoundError, StorageFull
+from probe_server.executor import Executor, LocalExecutor, WorkerHandle
 from probe_server.ids import new_id
 from probe_server.job_outcome import job_outcome
 from probe_server.job_queue import JobQueue
@@ -29,8 +26,17 @@ from probe_server.job_spec import JobSpec
 from probe_server.metrics import Metrics
 from probe_server.settings import Limits
 from probe_server.store import CheckpointRecord, JobRecord, Store, SweepChildRecord, SweepRecord
-from probe_server.worker import WorkerTask, run_job
-from probe_server.worker_messages import CANCEL, SHUTDOWN, CheckpointWritten, Done, Failed, Progress, WorkerMessage
+from probe_server.worker import WorkerTask
+from probe_server.worker_messages import (
+    CANCEL,
+    SHUTDOWN,
+    CheckpointWritten,
+    Done,
+    Failed,
+    Placed,
+    Progress,
+    WorkerMessage,
+)
 
 log = logging.getLogger("probe.jobs")
 
@@ -42,8 +48,8 @@ STORAGE_RETRY_S = 5.0  # a job that could not start on a full disk is tried agai
 class _Worker:
     job_id: str
     family: str
-    process: Any
-    conn: Connection
+    handle: WorkerHandle
+    recorded_step: int = -1  # re-attached: progress up to here is in the store already
     cancel_requested: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
@@ -52,8 +58,11 @@ class _Worker:
 class JobEngine:
     def __init__(
         self, store: Store, checkpoint_root: Path, slots: int, metrics: Metrics, threads_per_job: int, device: str,
-        limits: Limits,
+        limits: Limits, executor: Executor | None = None, max_retries: int = 2,
     ) -> None:  # fmt: skip
+        self.executor: Executor = executor or LocalExecutor()
+        self.max_retries = max_retries  # of a job lost with its node or actor, each from its last checkpoint
+        self._retries: dict[str, int] = {}
         self.device = device
         self.limits = limits  # what a worker checks again where it reads files: server paths, a model's size
         self.store = store
@@ -67,19 +76,13 @@ class JobEngine:
         self._running: dict[str, _Worker] = {}
         self._stopping = False
         self._state_listeners: list[Callable[[str, str], None]] = []
-        # Workers fork from a clean helper process that has already imported torch: a fresh
-        # spawn paid ~2 s of imports per job; forking from the helper takes milliseconds.
-        self._context = multiprocessing.get_context("forkserver")
-        # torch._dynamo is imported lazily by the first optimizer a job builds (2.5 s on 2 cores).
-        self._context.set_forkserver_preload(["torch", "torch._dynamo", "probe_models.registry", "probe_server.worker"])
         self._dispatcher = threading.Thread(target=self._dispatch, name="job-dispatcher", daemon=True)
 
     # lifecycle
 
     def start(self) -> None:
+        self.executor.start()
         self._recover()
-        # Start the fork helper now, off the request path: it takes seconds to import torch.
-        threading.Thread(target=multiprocessing.forkserver.ensure_running, name="forkserver-start", daemon=True).start()
         self._dispatcher.start()
 
     def stop(self, grace: float = 0.0) -> None:
@@ -94,9 +97,15 @@ class JobEngine:
             self._stopping = True
             workers = list(self._running.values())
             self._lock.notify_all()
+        if self.executor.survives_server:  # they run on; a restarted server re-attaches to them
+            for worker in workers:
+                worker.handle.detach()
+            for worker in workers:
+                worker.finished.wait(5)
+            self.executor.close()
+            return
         for worker in workers:
-            with contextlib.suppress(OSError):
-                worker.conn.send(SHUTDOWN)
+            worker.handle.send(SHUTDOWN)
         deadline = time.monotonic() + grace
         for worker in workers:
             worker.finished.wait(max(0.0, deadline - time.monotonic()))
@@ -104,7 +113,7 @@ class JobEngine:
             if not worker.finished.is_set():
                 log.warning("job=%s did not stop within the %.0f s grace period; killing its worker", worker.job_id,
                             grace)  # fmt: skip
-                worker.process.kill()
+                worker.handle.kill()
         for worker in workers:
             worker.finished.wait(5)
 
@@ -117,15 +126,20 @@ class JobEngine:
             else:
                 self._add_checkpoint(meta, directory_size(path))
         for job in self.store.jobs_in_states([JobState.RUNNING]):
+            handle = self.executor.reattach(job.job_id) if self.executor.survives_server else None
+            if handle is not None:
+                log.info("job=%s re-attached to its worker", job.job_id)
+                self._follow(job, handle, recorded_step=job.step)
+                continue
+            gone = "its worker is gone" if self.executor.survives_server else "the server stopped"
             self._record(
-                job.job_id,
-                job.family,
-                "STATE",
-                state=JobState.INTERRUPTED,
-                message="the server stopped while the job was running",
+                job.job_id, job.family, "STATE", state=JobState.INTERRUPTED, message=f"{gone} while the job was running"
             )
+            if self.executor.survives_server:
+                self._retry(job.job_id, "its worker was gone after a server restart")
         for job in self.store.jobs_in_states([JobState.QUEUED]):
-            self._queue.push(job.job_id, job.created_at)  # the ranks of a previous run are not kept
+            if job.job_id not in self._queue:  # a lost Ray job retried above is queued already
+                self._queue.push(job.job_id, job.created_at)  # the ranks of a previous run are not kept
 
     # requests
 
@@ -192,12 +206,11 @@ class JobEngine:
             if worker is None:
                 raise Conflict(f"job {job_id} is {job.state}; only QUEUED or RUNNING jobs can be cancelled")
             worker.cancel_requested = True
-            with contextlib.suppress(OSError):
-                worker.conn.send(CANCEL)
+            worker.handle.send(CANCEL)
         if not worker.finished.wait(CANCEL_GRACE_S):
-            worker.process.terminate()
+            worker.handle.terminate()
             if not worker.finished.wait(0.4):
-                worker.process.kill()
+                worker.handle.kill()
             worker.finished.wait(2)
         return self.get(job_id)
 
@@ -207,6 +220,24 @@ class JobEngine:
             if not JobState(job.state).is_resumable:
                 resumable = ", ".join(s for s in JobState if s.is_resumable)
                 raise Conflict(f"job {job_id} is {job.state}; only {resumable} jobs can be resumed")
+            self._retries.pop(job_id, None)  # a client's resume starts the retry count again
+            self._requeue(job, "resuming")
+        return self.get(job_id)
+
+    def _retry(self, job_id: str, reason: str) -> None:
+        """Queue a job lost with its node or actor again, from its last checkpoint, while retries are left."""
+        retries = self._retries.get(job_id, 0)
+        job = self.get(job_id)
+        if retries >= self.max_retries:
+            log.warning("job=%s lost (%s) after %d retries: left INTERRUPTED", job_id, reason, retries)
+            return
+        self._retries[job_id] = retries + 1
+        self.metrics.jobs.retried(job.family)
+        self._requeue(job, f"retry {retries + 1} of {self.max_retries} ({reason}): resuming")
+
+    def _requeue(self, job: JobRecord, why: str) -> None:
+        with self._lock:
+            job_id = job.job_id
             checkpoint = self.store.latest_checkpoint(job_id)
             where = (
                 f"checkpoint {checkpoint.checkpoint_id} at step {checkpoint.step}"
@@ -219,17 +250,16 @@ class JobEngine:
                 "STATE",
                 state=JobState.QUEUED,
                 step=checkpoint.step if checkpoint else 0,
-                message=f"resuming from {where}",
+                message=f"{why} from {where}",
                 updates={"error": "", "finished_at": None},
             )
             self._queue.push(job_id, time.time())
             self._lock.notify_all()
-        return self.get(job_id)
 
     def running_workers(self) -> list[tuple[str, int]]:
-        """(family, pid) of each running job's worker."""
+        """(family, pid) of each running job's worker on this machine."""
         with self._lock:
-            return [(worker.family, worker.process.pid) for worker in self._running.values()]
+            return [(w.family, w.handle.pid) for w in self._running.values() if w.handle.pid is not None]
 
     # internals
 
@@ -296,12 +326,8 @@ class JobEngine:
             checkpoint = None
         resume_from = checkpoint.checkpoint_id if checkpoint else ""
         task = WorkerTask.of(job, self.checkpoint_root, resume_from, self.threads_per_job, self.device, self.limits)
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
-            target=run_job, args=(task, child), name=f"probe-worker-{job.job_id}", daemon=True
-        )
-        process.start()
-        child.close()
+        handle = self.executor.run(task)
+        where = f"worker pid {handle.pid}" if handle.pid is not None else f"{self.executor.name} worker {handle.node}"
         try:
             self._record(
                 job.job_id,
@@ -309,37 +335,39 @@ class JobEngine:
                 "STATE",
                 state=JobState.RUNNING,
                 step=checkpoint.step if checkpoint else 0,
-                message=f"worker pid {process.pid}",
-                updates={"started_at": time.time(), "runs": job.runs + 1},
+                message=where,
+                updates={"started_at": time.time(), "runs": job.runs + 1, "node": handle.node},
             )
         except BaseException:
-            process.kill()
-            process.join()
-            parent.close()
+            handle.kill()
+            handle.end()
             raise
-        worker = _Worker(job.job_id, job.family, process, parent)
+        self._follow(job, handle)
+
+    def _follow(self, job: JobRecord, handle: WorkerHandle, recorded_step: int = -1) -> None:
+        worker = _Worker(job.job_id, job.family, handle, recorded_step)
         self._running[job.job_id] = worker
         threading.Thread(target=self._supervise, args=(worker,), name=f"supervise-{job.job_id}", daemon=True).start()
 
     def _supervise(self, worker: _Worker) -> None:
         outcome: Done | Failed | None = None
         try:
-            while True:
-                message: WorkerMessage = worker.conn.recv()
+            for message in worker.handle.messages():
                 try:
                     self._record_message(worker, message)
                 except Exception:  # the job goes on; a checkpoint's files are adopted at the next start
                     log.exception("job=%s %s not recorded", worker.job_id, type(message).__name__)
                 if isinstance(message, Done | Failed):
                     outcome = message
-        except (EOFError, OSError):
-            pass
         finally:  # whatever happened above, the slot is freed and the end recorded if the store can
-            worker.process.join()
             self._finish(worker, outcome)
 
     def _record_message(self, worker: _Worker, message: WorkerMessage) -> None:
-        if isinstance(message, Progress):
+        if isinstance(message, Placed):
+            self._record(worker.job_id, worker.family, "STATE", state=JobState.RUNNING,
+                         message=f"running on {self.executor.name} node {message.node}",
+                         updates={"node": message.node})  # fmt: skip
+        elif isinstance(message, Progress) and message.step > worker.recorded_step:
             self._record(
                 worker.job_id,
                 worker.family,
@@ -350,7 +378,7 @@ class JobEngine:
                 updates={"peak_memory_bytes": message.peak_memory_bytes},
             )
             self.metrics.jobs.worker_cpu(worker.job_id, worker.family, message.cpu_seconds)
-        elif isinstance(message, CheckpointWritten):
+        elif isinstance(message, CheckpointWritten) and not self.store.get_checkpoint(message.meta["checkpoint_id"]):
             self._add_checkpoint(CheckpointMeta(**message.meta), message.size_bytes)
 
     def _add_checkpoint(self, meta: CheckpointMeta, size_bytes: int) -> None:
@@ -378,8 +406,14 @@ class JobEngine:
         )
 
     def _finish(self, worker: _Worker, reported: Done | Failed | None) -> None:
+        end = worker.handle.end()
+        if end.detached:  # the server stops; the job runs on, RUNNING in the store, for the next server
+            with self._lock:
+                self._running.pop(worker.job_id, None)
+            worker.finished.set()
+            return
         outcome = job_outcome(reported, cancel_requested=worker.cancel_requested, server_stopping=self._stopping,
-                              exitcode=worker.process.exitcode)  # fmt: skip
+                              exitcode=end.exitcode, lost=end.lost)  # fmt: skip
         state, message, updates = outcome.state, outcome.message, outcome.updates
         if isinstance(reported, Done):
             self.metrics.jobs.worker_cpu(worker.job_id, worker.family, reported.cpu_seconds)
@@ -393,5 +427,7 @@ class JobEngine:
             except Exception:  # the job reads RUNNING until the next start, which records it INTERRUPTED
                 log.exception("job=%s ended %s but the store could not record it", worker.job_id, state)
             self._running.pop(worker.job_id, None)
+            if end.lost and state == JobState.INTERRUPTED and not self._stopping:
+                self._retry(worker.job_id, end.lost)
             self._lock.notify_all()
         worker.finished.set()

@@ -21,6 +21,11 @@ from prometheus_client.registry import Collector
 SCRAPES_AFTER_END = 2
 SECONDS_BUCKETS = (0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 48 * 3600)
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+CLUSTER = {  # the executor's view of its cluster (the Ray executor's; the local one has none)
+    "nodes": "Nodes alive in the executor's cluster",
+    "cpus_free": "CPUs free in the executor's cluster",
+    "gpus_free": "GPUs free in the executor's cluster",
+}
 
 
 def resident_bytes(pid: int) -> int:
@@ -48,6 +53,10 @@ class _Scrapes(Collector):
         for family in sorted(set(self.jobs.families) | set(by_family)):
             memory.add_metric([family], by_family.get(family, 0))
         yield memory
+        cluster = self.jobs.cluster()
+        for name, meaning in CLUSTER.items():
+            if name in cluster:
+                yield GaugeMetricFamily(f"probe_executor_{name}", meaning, value=cluster[name])
         self.jobs.scraped()
 
 
@@ -55,6 +64,7 @@ class JobMetrics:
     def __init__(self, registry: CollectorRegistry, families: list[str]) -> None:
         self.families = families
         self.workers: Callable[[], list[tuple[str, int]]] = list  # (family, pid) of running workers: the engine's
+        self.cluster: Callable[[], dict[str, float]] = dict  # the executor's view of its cluster, if it has one
         labels = ["job_id", "family"]
         self.step = Gauge("probe_job_step", "Completed steps of a running (or just ended) job", labels,
                           registry=registry)  # fmt: skip
@@ -91,8 +101,10 @@ class JobMetrics:
                                     ["family"], buckets=SECONDS_BUCKETS, registry=registry)  # fmt: skip
         self.run_time = Histogram("probe_job_run_seconds", "Time a job's worker ran, per run", ["family"],
                                   buckets=SECONDS_BUCKETS, registry=registry)  # fmt: skip
+        self.retries = Counter("probe_job_retries", "Runs of jobs started again after their worker was lost with its "
+                               "node or actor", ["family"], registry=registry)  # fmt: skip
         for family in families:
-            for metric in (self.cpu, self.queue_wait, self.run_time, self.finished_peak_memory):
+            for metric in (self.cpu, self.queue_wait, self.run_time, self.finished_peak_memory, self.retries):
                 metric.labels(family)
         self._lock = threading.Lock()
         self._cpu_seen: dict[str, float] = {}  # CPU seconds each running worker last reported
@@ -115,6 +127,9 @@ class JobMetrics:
             self.peak_memory.labels(job_id, family).set(peak_memory)
         if "sharpness" in metrics:
             self.sharpness.labels(job_id, family).set(metrics["sharpness"])
+
+    def retried(self, family: str) -> None:
+        self.retries.labels(family).inc()
 
     def worker_cpu(self, job_id: str, family: str, cpu_seconds: float) -> None:
         """Count what a worker used since its last report (reports are cumulative within one worker)."""

@@ -18,12 +18,18 @@ class JobOutcome:
 
 
 def job_outcome(
-    reported: Done | Failed | None, *, cancel_requested: bool, server_stopping: bool, exitcode: int | None
+    reported: Done | Failed | None,
+    *,
+    cancel_requested: bool,
+    server_stopping: bool,
+    exitcode: int | None,
+    lost: str = "",
 ) -> JobOutcome:
     """The final state of a job whose worker reported ``reported`` (None: it died without a word).
 
     A run that stopped early is CANCELLED when a client asked, INTERRUPTED (resumable) when the server was
-    stopping; a worker that died unasked is FAILED with its exit code or signal.
+    stopping; a worker that died unasked is FAILED with its exit code or signal, and one ``lost`` with its
+    node or actor (the executor says why) is INTERRUPTED: it may be retried elsewhere.
     """
     updates: dict[str, Any] = {"finished_at": time.time()}
     if isinstance(reported, Failed):
@@ -41,6 +47,8 @@ def job_outcome(
         return JobOutcome(JobState.CANCELLED, "cancelled (worker terminated)", updates)
     if server_stopping:
         return JobOutcome(JobState.INTERRUPTED, "the server stopped while the job was running", updates)
+    if lost:
+        return JobOutcome(JobState.INTERRUPTED, lost, updates)
     how = f"killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
     message = f"worker process died ({how}) without reporting an error"
     return JobOutcome(JobState.FAILED, message, {**updates, "error": message})

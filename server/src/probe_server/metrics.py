@@ -55,6 +55,11 @@ class _StoreCollector(Collector):
             for state in JOB_STATES:
                 jobs.add_metric([state, family], counts.get((state, family), 0))
         yield jobs
+        by_node = GaugeMetricFamily("probe_jobs_by_node", "Jobs that have run, by the node their worker runs or last "
+                                    "ran on, and state", labels=["node", "state"])  # fmt: skip
+        for (node, node_state), count in sorted(self.store.count_jobs_by_node().items()):
+            by_node.add_metric([node, node_state], count)
+        yield by_node
         yield GaugeMetricFamily("probe_checkpoints", "Stored checkpoints", value=self.store.count_checkpoints())
 
 

@@ -93,7 +93,11 @@ def session_options() -> ort.SessionOptions:
 
 
 def onnx_providers() -> list[str]:
+    """CUDA where onnxruntime-gpu can use it, else the CPU. The CUDA libraries that torch's wheels installed
+    (nvidia-* packages) are loaded first where ONNX Runtime can (1.21+), so it finds cuDNN without LD paths."""
     available = ort.get_available_providers()
+    if "CUDAExecutionProvider" in available and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 

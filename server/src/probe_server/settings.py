@@ -73,6 +73,9 @@ class Settings:
     probe_threads: int = 2  # concurrent torch probes
     model_cache_size: int = 8
     job_threads: int = 0  # torch threads per job worker; 0: the cores but one, shared among the slots
+    executor: str = "local"  # local | ray: see executor.py
+    ray_address: str = "auto"
+    max_retries: int = 2  # of a job lost with its Ray node or actor
     shutdown_grace: float = 10.0  # seconds running jobs get on SIGTERM to checkpoint and stop, then killed
     limits: Limits = field(default_factory=Limits)
 

@@ -73,7 +73,7 @@ def load_initial_weights(model: Any, path: Path) -> None:
 
 
 class _PipeHooks:
-    def __init__(self, task: WorkerTask, conn: Connection, run: Any, baseline_memory: int) -> None:
+    def __init__(self, task: WorkerTask, conn: Any, run: Any, baseline_memory: int) -> None:
         self.task, self.conn, self.run = task, conn, run
         self.baseline_memory = baseline_memory
         self.stopped = False
@@ -118,7 +118,16 @@ class _PipeHooks:
 
 
 def run_job(task: WorkerTask, conn: Connection) -> None:
-    """Entry point of the worker process."""
+    """Entry point of the worker process: a failed job's process exits non-zero."""
+    succeeded = train_job(task, conn)
+    conn.close()
+    if not succeeded:
+        os._exit(1)
+
+
+def train_job(task: WorkerTask, conn: Any) -> bool:
+    """Run the job, reporting over ``conn`` (a pipe, or anything with send, poll and recv) until Done or Failed;
+    False when it Failed."""
     try:
         import torch
 
@@ -156,8 +165,7 @@ def run_job(task: WorkerTask, conn: Connection) -> None:
         if hooks.shutdown and step > start and not periodic:
             hooks.on_checkpoint(step, hooks.last_metrics or {"loss": float("nan")})
         conn.send(Done(step, hooks.stopped, peak_memory_bytes(task.device), time.process_time()))
-    except BaseException as error:  # report everything, then exit non-zero
+        return True
+    except BaseException as error:  # report everything
         conn.send(Failed(f"{type(error).__name__}: {error}", traceback.format_exc()))
-        conn.close()
-        os._exit(1)
-    conn.close()
+        return False

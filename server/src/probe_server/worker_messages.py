@@ -44,4 +44,12 @@ class Failed:
     traceback: str
 
 
-WorkerMessage = Progress | CheckpointWritten | Done | Failed
+@dataclass(frozen=True)
+class Placed:
+    """The executor has placed the worker on a node (a Ray actor, once the cluster had room); the executor's
+    handle sends it, not the worker."""
+
+    node: str
+
+
+WorkerMessage = Progress | CheckpointWritten | Done | Failed | Placed

@@ -24,6 +24,7 @@ def print_job(job: Job) -> None:
         ["checkpoint", job.checkpoint_id or "-"],
         ["seed", job.seed],
         ["runs", job.runs],
+        ["node", job.node or "-"],
         ["peak memory", f"{job.peak_memory_bytes / 2**20:.0f} MiB"],
         ["optimizer", job.training.optimizer or "the family's own"],
     ]

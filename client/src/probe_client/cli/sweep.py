@@ -23,11 +23,11 @@ from probe_client.types import Sweep
 def print_sweep(sweep: Sweep) -> None:
     console.print(f"sweep {sweep.sweep_id} {sweep.name!r} ({sweep.family}): {sweep.state}  {sweep.message}")
     rows = [
-        [c.job_id, c.point, c.seed, " ".join(f"{k}={v}" for k, v in c.overrides.items()), c.state,
+        [c.job_id, c.point, c.seed, " ".join(f"{k}={v}" for k, v in c.overrides.items()), c.state, c.node or "-",
          " ".join(f"{k}={fmt(v)}" for k, v in sorted(c.metrics.items()) if k in ("loss", "fact_accuracy"))]
         for c in sweep.children
     ]  # fmt: skip
-    table("children", ["job", "point", "seed", "overrides", "state", "metrics"], rows)
+    table("children", ["job", "point", "seed", "overrides", "state", "node", "metrics"], rows)
     if sweep.search:
         key = sweep.search["key"]
         rows = [[r.point, _opt(r.best), _opt(r.first_failure), r.probes, "yes" if r.done else "no"]

@@ -87,6 +87,7 @@ class Job:
     runs: int
     peak_memory_bytes: int
     training: TrainingOptions
+    node: str = ""  # where its worker runs or last ran (a Ray node, or the server's host)
 
     @property
     def done(self) -> bool:
@@ -119,6 +120,7 @@ class Job:
             runs=j.runs,
             peak_memory_bytes=j.peak_memory_bytes,
             training=TrainingOptions.from_proto(spec.training),
+            node=j.node,
         )
 
 

@@ -31,6 +31,7 @@ class SweepChild:
     overrides: dict[str, Any]
     state: str
     metrics: dict[str, float]
+    node: str = ""
 
 
 @dataclass
@@ -75,7 +76,9 @@ class Sweep:
             counts=dict(s.counts),
             planned_children=s.planned_children,
             children=[
-                SweepChild(c.job_id, c.point, c.seed, config_dict(c.overrides), state_name(c.state), dict(c.metrics))
+                SweepChild(
+                    c.job_id, c.point, c.seed, config_dict(c.overrides), state_name(c.state), dict(c.metrics), c.node
+                )
                 for c in s.children
             ],
             search_results=[

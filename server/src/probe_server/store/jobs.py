@@ -23,6 +23,7 @@ _JOB_UPDATABLE = {
     "finished_at",
     "runs",
     "peak_memory_bytes",
+    "node",
 }
 
 # The last event other than a state change, as one JSON object, beside each job row: a page of jobs in one query.
@@ -117,6 +118,10 @@ class JobTables(Database):
 
     def count_jobs(self) -> dict[tuple[str, str], int]:
         rows = self._query("SELECT state, family, COUNT(*) FROM jobs GROUP BY state, family")
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def count_jobs_by_node(self) -> dict[tuple[str, str], int]:
+        rows = self._query("SELECT node, state, COUNT(*) FROM jobs WHERE node != '' GROUP BY node, state")
         return {(r[0], r[1]): r[2] for r in rows}
 
     def append_event(

@@ -26,6 +26,7 @@ class JobRecord:
     runs: int
     peak_memory_bytes: int
     last_seq: int
+    node: str = ""  # where its worker runs or last ran
     rowid: int = 0
     last_event: EventRecord | None = None  # the last event other than a state change, where a query joined it
 
@@ -91,6 +92,7 @@ class SweepChildRecord:
     # joined from the job
     state: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    node: str = ""
 
 
 @dataclass

@@ -124,7 +124,14 @@ def _add_job_training(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE jobs ADD COLUMN training TEXT NOT NULL DEFAULT '{}'")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_job_training]
+def _add_job_node(db: sqlite3.Connection) -> None:
+    """Where each job's worker runs or last ran (a Ray node, or the server's host)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    if "node" not in columns:
+        db.execute("ALTER TABLE jobs ADD COLUMN node TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_job_training, _add_job_node]
 
 
 def migrate(db: sqlite3.Connection) -> int:

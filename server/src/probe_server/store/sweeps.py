@@ -37,7 +37,7 @@ class SweepTables(Database):
     def sweep_children(self, sweep_id: str) -> list[SweepChildRecord]:
         """The children in creation order, with their jobs' current state and metrics."""
         rows = self._query(
-            "SELECT c.*, j.state AS state, j.metrics AS metrics FROM sweep_children c"
+            "SELECT c.*, j.state AS state, j.metrics AS metrics, j.node AS node FROM sweep_children c"
             " JOIN jobs j ON j.job_id = c.job_id WHERE c.sweep_id = ? ORDER BY c.ordinal",
             (sweep_id,),
         )

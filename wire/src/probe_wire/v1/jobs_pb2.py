@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13probe/v1/jobs.proto\x12\x08probe.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.probe.v1.JobEventKind\x12!\n\x05state\x18\x04 \x01(\x0e\x32\x12.probe.v1.JobState\x12\x0c\n\x04step\x18\x05 \x01(\x03\x12\x0c\n\x04loss\x18\x06 \x01(\x01\x12\x30\n\x07metrics\x18\x07 \x03(\x0b\x32\x1f.probe.v1.JobEvent.MetricsEntry\x12\x15\n\rcheckpoint_id\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x8a\x05\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\'\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\r\n\x05steps\x18\x05 \x01(\x03\x12\x18\n\x10\x63heckpoint_every\x18\x06 \x01(\x03\x12\x11\n\tlog_every\x18\x07 \x01(\x03\x12!\n\x05state\x18\x08 \x01(\x0e\x32\x12.probe.v1.JobState\x12\x0c\n\x04step\x18\t \x01(\x03\x12\x0c\n\x04loss\x18\n \x01(\x01\x12+\n\x07metrics\x18\x0b \x03(\x0b\x32\x1a.probe.v1.Job.MetricsEntry\x12\x15\n\rcheckpoint_id\x18\x0c \x01(\t\x12\r\n\x05\x65rror\x18\r \x01(\t\x12&\n\nlast_event\x18\x0e \x01(\x0b\x32\x12.probe.v1.JobEvent\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04runs\x18\x12 \x01(\x05\x12\x19\n\x11peak_memory_bytes\x18\x13 \x01(\x03\x12+\n\x08training\x18\x14 \x01(\x0b\x32\x19.probe.v1.TrainingOptions\x12\x1f\n\x04spec\x18\x15 \x01(\x0b\x32\x11.probe.v1.JobSpec\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x80\x01\n\x07JobSpec\x12\r\n\x05steps\x18\x01 \x01(\x03\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\x18\n\x10\x63heckpoint_every\x18\x03 \x01(\x03\x12\x11\n\tlog_every\x18\x04 \x01(\x03\x12+\n\x08training\x18\x05 \x01(\x0b\x32\x19.probe.v1.TrainingOptions\"\x83\x01\n\x0fTrainingOptions\x12\x11\n\toptimizer\x18\x01 \x01(\t\x12\x31\n\x10optimizer_config\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0finit_checkpoint\x18\x03 \x01(\t\x12\x11\n\ttrainable\x18\x04 \x03(\t\"\xe3\x01\n\x10SubmitJobRequest\x12\x0e\n\x06\x66\x61mily\x18\x01 \x01(\t\x12\'\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05steps\x18\x03 \x01(\x03\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x18\n\x10\x63heckpoint_every\x18\x05 \x01(\x03\x12\x11\n\tlog_every\x18\x06 \x01(\x03\x12+\n\x08training\x18\x07 \x01(\x0b\x32\x19.probe.v1.TrainingOptions\x12\x1f\n\x04spec\x18\x08 \x01(\x0b\x32\x11.probe.v1.JobSpec\"/\n\x11SubmitJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.probe.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\",\n\x0eGetJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.probe.v1.Job\"l\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\"\n\x06states\x18\x03 \x03(\x0e\x32\x12.probe.v1.JobState\x12\x0e\n\x06\x66\x61mily\x18\x04 \x01(\t\"H\n\x10ListJobsResponse\x12\x1b\n\x04jobs\x18\x01 \x03(\x0b\x32\r.probe.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x11\x43\x61ncelJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.probe.v1.Job\"\"\n\x10ResumeJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x11ResumeJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.probe.v1.Job\"G\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tfrom_step\x18\x02 \x01(\x03\x12\x11\n\tafter_seq\x18\x03 \x01(\x03*\xb5\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x12\x19\n\x15JOB_STATE_INTERRUPTED\x10\x06*\x84\x01\n\x0cJobEventKind\x12\x1e\n\x1aJOB_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14JOB_EVENT_KIND_STATE\x10\x01\x12\x1b\n\x17JOB_EVENT_KIND_PROGRESS\x10\x02\x12\x1d\n\x19JOB_EVENT_KIND_CHECKPOINT\x10\x03\x32\x9b\x03\n\nJobService\x12\x44\n\tSubmitJob\x12\x1a.probe.v1.SubmitJobRequest\x1a\x1b.probe.v1.SubmitJobResponse\x12;\n\x06GetJob\x12\x17.probe.v1.GetJobRequest\x1a\x18.probe.v1.GetJobResponse\x12\x41\n\x08ListJobs\x12\x19.probe.v1.ListJobsRequest\x1a\x1a.probe.v1.ListJobsResponse\x12\x44\n\tCancelJob\x12\x1a.probe.v1.CancelJobRequest\x1a\x1b.probe.v1.CancelJobResponse\x12\x44\n\tResumeJob\x12\x1a.probe.v1.ResumeJobRequest\x1a\x1b.probe.v1.ResumeJobResponse\x12;\n\x08WatchJob\x12\x19.probe.v1.WatchJobRequest\x1a\x12.probe.v1.JobEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13probe/v1/jobs.proto\x12\x08probe.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.probe.v1.JobEventKind\x12!\n\x05state\x18\x04 \x01(\x0e\x32\x12.probe.v1.JobState\x12\x0c\n\x04step\x18\x05 \x01(\x03\x12\x0c\n\x04loss\x18\x06 \x01(\x01\x12\x30\n\x07metrics\x18\x07 \x03(\x0b\x32\x1f.probe.v1.JobEvent.MetricsEntry\x12\x15\n\rcheckpoint_id\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x98\x05\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\'\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\r\n\x05steps\x18\x05 \x01(\x03\x12\x18\n\x10\x63heckpoint_every\x18\x06 \x01(\x03\x12\x11\n\tlog_every\x18\x07 \x01(\x03\x12!\n\x05state\x18\x08 \x01(\x0e\x32\x12.probe.v1.JobState\x12\x0c\n\x04step\x18\t \x01(\x03\x12\x0c\n\x04loss\x18\n \x01(\x01\x12+\n\x07metrics\x18\x0b \x03(\x0b\x32\x1a.probe.v1.Job.MetricsEntry\x12\x15\n\rcheckpoint_id\x18\x0c \x01(\t\x12\r\n\x05\x65rror\x18\r \x01(\t\x12&\n\nlast_event\x18\x0e \x01(\x0b\x32\x12.probe.v1.JobEvent\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04runs\x18\x12 \x01(\x05\x12\x19\n\x11peak_memory_bytes\x18\x13 \x01(\x03\x12+\n\x08training\x18\x14 \x01(\x0b\x32\x19.probe.v1.TrainingOptions\x12\x1f\n\x04spec\x18\x15 \x01(\x0b\x32\x11.probe.v1.JobSpec\x12\x0c\n\x04node\x18\x16 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x80\x01\n\x07JobSpec\x12\r\n\x05steps\x18\x01 \x01(\x03\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\x18\n\x10\x63heckpoint_every\x18\x03 \x01(\x03\x12\x11\n\tlog_every\x18\x04 \x01(\x03\x12+\n\x08training\x18\x05 \x01(\x0b\x32\x19.probe.v1.TrainingOptions\"\x83\x01\n\x0fTrainingOptions\x12\x11\n\toptimizer\x18\x01 \x01(\t\x12\x31\n\x10optimizer_config\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0finit_checkpoint\x18\x03 \x01(\t\x12\x11\n\ttrainable\x18\x04 \x03(\t\"\xe3\x01\n\x10SubmitJobRequest\x12\x0e\n\x06\x66\x61mily\x18\x01 \x01(\t\x12\'\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05steps\x18\x03 \x01(\x03\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x18\n\x10\x63heckpoint_every\x18\x05 \x01(\x03\x12\x11\n\tlog_every\x18\x06 \x01(\x03\x12+\n\x08training\x18\x07 \x01(\x0b\x32\x19.probe.v1.TrainingOptions\x12\x1f\n\x04spec\x18\x08 \x01(\x0b\x32\x11.probe.v1.JobSpec\"/\n\x11SubmitJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.probe.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\",\n\x0eGetJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.probe.v1.Job\"l\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\"\n\x06states\x18\x03 \x03(\x0e\x32\x12.probe.v1.JobState\x12\x0e\n\x06\x66\x61mily\x18\x04 \x01(\t\"H\n\x10ListJobsResponse\x12\x1b\n\x04jobs\x18\x01 \x03(\x0b\x32\r.probe.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x11\x43\x61ncelJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.probe.v1.Job\"\"\n\x10ResumeJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"/\n\x11ResumeJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.probe.v1.Job\"G\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tfrom_step\x18\x02 \x01(\x03\x12\x11\n\tafter_seq\x18\x03 \x01(\x03*\xb5\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x12\x19\n\x15JOB_STATE_INTERRUPTED\x10\x06*\x84\x01\n\x0cJobEventKind\x12\x1e\n\x1aJOB_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14JOB_EVENT_KIND_STATE\x10\x01\x12\x1b\n\x17JOB_EVENT_KIND_PROGRESS\x10\x02\x12\x1d\n\x19JOB_EVENT_KIND_CHECKPOINT\x10\x03\x32\x9b\x03\n\nJobService\x12\x44\n\tSubmitJob\x12\x1a.probe.v1.SubmitJobRequest\x1a\x1b.probe.v1.SubmitJobResponse\x12;\n\x06GetJob\x12\x17.probe.v1.GetJobRequest\x1a\x18.probe.v1.GetJobResponse\x12\x41\n\x08ListJobs\x12\x19.probe.v1.ListJobsRequest\x1a\x1a.probe.v1.ListJobsResponse\x12\x44\n\tCancelJob\x12\x1a.probe.v1.CancelJobRequest\x1a\x1b.probe.v1.CancelJobResponse\x12\x44\n\tResumeJob\x12\x1a.probe.v1.ResumeJobRequest\x1a\x1b.probe.v1.ResumeJobResponse\x12;\n\x08WatchJob\x12\x19.probe.v1.WatchJobRequest\x1a\x12.probe.v1.JobEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,44 +37,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBEVENT_METRICSENTRY']._serialized_options = b'8\001'
   _globals['_JOB_METRICSENTRY']._loaded_options = None
   _globals['_JOB_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=2123
-  _globals['_JOBSTATE']._serialized_end=2304
-  _globals['_JOBEVENTKIND']._serialized_start=2307
-  _globals['_JOBEVENTKIND']._serialized_end=2439
+  _globals['_JOBSTATE']._serialized_start=2137
+  _globals['_JOBSTATE']._serialized_end=2318
+  _globals['_JOBEVENTKIND']._serialized_start=2321
+  _globals['_JOBEVENTKIND']._serialized_end=2453
   _globals['_JOBEVENT']._serialized_start=97
   _globals['_JOBEVENT']._serialized_end=417
   _globals['_JOBEVENT_METRICSENTRY']._serialized_start=371
   _globals['_JOBEVENT_METRICSENTRY']._serialized_end=417
   _globals['_JOB']._serialized_start=420
-  _globals['_JOB']._serialized_end=1070
+  _globals['_JOB']._serialized_end=1084
   _globals['_JOB_METRICSENTRY']._serialized_start=371
   _globals['_JOB_METRICSENTRY']._serialized_end=417
-  _globals['_JOBSPEC']._serialized_start=1073
-  _globals['_JOBSPEC']._serialized_end=1201
-  _globals['_TRAININGOPTIONS']._serialized_start=1204
-  _globals['_TRAININGOPTIONS']._serialized_end=1335
-  _globals['_SUBMITJOBREQUEST']._serialized_start=1338
-  _globals['_SUBMITJOBREQUEST']._serialized_end=1565
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=1567
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=1614
-  _globals['_GETJOBREQUEST']._serialized_start=1616
-  _globals['_GETJOBREQUEST']._serialized_end=1647
-  _globals['_GETJOBRESPONSE']._serialized_start=1649
-  _globals['_GETJOBRESPONSE']._serialized_end=1693
-  _globals['_LISTJOBSREQUEST']._serialized_start=1695
-  _globals['_LISTJOBSREQUEST']._serialized_end=1803
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1805
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1877
-  _globals['_CANCELJOBREQUEST']._serialized_start=1879
-  _globals['_CANCELJOBREQUEST']._serialized_end=1913
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1915
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1962
-  _globals['_RESUMEJOBREQUEST']._serialized_start=1964
-  _globals['_RESUMEJOBREQUEST']._serialized_end=1998
-  _globals['_RESUMEJOBRESPONSE']._serialized_start=2000
-  _globals['_RESUMEJOBRESPONSE']._serialized_end=2047
-  _globals['_WATCHJOBREQUEST']._serialized_start=2049
-  _globals['_WATCHJOBREQUEST']._serialized_end=2120
-  _globals['_JOBSERVICE']._serialized_start=2442
-  _globals['_JOBSERVICE']._serialized_end=2853
+  _globals['_JOBSPEC']._serialized_start=1087
+  _globals['_JOBSPEC']._serialized_end=1215
+  _globals['_TRAININGOPTIONS']._serialized_start=1218
+  _globals['_TRAININGOPTIONS']._serialized_end=1349
+  _globals['_SUBMITJOBREQUEST']._serialized_start=1352
+  _globals['_SUBMITJOBREQUEST']._serialized_end=1579
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=1581
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=1628
+  _globals['_GETJOBREQUEST']._serialized_start=1630
+  _globals['_GETJOBREQUEST']._serialized_end=1661
+  _globals['_GETJOBRESPONSE']._serialized_start=1663
+  _globals['_GETJOBRESPONSE']._serialized_end=1707
+  _globals['_LISTJOBSREQUEST']._serialized_start=1709
+  _globals['_LISTJOBSREQUEST']._serialized_end=1817
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1819
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1891
+  _globals['_CANCELJOBREQUEST']._serialized_start=1893
+  _globals['_CANCELJOBREQUEST']._serialized_end=1927
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1929
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1976
+  _globals['_RESUMEJOBREQUEST']._serialized_start=1978
+  _globals['_RESUMEJOBREQUEST']._serialized_end=2012
+  _globals['_RESUMEJOBRESPONSE']._serialized_start=2014
+  _globals['_RESUMEJOBRESPONSE']._serialized_end=2061
+  _globals['_WATCHJOBREQUEST']._serialized_start=2063
+  _globals['_WATCHJOBREQUEST']._serialized_end=2134
+  _globals['_JOBSERVICE']._serialized_start=2456
+  _globals['_JOBSERVICE']._serialized_end=2867
 # @@protoc_insertion_point(module_scope)

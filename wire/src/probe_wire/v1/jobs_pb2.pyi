@@ -71,7 +71,7 @@ class JobEvent(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., seq: _Optional[int] = ..., kind: _Optional[_Union[JobEventKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., message: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "family", "config", "seed", "steps", "checkpoint_every", "log_every", "state", "step", "loss", "metrics", "checkpoint_id", "error", "last_event", "created_at", "started_at", "finished_at", "runs", "peak_memory_bytes", "training", "spec")
+    __slots__ = ("job_id", "family", "config", "seed", "steps", "checkpoint_every", "log_every", "state", "step", "loss", "metrics", "checkpoint_id", "error", "last_event", "created_at", "started_at", "finished_at", "runs", "peak_memory_bytes", "training", "spec", "node")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +100,7 @@ class Job(_message.Message):
     PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     family: str
     config: _struct_pb2.Struct
@@ -121,7 +122,8 @@ class Job(_message.Message):
     peak_memory_bytes: int
     training: TrainingOptions
     spec: JobSpec
-    def __init__(self, job_id: _Optional[str] = ..., family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., error: _Optional[str] = ..., last_event: _Optional[_Union[JobEvent, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., runs: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ...) -> None: ...
+    node: str
+    def __init__(self, job_id: _Optional[str] = ..., family: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., checkpoint_id: _Optional[str] = ..., error: _Optional[str] = ..., last_event: _Optional[_Union[JobEvent, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., runs: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., training: _Optional[_Union[TrainingOptions, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., node: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("steps", "seed", "checkpoint_every", "log_every", "training")

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from probe_wire.v1 import jobs_pb2 as probe_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15probe/v1/sweeps.proto\x12\x08probe.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13probe/v1/jobs.proto\"?\n\x08GridAxis\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x06values\x18\x02 \x03(\x0b\x32\x16.google.protobuf.Value\"~\n\nSearchSpec\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0b\n\x03low\x18\x02 \x01(\x01\x12\x0c\n\x04high\x18\x03 \x01(\x01\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x11\n\tlog_scale\x18\x06 \x01(\x08\x12\x12\n\nresolution\x18\x07 \x01(\x01\"\xcf\x02\n\x12SubmitSweepRequest\x12\x0e\n\x06\x66\x61mily\x18\x01 \x01(\t\x12,\n\x0b\x62\x61se_config\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12 \n\x04grid\x18\x03 \x03(\x0b\x32\x12.probe.v1.GridAxis\x12\r\n\x05seeds\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\r\n\x05steps\x18\x06 \x01(\x03\x12\x18\n\x10\x63heckpoint_every\x18\x07 \x01(\x03\x12\x11\n\tlog_every\x18\x08 \x01(\x03\x12$\n\x06search\x18\t \x01(\x0b\x32\x14.probe.v1.SearchSpec\x12\x0c\n\x04name\x18\n \x01(\t\x12+\n\x08training\x18\x0b \x01(\x0b\x32\x19.probe.v1.TrainingOptions\x12\x1f\n\x04spec\x18\x0c \x01(\x0b\x32\x11.probe.v1.JobSpec\"\xec\x01\n\nSweepChild\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05point\x18\x02 \x01(\x05\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12*\n\toverrides\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12!\n\x05state\x18\x05 \x01(\x0e\x32\x12.probe.v1.JobState\x12\x32\n\x07metrics\x18\x06 \x03(\x0b\x32!.probe.v1.SweepChild.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x85\x01\n\x0cSearchResult\x12\r\n\x05point\x18\x01 \x01(\x05\x12\x11\n\x04\x62\x65st\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x1a\n\rfirst_failure\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x0c\n\x04\x64one\x18\x04 \x01(\x08\x12\x0e\n\x06probes\x18\x05 \x01(\x05\x42\x07\n\x05_bestB\x10\n\x0e_first_failure\"\x8c\x05\n\x05Sweep\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x03 \x01(\t\x12,\n\x0b\x62\x61se_config\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12 \n\x04grid\x18\x05 \x03(\x0b\x32\x12.probe.v1.GridAxis\x12\r\n\x05seeds\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x04\x12\r\n\x05steps\x18\x08 \x01(\x03\x12$\n\x06search\x18\t \x01(\x0b\x32\x14.probe.v1.SearchSpec\x12#\n\x05state\x18\n \x01(\x0e\x32\x14.probe.v1.SweepState\x12+\n\x06\x63ounts\x18\x0b \x03(\x0b\x32\x1b.probe.v1.Sweep.CountsEntry\x12&\n\x08\x63hildren\x18\x0c \x03(\x0b\x32\x14.probe.v1.SweepChild\x12.\n\x0esearch_results\x18\r \x03(\x0b\x32\x16.probe.v1.SearchResult\x12\x18\n\x10planned_children\x18\x0e \x01(\x05\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x11 \x01(\t\x12+\n\x08training\x18\x12 \x01(\x0b\x32\x19.probe.v1.TrainingOptions\x12\x1f\n\x04spec\x18\x13 \x01(\x0b\x32\x11.probe.v1.JobSpec\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"5\n\x13SubmitSweepResponse\x12\x1e\n\x05sweep\x18\x01 \x01(\x0b\x32\x0f.probe.v1.Sweep\"#\n\x0fGetSweepRequest\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\"2\n\x10GetSweepResponse\x12\x1e\n\x05sweep\x18\x01 \x01(\x0b\x32\x0f.probe.v1.Sweep\"p\n\x11ListSweepsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12$\n\x06states\x18\x03 \x03(\x0e\x32\x14.probe.v1.SweepState\x12\x0e\n\x06\x66\x61mily\x18\x04 \x01(\t\"N\n\x12ListSweepsResponse\x12\x1f\n\x06sweeps\x18\x01 \x03(\x0b\x32\x0f.probe.v1.Sweep\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12\x43\x61ncelSweepRequest\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\"5\n\x13\x43\x61ncelSweepResponse\x12\x1e\n\x05sweep\x18\x01 \x01(\x0b\x32\x0f.probe.v1.Sweep\"8\n\x11WatchSweepRequest\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\"\xa3\x02\n\nSweepEvent\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.probe.v1.SweepState\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12%\n\tjob_state\x18\x05 \x01(\x0e\x32\x12.probe.v1.JobState\x12\x30\n\x06\x63ounts\x18\x06 \x03(\x0b\x32 .probe.v1.SweepEvent.CountsEntry\x12\x0f\n\x07message\x18\x07 \x01(\t\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01*\x90\x01\n\nSweepState\x12\x1b\n\x17SWEEP_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13SWEEP_STATE_RUNNING\x10\x01\x12\x19\n\x15SWEEP_STATE_SUCCEEDED\x10\x02\x12\x16\n\x12SWEEP_STATE_FAILED\x10\x03\x12\x19\n\x15SWEEP_STATE_CANCELLED\x10\x04\x32\xf5\x02\n\x0cSweepService\x12J\n\x0bSubmitSweep\x12\x1c.probe.v1.SubmitSweepRequest\x1a\x1d.probe.v1.SubmitSweepResponse\x12\x41\n\x08GetSweep\x12\x19.probe.v1.GetSweepRequest\x1a\x1a.probe.v1.GetSweepResponse\x12G\n\nListSweeps\x12\x1b.probe.v1.ListSweepsRequest\x1a\x1c.probe.v1.ListSweepsResponse\x12J\n\x0b\x43\x61ncelSweep\x12\x1c.probe.v1.CancelSweepRequest\x1a\x1d.probe.v1.CancelSweepResponse\x12\x41\n\nWatchSweep\x12\x1b.probe.v1.WatchSweepRequest\x1a\x14.probe.v1.SweepEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15probe/v1/sweeps.proto\x12\x08probe.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13probe/v1/jobs.proto\"?\n\x08GridAxis\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x06values\x18\x02 \x03(\x0b\x32\x16.google.protobuf.Value\"~\n\nSearchSpec\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0b\n\x03low\x18\x02 \x01(\x01\x12\x0c\n\x04high\x18\x03 \x01(\x01\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x11\n\tlog_scale\x18\x06 \x01(\x08\x12\x12\n\nresolution\x18\x07 \x01(\x01\"\xcf\x02\n\x12SubmitSweepRequest\x12\x0e\n\x06\x66\x61mily\x18\x01 \x01(\t\x12,\n\x0b\x62\x61se_config\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12 \n\x04grid\x18\x03 \x03(\x0b\x32\x12.probe.v1.GridAxis\x12\r\n\x05seeds\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\r\n\x05steps\x18\x06 \x01(\x03\x12\x18\n\x10\x63heckpoint_every\x18\x07 \x01(\x03\x12\x11\n\tlog_every\x18\x08 \x01(\x03\x12$\n\x06search\x18\t \x01(\x0b\x32\x14.probe.v1.SearchSpec\x12\x0c\n\x04name\x18\n \x01(\t\x12+\n\x08training\x18\x0b \x01(\x0b\x32\x19.probe.v1.TrainingOptions\x12\x1f\n\x04spec\x18\x0c \x01(\x0b\x32\x11.probe.v1.JobSpec\"\xfa\x01\n\nSweepChild\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05point\x18\x02 \x01(\x05\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12*\n\toverrides\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12!\n\x05state\x18\x05 \x01(\x0e\x32\x12.probe.v1.JobState\x12\x32\n\x07metrics\x18\x06 \x03(\x0b\x32!.probe.v1.SweepChild.MetricsEntry\x12\x0c\n\x04node\x18\x07 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x85\x01\n\x0cSearchResult\x12\r\n\x05point\x18\x01 \x01(\x05\x12\x11\n\x04\x62\x65st\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x1a\n\rfirst_failure\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x0c\n\x04\x64one\x18\x04 \x01(\x08\x12\x0e\n\x06probes\x18\x05 \x01(\x05\x42\x07\n\x05_bestB\x10\n\x0e_first_failure\"\x8c\x05\n\x05Sweep\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x03 \x01(\t\x12,\n\x0b\x62\x61se_config\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12 \n\x04grid\x18\x05 \x03(\x0b\x32\x12.probe.v1.GridAxis\x12\r\n\x05seeds\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x04\x12\r\n\x05steps\x18\x08 \x01(\x03\x12$\n\x06search\x18\t \x01(\x0b\x32\x14.probe.v1.SearchSpec\x12#\n\x05state\x18\n \x01(\x0e\x32\x14.probe.v1.SweepState\x12+\n\x06\x63ounts\x18\x0b \x03(\x0b\x32\x1b.probe.v1.Sweep.CountsEntry\x12&\n\x08\x63hildren\x18\x0c \x03(\x0b\x32\x14.probe.v1.SweepChild\x12.\n\x0esearch_results\x18\r \x03(\x0b\x32\x16.probe.v1.SearchResult\x12\x18\n\x10planned_children\x18\x0e \x01(\x05\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x11 \x01(\t\x12+\n\x08training\x18\x12 \x01(\x0b\x32\x19.probe.v1.TrainingOptions\x12\x1f\n\x04spec\x18\x13 \x01(\x0b\x32\x11.probe.v1.JobSpec\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"5\n\x13SubmitSweepResponse\x12\x1e\n\x05sweep\x18\x01 \x01(\x0b\x32\x0f.probe.v1.Sweep\"#\n\x0fGetSweepRequest\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\"2\n\x10GetSweepResponse\x12\x1e\n\x05sweep\x18\x01 \x01(\x0b\x32\x0f.probe.v1.Sweep\"p\n\x11ListSweepsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12$\n\x06states\x18\x03 \x03(\x0e\x32\x14.probe.v1.SweepState\x12\x0e\n\x06\x66\x61mily\x18\x04 \x01(\t\"N\n\x12ListSweepsResponse\x12\x1f\n\x06sweeps\x18\x01 \x03(\x0b\x32\x0f.probe.v1.Sweep\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12\x43\x61ncelSweepRequest\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\"5\n\x13\x43\x61ncelSweepResponse\x12\x1e\n\x05sweep\x18\x01 \x01(\x0b\x32\x0f.probe.v1.Sweep\"8\n\x11WatchSweepRequest\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\"\xa3\x02\n\nSweepEvent\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.probe.v1.SweepState\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12%\n\tjob_state\x18\x05 \x01(\x0e\x32\x12.probe.v1.JobState\x12\x30\n\x06\x63ounts\x18\x06 \x03(\x0b\x32 .probe.v1.SweepEvent.CountsEntry\x12\x0f\n\x07message\x18\x07 \x01(\t\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01*\x90\x01\n\nSweepState\x12\x1b\n\x17SWEEP_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13SWEEP_STATE_RUNNING\x10\x01\x12\x19\n\x15SWEEP_STATE_SUCCEEDED\x10\x02\x12\x16\n\x12SWEEP_STATE_FAILED\x10\x03\x12\x19\n\x15SWEEP_STATE_CANCELLED\x10\x04\x32\xf5\x02\n\x0cSweepService\x12J\n\x0bSubmitSweep\x12\x1c.probe.v1.SubmitSweepRequest\x1a\x1d.probe.v1.SubmitSweepResponse\x12\x41\n\x08GetSweep\x12\x19.probe.v1.GetSweepRequest\x1a\x1a.probe.v1.GetSweepResponse\x12G\n\nListSweeps\x12\x1b.probe.v1.ListSweepsRequest\x1a\x1c.probe.v1.ListSweepsResponse\x12J\n\x0b\x43\x61ncelSweep\x12\x1c.probe.v1.CancelSweepRequest\x1a\x1d.probe.v1.CancelSweepResponse\x12\x41\n\nWatchSweep\x12\x1b.probe.v1.WatchSweepRequest\x1a\x14.probe.v1.SweepEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,8 +40,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SWEEP_COUNTSENTRY']._serialized_options = b'8\001'
   _globals['_SWEEPEVENT_COUNTSENTRY']._loaded_options = None
   _globals['_SWEEPEVENT_COUNTSENTRY']._serialized_options = b'8\001'
-  _globals['_SWEEPSTATE']._serialized_start=2466
-  _globals['_SWEEPSTATE']._serialized_end=2610
+  _globals['_SWEEPSTATE']._serialized_start=2480
+  _globals['_SWEEPSTATE']._serialized_end=2624
   _globals['_GRIDAXIS']._serialized_start=119
   _globals['_GRIDAXIS']._serialized_end=182
   _globals['_SEARCHSPEC']._serialized_start=184
@@ -49,35 +49,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITSWEEPREQUEST']._serialized_start=313
   _globals['_SUBMITSWEEPREQUEST']._serialized_end=648
   _globals['_SWEEPCHILD']._serialized_start=651
-  _globals['_SWEEPCHILD']._serialized_end=887
-  _globals['_SWEEPCHILD_METRICSENTRY']._serialized_start=841
-  _globals['_SWEEPCHILD_METRICSENTRY']._serialized_end=887
-  _globals['_SEARCHRESULT']._serialized_start=890
-  _globals['_SEARCHRESULT']._serialized_end=1023
-  _globals['_SWEEP']._serialized_start=1026
-  _globals['_SWEEP']._serialized_end=1678
-  _globals['_SWEEP_COUNTSENTRY']._serialized_start=1633
-  _globals['_SWEEP_COUNTSENTRY']._serialized_end=1678
-  _globals['_SUBMITSWEEPRESPONSE']._serialized_start=1680
-  _globals['_SUBMITSWEEPRESPONSE']._serialized_end=1733
-  _globals['_GETSWEEPREQUEST']._serialized_start=1735
-  _globals['_GETSWEEPREQUEST']._serialized_end=1770
-  _globals['_GETSWEEPRESPONSE']._serialized_start=1772
-  _globals['_GETSWEEPRESPONSE']._serialized_end=1822
-  _globals['_LISTSWEEPSREQUEST']._serialized_start=1824
-  _globals['_LISTSWEEPSREQUEST']._serialized_end=1936
-  _globals['_LISTSWEEPSRESPONSE']._serialized_start=1938
-  _globals['_LISTSWEEPSRESPONSE']._serialized_end=2016
-  _globals['_CANCELSWEEPREQUEST']._serialized_start=2018
-  _globals['_CANCELSWEEPREQUEST']._serialized_end=2056
-  _globals['_CANCELSWEEPRESPONSE']._serialized_start=2058
-  _globals['_CANCELSWEEPRESPONSE']._serialized_end=2111
-  _globals['_WATCHSWEEPREQUEST']._serialized_start=2113
-  _globals['_WATCHSWEEPREQUEST']._serialized_end=2169
-  _globals['_SWEEPEVENT']._serialized_start=2172
-  _globals['_SWEEPEVENT']._serialized_end=2463
-  _globals['_SWEEPEVENT_COUNTSENTRY']._serialized_start=1633
-  _globals['_SWEEPEVENT_COUNTSENTRY']._serialized_end=1678
-  _globals['_SWEEPSERVICE']._serialized_start=2613
-  _globals['_SWEEPSERVICE']._serialized_end=2986
+  _globals['_SWEEPCHILD']._serialized_end=901
+  _globals['_SWEEPCHILD_METRICSENTRY']._serialized_start=855
+  _globals['_SWEEPCHILD_METRICSENTRY']._serialized_end=901
+  _globals['_SEARCHRESULT']._serialized_start=904
+  _globals['_SEARCHRESULT']._serialized_end=1037
+  _globals['_SWEEP']._serialized_start=1040
+  _globals['_SWEEP']._serialized_end=1692
+  _globals['_SWEEP_COUNTSENTRY']._serialized_start=1647
+  _globals['_SWEEP_COUNTSENTRY']._serialized_end=1692
+  _globals['_SUBMITSWEEPRESPONSE']._serialized_start=1694
+  _globals['_SUBMITSWEEPRESPONSE']._serialized_end=1747
+  _globals['_GETSWEEPREQUEST']._serialized_start=1749
+  _globals['_GETSWEEPREQUEST']._serialized_end=1784
+  _globals['_GETSWEEPRESPONSE']._serialized_start=1786
+  _globals['_GETSWEEPRESPONSE']._serialized_end=1836
+  _globals['_LISTSWEEPSREQUEST']._serialized_start=1838
+  _globals['_LISTSWEEPSREQUEST']._serialized_end=1950
+  _globals['_LISTSWEEPSRESPONSE']._serialized_start=1952
+  _globals['_LISTSWEEPSRESPONSE']._serialized_end=2030
+  _globals['_CANCELSWEEPREQUEST']._serialized_start=2032
+  _globals['_CANCELSWEEPREQUEST']._serialized_end=2070
+  _globals['_CANCELSWEEPRESPONSE']._serialized_start=2072
+  _globals['_CANCELSWEEPRESPONSE']._serialized_end=2125
+  _globals['_WATCHSWEEPREQUEST']._serialized_start=2127
+  _globals['_WATCHSWEEPREQUEST']._serialized_end=2183
+  _globals['_SWEEPEVENT']._serialized_start=2186
+  _globals['_SWEEPEVENT']._serialized_end=2477
+  _globals['_SWEEPEVENT_COUNTSENTRY']._serialized_start=1647
+  _globals['_SWEEPEVENT_COUNTSENTRY']._serialized_end=1692
+  _globals['_SWEEPSERVICE']._serialized_start=2627
+  _globals['_SWEEPSERVICE']._serialized_end=3000
 # @@protoc_insertion_point(module_scope)

@@ -80,7 +80,7 @@ class SubmitSweepRequest(_message.Message):
     def __init__(self, family: _Optional[str] = ..., base_config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., grid: _Optional[_Iterable[_Union[GridAxis, _Mapping]]] = ..., seeds: _Optional[int] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., log_every: _Optional[int] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ..., name: _Optional[str] = ..., training: _Optional[_Union[_jobs_pb2.TrainingOptions, _Mapping]] = ..., spec: _Optional[_Union[_jobs_pb2.JobSpec, _Mapping]] = ...) -> None: ...
 
 class SweepChild(_message.Message):
-    __slots__ = ("job_id", "point", "seed", "overrides", "state", "metrics")
+    __slots__ = ("job_id", "point", "seed", "overrides", "state", "metrics", "node")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -94,13 +94,15 @@ class SweepChild(_message.Message):
     OVERRIDES_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     point: int
     seed: int
     overrides: _struct_pb2.Struct
     state: _jobs_pb2.JobState
     metrics: _containers.ScalarMap[str, float]
-    def __init__(self, job_id: _Optional[str] = ..., point: _Optional[int] = ..., seed: _Optional[int] = ..., overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    node: str
+    def __init__(self, job_id: _Optional[str] = ..., point: _Optional[int] = ..., seed: _Optional[int] = ..., overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., node: _Optional[str] = ...) -> None: ...
 
 class SearchResult(_message.Message):
     __slots__ = ("point", "best", "first_failure", "done", "probes")
