@@ -78,6 +78,19 @@ def test_cancel_stops_a_ray_job_within_two_seconds_and_its_actor_is_gone(cluster
         server.stop()
 
 
+def test_a_job_no_node_can_place_fails_saying_why(cluster: RayCluster, tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path / "data", "--executor", "ray", "--ray-address", cluster.address, "--threads-per-job", "4"
+    )
+    try:
+        with server.client() as client:
+            job = client.wait(client.submit_job("factual-recall", FACTS, steps=10).job_id)
+        assert job.state == "FAILED" and "no node of the Ray cluster has 4 CPUs" in job.error, job.error
+        assert "(the largest has 1 CPUs)" in job.error
+    finally:
+        server.stop()
+
+
 def test_an_unreachable_ray_address_stops_the_server_at_once_with_one_line(tmp_path: Path) -> None:
     start = time.monotonic()
     result = subprocess.run(

@@ -10,33 +10,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from probe_models.states import JobState
-from probe_server.checkpoint_files import CheckpointMeta, directory_size, unrecorded_checkpoints
+from probe_server.checkpoint_files import directory_size, unrecorded_checkpoints
 from probe_server.errors import Conflict, NotFoundError, StorageFull
 from probe_server.executor import Executor, LocalExecutor, WorkerHandle
 from probe_server.ids import new_id
 from probe_server.job_outcome import job_outcome
 from probe_server.job_queue import JobQueue
+from probe_server.job_recorder import JobRecorder
 from probe_server.job_spec import JobSpec
 from probe_server.metrics import Metrics
 from probe_server.settings import Limits
-from probe_server.store import CheckpointRecord, JobRecord, Store, SweepChildRecord, SweepRecord
+from probe_server.store import JobRecord, Store, SweepChildRecord, SweepRecord
 from probe_server.worker import WorkerTask
-from probe_server.worker_messages import (
-    CANCEL,
-    SHUTDOWN,
-    CheckpointWritten,
-    Done,
-    Failed,
-    Placed,
-    Progress,
-    WorkerMessage,
-)
+from probe_server.worker_messages import CANCEL, SHUTDOWN, Done, Failed
 
 log = logging.getLogger("probe.jobs")
 
@@ -70,12 +62,13 @@ class JobEngine:
         self.slots = slots
         self.metrics = metrics
         self.threads_per_job = threads_per_job
-        self.changed = threading.Condition()  # notified after every recorded event
+        self._recorder = JobRecorder(store, metrics)
+        self.changed = self._recorder.changed  # notified after every recorded event
+        self.on_state_change = self._recorder.on_state_change
         self._lock = threading.Condition()
         self._queue = JobQueue()
         self._running: dict[str, _Worker] = {}
         self._stopping = False
-        self._state_listeners: list[Callable[[str, str], None]] = []
         self._dispatcher = threading.Thread(target=self._dispatch, name="job-dispatcher", daemon=True)
 
     # lifecycle
@@ -124,7 +117,7 @@ class JobEngine:
             if self.store.get_job(meta.job_id) is None:
                 log.warning("checkpoint %s belongs to unknown job %s; left in place", path.name, meta.job_id)
             else:
-                self._add_checkpoint(meta, directory_size(path))
+                self._recorder.add_checkpoint(meta, directory_size(path))
         for job in self.store.jobs_in_states([JobState.RUNNING]):
             handle = self.executor.reattach(job.job_id) if self.executor.survives_server else None
             if handle is not None:
@@ -132,7 +125,7 @@ class JobEngine:
                 self._follow(job, handle, recorded_step=job.step)
                 continue
             gone = "its worker is gone" if self.executor.survives_server else "the server stopped"
-            self._record(
+            self._recorder.record(
                 job.job_id, job.family, "STATE", state=JobState.INTERRUPTED, message=f"{gone} while the job was running"
             )
             if self.executor.survives_server:
@@ -175,7 +168,7 @@ class JobEngine:
             for job in jobs:
                 self._queue.push(job.job_id, rank)
             self._lock.notify_all()
-        self._notify()
+        self._recorder.notify()
         for job in jobs:
             log.info(
                 "job=%s family=%s state=QUEUED steps=%d seed=%d", job.job_id, job.family, job.spec.steps, job.spec.seed
@@ -193,7 +186,7 @@ class JobEngine:
             job = self.get(job_id)
             if job.state == JobState.QUEUED and job_id in self._queue:
                 self._queue.remove(job_id)
-                self._record(
+                self._recorder.record(
                     job_id,
                     job.family,
                     "STATE",
@@ -244,7 +237,7 @@ class JobEngine:
                 if checkpoint
                 else "step 0 (no checkpoint)"
             )
-            self._record(
+            self._recorder.record(
                 job_id,
                 job.family,
                 "STATE",
@@ -262,25 +255,6 @@ class JobEngine:
             return [(w.family, w.handle.pid) for w in self._running.values() if w.handle.pid is not None]
 
     # internals
-
-    def _notify(self) -> None:
-        with self.changed:
-            self.changed.notify_all()
-
-    def on_state_change(self, listener: Callable[[str, str], None]) -> None:
-        """Call ``listener(job_id, state)`` after every recorded state change (it must not block)."""
-        self._state_listeners.append(listener)
-
-    def _record(self, job_id: str, family: str, kind: str, **kwargs: Any) -> None:
-        event = self.store.append_event(job_id, kind, **kwargs)
-        if kind == "STATE":
-            for listener in self._state_listeners:
-                listener(job_id, event.state)
-            log.info("job=%s family=%s state=%s step=%d %s", job_id, family, event.state, event.step, event.message)
-        elif kind == "PROGRESS":
-            peak = kwargs.get("updates", {}).get("peak_memory_bytes", 0)
-            self.metrics.jobs.progress(job_id, family, event.step, event.loss, event.metrics, peak)
-        self._notify()
 
     def _dispatch(self) -> None:
         while True:
@@ -311,7 +285,7 @@ class JobEngine:
         except Exception as error:
             log.exception("job=%s could not start a worker", job.job_id)
             message = f"could not start a worker: {type(error).__name__}: {error}"
-            self._record(
+            self._recorder.record(
                 job.job_id,
                 job.family,
                 "STATE",
@@ -329,7 +303,7 @@ class JobEngine:
         handle = self.executor.run(task)
         where = f"worker pid {handle.pid}" if handle.pid is not None else f"{self.executor.name} worker {handle.node}"
         try:
-            self._record(
+            self._recorder.record(
                 job.job_id,
                 job.family,
                 "STATE",
@@ -354,56 +328,15 @@ class JobEngine:
         try:
             for message in worker.handle.messages():
                 try:
-                    self._record_message(worker, message)
+                    self._recorder.record_message(
+                        worker.job_id, worker.family, message, self.executor.name, worker.recorded_step
+                    )
                 except Exception:  # the job goes on; a checkpoint's files are adopted at the next start
                     log.exception("job=%s %s not recorded", worker.job_id, type(message).__name__)
                 if isinstance(message, Done | Failed):
                     outcome = message
         finally:  # whatever happened above, the slot is freed and the end recorded if the store can
             self._finish(worker, outcome)
-
-    def _record_message(self, worker: _Worker, message: WorkerMessage) -> None:
-        if isinstance(message, Placed):
-            self._record(worker.job_id, worker.family, "STATE", state=JobState.RUNNING,
-                         message=f"running on {self.executor.name} node {message.node}",
-                         updates={"node": message.node})  # fmt: skip
-        elif isinstance(message, Progress) and message.step > worker.recorded_step:
-            self._record(
-                worker.job_id,
-                worker.family,
-                "PROGRESS",
-                step=message.step,
-                loss=message.metrics["loss"],
-                metrics=message.metrics,
-                updates={"peak_memory_bytes": message.peak_memory_bytes},
-            )
-            self.metrics.jobs.worker_cpu(worker.job_id, worker.family, message.cpu_seconds)
-        elif isinstance(message, CheckpointWritten) and not self.store.get_checkpoint(message.meta["checkpoint_id"]):
-            self._add_checkpoint(CheckpointMeta(**message.meta), message.size_bytes)
-
-    def _add_checkpoint(self, meta: CheckpointMeta, size_bytes: int) -> None:
-        self.store.add_checkpoint(
-            CheckpointRecord(
-                checkpoint_id=meta.checkpoint_id,
-                job_id=meta.job_id,
-                family=meta.family,
-                step=meta.step,
-                config=meta.config,
-                seed=meta.seed,
-                metrics=meta.metrics,
-                created_at=meta.created_at,
-                size_bytes=size_bytes,
-                code_version=meta.code_version,
-            )
-        )
-        self._record(
-            meta.job_id,
-            meta.family,
-            "CHECKPOINT",
-            step=meta.step,
-            checkpoint_id=meta.checkpoint_id,
-            message=f"checkpoint at step {meta.step}",
-        )
 
     def _finish(self, worker: _Worker, reported: Done | Failed | None) -> None:
         end = worker.handle.end()
@@ -421,7 +354,9 @@ class JobEngine:
         self.metrics.jobs.worker_ended(worker.job_id, worker.family, run_seconds, updates.get("peak_memory_bytes"))
         with self._lock:
             try:
-                self._record(worker.job_id, worker.family, "STATE", state=state, message=message, updates=updates)
+                self._recorder.record(
+                    worker.job_id, worker.family, "STATE", state=state, message=message, updates=updates
+                )
                 ended = self.get(worker.job_id)
                 self.metrics.jobs.ended(ended.job_id, ended.family, ended.step, ended.loss)
             except Exception:  # the job reads RUNNING until the next start, which records it INTERRUPTED

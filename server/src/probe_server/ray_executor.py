@@ -162,15 +162,28 @@ class RayExecutor:
         threading.Thread(target=self._monitor, name="ray-monitor", daemon=True).start()
 
     def run(self, task: WorkerTask) -> RayWorker:
+        gpus = 1 if task.device == "cuda" else 0
+        self._check_feasible(task.threads, gpus)
         wanted = [c for c in (task.resume_from, task.spec.init_checkpoint) if c]
         checkpoints = {c: checkpoint_bytes(self.checkpoint_root / c) for c in wanted}
         self._release_name(task.job_id)
         actor = self._actor_class.options(
             name=task.job_id, namespace=NAMESPACE, lifetime="detached", max_concurrency=4, max_restarts=0,
-            num_cpus=task.threads, num_gpus=1 if task.device == "cuda" else 0,
+            num_cpus=task.threads, num_gpus=gpus,
         ).remote()  # fmt: skip
         reference = actor.start.remote(task, checkpoints)  # queued by Ray until a node has room
         return RayWorker(task.job_id, actor, self.checkpoint_root, lambda: ray.get(reference))
+
+    @staticmethod
+    def _check_feasible(cpus: int, gpus: int) -> None:
+        """Refuse a job no node could ever place (Ray would keep it pending for good): the job FAILS, saying why."""
+        sizes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        if not any(size.get("CPU", 0) >= cpus and size.get("GPU", 0) >= gpus for size in sizes):
+            largest = max((size.get("CPU", 0) for size in sizes), default=0)
+            raise ValueError(
+                f"no node of the Ray cluster has {cpus} CPUs{f' and {gpus} GPU' if gpus else ''} for this job "
+                f"(the largest has {largest:g} CPUs): lower --threads-per-job, or add a node"
+            )
 
     @staticmethod
     def _release_name(job_id: str) -> None:
