@@ -67,6 +67,7 @@ bench: install
 	$(PY) bench/load.py
 	$(PY) bench/reproductions.py
 	unshare --net sh -c 'ip link set lo up && exec $(PY) bench/ray_sweep.py'
+	$(PY) bench/gpu_check.py --rehearse
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -75,7 +76,8 @@ lint: install
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_proto_lint.py  # buf.yaml's STANDARD rules, without buf
 
 # The GPU path, on a machine with a CUDA GPU (a few minutes): a venv of its own with PyPI's CUDA build of torch and
-# onnxruntime-gpu in place of onnxruntime; GPU_WHEELS=DIR installs from wheels there instead (no network).
+# onnxruntime-gpu in place of onnxruntime; GPU_WHEELS=DIR installs from wheels there instead (no network). make bench
+# rehearses the same checks on the CPU (bench/gpu_check.py --rehearse), so the script is tested where no GPU is.
 GPU_VENV := .venv-gpu
 GPU_PIP = $(if $(GPU_WHEELS),--no-index --find-links $(GPU_WHEELS))
 gpu-check:

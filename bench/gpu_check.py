@@ -4,6 +4,9 @@ A server with ``--device cuda`` trains every family briefly (each job must end S
 QueryFacts on a factual-recall checkpoint must run on ONNX Runtime's CUDA execution provider and give the
 answers torch gives on the GPU, probabilities within 1e-4. Prints one line per check and exits non-zero
 on the first failure.
+
+``python bench/gpu_check.py --rehearse`` runs the same checks on the CPU (CPU execution provider), so the
+script itself is tested where no GPU is.
 """
 
 from __future__ import annotations
@@ -34,13 +37,16 @@ def check(ok: bool, what: str) -> None:
 
 
 def main() -> None:
-    check(torch.cuda.is_available(), f"torch {torch.__version__} sees CUDA")
-    print(f"     {torch.cuda.get_device_name(0)}", flush=True)
+    device = "cpu" if "--rehearse" in sys.argv else "cuda"
+    provider = "CPUExecutionProvider" if device == "cpu" else "CUDAExecutionProvider"
+    if device == "cuda":
+        check(torch.cuda.is_available(), f"torch {torch.__version__} sees CUDA")
+        print(f"     {torch.cuda.get_device_name(0)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="probe-gpu-check-") as tmp:
-        server = start_server(Path(tmp) / "data", "--device", "cuda")
+        server = start_server(Path(tmp) / "data", "--device", device)
         try:
             with server.client() as client:
-                check(client.server_info().device == "cuda", "the server trains on cuda")
+                check(client.server_info().device == device, f"the server trains on {device}")
                 for name in sorted(FAMILIES):
                     start = time.perf_counter()
                     job = client.wait(client.submit_job(name, {}, steps=STEPS).job_id)
@@ -58,14 +64,14 @@ def main() -> None:
                 )
                 pairs = [(s, r) for s in range(32) for r in range(32)]
                 served = client.query_facts(job.checkpoint_id, pairs, top_k=1)
-                check(served.backend == "onnxruntime/CUDAExecutionProvider", f"QueryFacts ran on {served.backend}")
+                check(served.backend == f"onnxruntime/{provider}", f"QueryFacts ran on {served.backend}")
                 subjects, relations = np.array(pairs).T
-                inputs = torch.from_numpy(family.fact_inputs(config, record.seed, subjects, relations, 0)).cuda()
+                inputs = torch.from_numpy(family.fact_inputs(config, record.seed, subjects, relations, 0)).to(device)
                 with torch.no_grad():
-                    probs = torch.softmax(model.module.cuda()(inputs).double(), dim=-1).cpu().numpy()
+                    probs = torch.softmax(model.module.to(device)(inputs).double(), dim=-1).cpu().numpy()
                 same = np.array_equal(served.answers[:, 0], probs.argmax(axis=1))
                 gap = float(np.abs(served.probabilities[:, 0] - probs.max(axis=1)).max())
-                check(same and gap <= 1e-4, f"QueryFacts on CUDA equals torch on CUDA (largest gap {gap:.1e})")
+                check(same and gap <= 1e-4, f"QueryFacts equals torch on {device} (largest gap {gap:.1e})")
         finally:
             server.stop()
 
