@@ -30,14 +30,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 
+from probe_server.checkpoint_names import META, OPTIMIZER, TRANSFERRED, WEIGHTS
 from probe_server.errors import DataLoss, NotFoundError, StorageFull
 
 log = logging.getLogger("probe.checkpoints")
-
-WEIGHTS = "weights.safetensors"
-OPTIMIZER = "optimizer.safetensors"
-META = "meta.json"
-ONNX = "model.onnx"
 
 
 @dataclass
@@ -97,9 +93,6 @@ def _commit(tmp: Path, final: Path) -> int:
         raise
     _fsync_dir(final.parent)
     return directory_size(final)
-
-
-TRANSFERRED = (WEIGHTS, OPTIMIZER, META)  # what a checkpoint is, sent between machines (the ONNX graph is derived)
 
 
 def checkpoint_bytes(path: Path) -> dict[str, bytes]:

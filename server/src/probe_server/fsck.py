@@ -13,7 +13,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from probe_server.checkpoint_files import LEFTOVER_PREFIXES, META, OPTIMIZER, WEIGHTS, read_meta, verified_bytes
+from probe_server.checkpoint_files import LEFTOVER_PREFIXES, read_meta, verified_bytes
+from probe_server.checkpoint_names import META, OPTIMIZER, WEIGHTS
 from probe_server.data_lock import DataDirInUse, DataDirLock
 from probe_server.errors import DataLoss
 

@@ -24,7 +24,8 @@ from probe_models.config import parse_config, server_paths
 from probe_models.errors import DataUnavailable
 from probe_models.family import Family, LoadedModel
 from probe_models.registry import get_family
-from probe_server.checkpoint_files import ONNX, add_file, read_weights, remove_checkpoint, verified_bytes
+from probe_server.checkpoint_files import add_file, read_weights, remove_checkpoint, verified_bytes
+from probe_server.checkpoint_names import ONNX
 from probe_server.errors import Conflict, DataLoss, NotFoundError
 from probe_server.ids import check_id
 from probe_server.job_spec import check_parameters

@@ -1,27 +1,34 @@
-"""A job's worker as a Ray actor: the same training loop as a local worker process, on any node of a cluster.
+"""A job as a Ray actor: it holds the job's place on a node and its messages; a worker forked by the node's
+launcher (:mod:`ray_launcher`) trains, reporting to the actor over a Unix socket as a local worker reports
+over its pipe.
 
-The server stays the only writer of the store and of checkpoint directories. The actor trains into a
-temporary directory of its own node and sends every checkpoint back as bytes (through Ray's object store,
-so no filesystem is shared between machines), then removes its copy; an init or resume checkpoint comes in
-the same way. Its messages wait in an in-memory log until the server has asked for messages after them:
-a server that restarts (or was killed) asks again from the last one it recorded, so nothing is lost.
+The server stays the only writer of the store and of checkpoint directories. The worker trains into a
+temporary directory of its node, and the actor sends every checkpoint back as bytes (through Ray's object
+store, so no filesystem is shared between machines), then removes its copy; an init or resume checkpoint
+comes in the same way. Messages wait in an in-memory log until the server has asked for messages after
+them: a server that restarts (or was killed) asks again from the last one it recorded, so nothing is lost.
 
-This module does not import ray: the executor wraps :class:`JobActor` with ``ray.remote``.
+This module imports neither torch nor ray at import time, so a job's actor starts in a fraction of a
+second; the executor wraps :class:`JobActor` with ``ray.remote``.
 """
 
 from __future__ import annotations
 
-import queue
+import contextlib
+import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 from typing import Any
 
-from probe_server.checkpoint_files import TRANSFERRED
-from probe_server.worker import WorkerTask, train_job
+from probe_server.checkpoint_names import TRANSFERRED
+from probe_server.ray_launcher import launcher_here
 from probe_server.worker_messages import CheckpointWritten, WorkerMessage
+
+CONNECT_TIMEOUT_S = 120.0  # a forked worker connects at once; this only bounds a launcher that never forks
 
 
 @dataclass(frozen=True)
@@ -32,45 +39,38 @@ class CheckpointFiles:
     files: dict[str, bytes]
 
 
-class _ActorPipe:
-    """What :func:`train_job` reports over and reads commands from, in place of a process's pipe."""
-
-    def __init__(self, actor: JobActor) -> None:
-        self.actor = actor
-
-    def send(self, message: WorkerMessage) -> None:
-        self.actor.emit(message)
-
-    def poll(self) -> bool:
-        return not self.actor.commands.empty()
-
-    def recv(self) -> str:
-        return self.actor.commands.get()
-
-
 class JobActor:
     """One job: ``start`` it once, then poll ``events``; ``command`` passes CANCEL or SHUTDOWN."""
 
     def __init__(self) -> None:
-        self.commands: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._log: list[tuple[int, WorkerMessage | CheckpointFiles]] = []
         self._seq = 0
         self._ended = False
         self._changed = threading.Condition()
         self._root = Path(tempfile.mkdtemp(prefix="probe-job-"))
-        self._thread: threading.Thread | None = None
+        self._conn: Connection | None = None
+        self._pending: list[str] = []  # commands that came before the worker connected
+        self._lock = threading.Lock()
 
-    def start(self, task: WorkerTask, checkpoints: dict[str, dict[str, bytes]]) -> str:
-        """Place the checkpoints the job starts from, start training in a thread, and say where it runs."""
-        if self._thread is None:
-            for checkpoint_id, files in checkpoints.items():
-                directory = self._root / checkpoint_id
-                directory.mkdir()
-                for name in TRANSFERRED:
-                    (directory / name).write_bytes(files[name])
-            local = replace(task, checkpoint_root=str(self._root))
-            self._thread = threading.Thread(target=self._train, args=(local,), name=f"train-{task.job_id}", daemon=True)
-            self._thread.start()
+    def start(self, task: bytes, checkpoints: dict[str, dict[str, bytes]]) -> str:
+        """Place the checkpoints the job starts from, have the node's launcher fork its worker, and say where
+        it runs. ``task`` is the server's pickled WorkerTask: this actor passes it on unread."""
+        with self._lock:
+            if self._conn is None:
+                import ray
+
+                for checkpoint_id, files in checkpoints.items():
+                    directory = self._root / checkpoint_id
+                    directory.mkdir()
+                    for name in TRANSFERRED:
+                        (directory / name).write_bytes(files[name])
+                authkey = os.urandom(32)
+                with Listener(str(self._root / "worker.sock"), family="AF_UNIX", authkey=authkey) as listener:
+                    ray.get(launcher_here(ray).spawn.remote(task, str(self._root), listener.address, authkey))
+                    self._conn = _accept(listener)
+                for command in self._pending:
+                    self._conn.send(command)
+                threading.Thread(target=self._relay, args=(self._conn,), name="relay", daemon=True).start()
         return self.node()
 
     @staticmethod
@@ -79,16 +79,19 @@ class JobActor:
 
         return f"{ray.get_runtime_context().get_node_id()[:12]} ({ray.util.get_node_ip_address()})"
 
-    def _train(self, task: WorkerTask) -> None:
+    def _relay(self, conn: Connection) -> None:
         try:
-            train_job(task, _ActorPipe(self))
+            while True:
+                self._emit(conn.recv())
+        except (EOFError, OSError):
+            pass  # the worker has ended (after Done or Failed) or died
         finally:
             shutil.rmtree(self._root, ignore_errors=True)
             with self._changed:
                 self._ended = True
                 self._changed.notify_all()
 
-    def emit(self, message: WorkerMessage) -> None:
+    def _emit(self, message: WorkerMessage) -> None:
         if isinstance(message, CheckpointWritten):
             directory = self._root / message.meta["checkpoint_id"]
             entry: WorkerMessage | CheckpointFiles = CheckpointFiles(
@@ -104,11 +107,27 @@ class JobActor:
 
     def events(self, after: int, timeout: float) -> tuple[list[tuple[int, WorkerMessage | CheckpointFiles]], bool]:
         """The messages after sequence number ``after`` (waiting up to ``timeout`` seconds for one), and whether
-        training has ended. Asking after N says the server has recorded 1..N: they are dropped here."""
+        the worker has ended. Asking after N says the server has recorded 1..N: they are dropped here."""
         with self._changed:
-            self._changed.wait_for(lambda: self._ended or (self._log and self._log[-1][0] > after), timeout)
+            self._changed.wait_for(lambda: self._ended or bool(self._log and self._log[-1][0] > after), timeout)
             self._log = [(seq, m) for seq, m in self._log if seq > after]
             return list(self._log), self._ended
 
     def command(self, command: str) -> None:
-        self.commands.put(command)
+        with self._lock:
+            if self._conn is None:
+                self._pending.append(command)
+                return
+        with contextlib.suppress(OSError):  # the worker has ended; its end is in the log
+            self._conn.send(command)
+
+
+def _accept(listener: Listener) -> Connection:
+    """The worker's connection, or an error if none comes (a launcher that could not fork)."""
+    accepted: list[Connection] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S)
+    if not accepted:
+        raise RuntimeError(f"the job's worker did not connect within {CONNECT_TIMEOUT_S:.0f} s")
+    return accepted[0]

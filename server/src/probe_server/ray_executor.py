@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import socket
 import threading
 import time
@@ -171,7 +172,7 @@ class RayExecutor:
             name=task.job_id, namespace=NAMESPACE, lifetime="detached", max_concurrency=4, max_restarts=0,
             num_cpus=task.threads, num_gpus=gpus,
         ).remote()  # fmt: skip
-        reference = actor.start.remote(task, checkpoints)  # queued by Ray until a node has room
+        reference = actor.start.remote(pickle.dumps(task), checkpoints)  # queued by Ray until a node has room
         return RayWorker(task.job_id, actor, self.checkpoint_root, lambda: ray.get(reference))
 
     @staticmethod
