@@ -125,6 +125,8 @@ def test_a_job_lost_with_its_node_is_retried_from_its_checkpoint_and_ends_as_an_
             assert any("its node died" in m or "actor died" in m for m in messages), messages
             assert any(m.startswith("retry 1 of 2") for m in messages), messages
             assert ended[lost].runs == 2
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics").read().decode()
+            assert 'probe_job_retries_total{family="factual-recall"} 1.0' in metrics
             weights = [read_weights(server.data_dir / "checkpoints" / ended[j].checkpoint_id) for j in jobs]
             assert weights[0].keys() == weights[1].keys()
             for name in weights[0]:
