@@ -41,7 +41,7 @@ def test_both_versions_list_every_service(server, version):
     listed = {s.name for s in ask(server, version, list_services="").list_services_response.service}
     expected = {"probe.v1.JobService", "probe.v1.ProbeService", "probe.v1.CheckpointService", "probe.v1.SweepService",
                 "probe.v1.ReproductionService", "probe.v1.RegistryService", "probe.v1.InfoService",
-                "grpc.health.v1.Health", *VERSIONS}  # fmt: skip
+                "probe.v1.ActivationService", "grpc.health.v1.Health", *VERSIONS}  # fmt: skip
     assert listed == expected
 
 

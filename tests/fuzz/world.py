@@ -14,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
 
 from probe_client import ProbeClient
 from probe_models.registry import FAMILIES, REPRODUCTIONS
+from probe_wire.tensors import to_tensor
 from probe_wire.v1 import (
+    activations_pb2,
     checkpoints_pb2,
     info_pb2,
     jobs_pb2,
@@ -32,6 +35,7 @@ from probe_wire.v1 import (
 FACTS = {"num_subjects": 8, "num_relations": 8}
 CHAIN = {"batch_size": 32}
 MLP = {"num_examples": 64, "width": 16, "sharpness_every": 0}  # eos: 1,242 parameters
+GPT = {"mode": "pretrain", "n_layers": 1, "d_model": 16, "n_heads": 2, "context": 16, "batch_size": 4}
 JOB_STATES = [v.number for v in jobs_pb2.JobState.DESCRIPTOR.values]
 SWEEP_STATES = [v.number for v in sweeps_pb2.SweepState.DESCRIPTOR.values]
 LIVE_JOBS, LIVE_SWEEPS, LIVE_REPRODUCTIONS = 3, 2, 2  # the fuzz's own, left running before tidy cancels
@@ -45,9 +49,10 @@ def struct(values: dict[str, Any]) -> struct_pb2.Struct:
 
 @dataclass
 class World:
-    facts: str  # checkpoints: factual-recall, causal-icl (chain), eos (MLP)
+    facts: str  # checkpoints: factual-recall, causal-icl (chain), eos (MLP), lm-finetune (GPT)
     chain: str
     mlp: str
+    gpt: str
     jobs: list[str]  # finished jobs
     sweep: str  # a finished sweep
     reproduction: str  # a SUCCEEDED reproduction
@@ -67,9 +72,10 @@ class World:
         facts = client.submit_job("factual-recall", FACTS, steps=20, seed=1)
         chain = client.submit_job("causal-icl", CHAIN, steps=5, seed=1)
         mlp = client.submit_job("eos", MLP, steps=5, seed=1)
+        gpt = client.submit_job("lm-finetune", GPT, steps=2, seed=1)
         spare = client.submit_job("factual-recall", FACTS, steps=spares, seed=2, checkpoint_every=1)
         sweep = client.submit_sweep("factual-recall", FACTS, {"lr": [0.01, 0.02]}, steps=2)
-        jobs = [client.wait(job.job_id, timeout=600) for job in (facts, chain, mlp, spare)]
+        jobs = [client.wait(job.job_id, timeout=600) for job in (facts, chain, mlp, spare, gpt)]
         for job in jobs:
             assert job.state == "SUCCEEDED", (job.job_id, job.error)
         client.wait_sweep(sweep.sweep_id, timeout=600)
@@ -83,17 +89,19 @@ class World:
                 break
         blocker = client.submit_job("eos", MLP, steps=400_000, seed=3)
         world = cls(
-            jobs[0].checkpoint_id, jobs[1].checkpoint_id, jobs[2].checkpoint_id, [j.job_id for j in jobs],
+            jobs[0].checkpoint_id, jobs[1].checkpoint_id, jobs[2].checkpoint_id, jobs[4].checkpoint_id,
+            [j.job_id for j in jobs],
             sweep.sweep_id, reproduction.reproduction_id, spare_ids, blocker.job_id, rng,
         )  # fmt: skip
-        world.known.update([*world.jobs, world.facts, world.chain, world.mlp, world.sweep, world.reproduction])
+        world.known.update([*world.jobs, world.facts, world.chain, world.mlp, world.gpt, world.sweep,
+                            world.reproduction])  # fmt: skip
         return world
 
     def vocabulary(self) -> list[str]:
         """Names for random strings: every id seen but the probed checkpoints and the blocker (a random delete or
         cancel would take them from the valid requests after it), families, hooks, config keys."""
-        ids = sorted(self.known - {self.facts, self.chain, self.mlp, self.blocker})
-        hooks = ["blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern"]
+        ids = sorted(self.known - {self.facts, self.chain, self.mlp, self.gpt, self.blocker})
+        hooks = ["blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern", "blocks.*.hook_resid_post", "hook_embed"]
         return [*ids, *FAMILIES, *hooks, "lanczos", "power", "small", "paper", *FACTS, *MLP]
 
     def checkpoint(self) -> str:
@@ -219,6 +227,19 @@ def _list(kind: Callable[..., Message], states: list[int]) -> Callable[[World, r
     return seed
 
 
+def _run_with_cache(world: World, rng: random.Random) -> Message:
+    hooks = rng.choice(([], ["blocks.*.hook_resid_post"], ["hook_embed", "blocks.0.attn.hook_pattern"]))
+    request = activations_pb2.RunWithCacheRequest(
+        checkpoint_id=world.gpt, hooks=hooks, seed=rng.randrange(100), return_logits=rng.random() < 0.5,
+        return_loss=rng.random() < 0.5,
+    )  # fmt: skip
+    if rng.random() < 0.5:
+        request.tokens.CopyFrom(to_tensor(np.array([[rng.randrange(60) for _ in range(8)] for _ in range(2)])))
+    else:
+        request.num_sequences = rng.choice((0, 1, 4))
+    return request
+
+
 SEEDS: dict[str, Callable[[World, random.Random], Message]] = {
     "SubmitJob": _submit_job,
     "GetJob": lambda w, r: jobs_pb2.GetJobRequest(job_id=r.choice(w.jobs)),
@@ -250,6 +271,8 @@ SEEDS: dict[str, Callable[[World, random.Random], Message]] = {
     "MeasureStabilization": lambda w, r: probes_pb2.MeasureStabilizationRequest(
         checkpoint_id=w.mlp, steps=r.randint(1, 5), projected=r.random() < 0.5
     ),
+    "ListHooks": lambda w, r: activations_pb2.ListHooksRequest(checkpoint_id=w.gpt, seq_len=r.choice((0, 1, 8, 16))),
+    "RunWithCache": _run_with_cache,
     "ListFamilies": lambda w, r: registry_pb2.ListFamiliesRequest(),
     "GetServerInfo": lambda w, r: info_pb2.GetServerInfoRequest(),
     "SubmitSweep": _submit_sweep,

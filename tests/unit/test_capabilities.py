@@ -22,7 +22,7 @@ EXPECTED = {
     "eos": ("Evaluate", "MeasureSharpness", "MeasureStabilization"),
     "factual-recall": ("Evaluate", "QueryFacts", "ExtractAttention", "MeasureSharpness"),
     "hier-poly": ("Evaluate",),
-    "lm-finetune": ("Evaluate", "MeasureSharpness"),
+    "lm-finetune": ("Evaluate", "MeasureSharpness", "RunWithCache"),
     "ntk-escape": ("Evaluate", "MeasureSharpness"),
     "single-index": ("Evaluate", "MeasureSharpness"),
     "three-layer": ("Evaluate", "MeasureSharpness"),

@@ -15,6 +15,7 @@ import yaml
 from google.protobuf.descriptor import EnumDescriptor, FileDescriptor
 
 from probe_wire.v1 import (
+    activations_pb2,
     checkpoints_pb2,
     info_pb2,
     jobs_pb2,
@@ -26,8 +27,9 @@ from probe_wire.v1 import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES: list[FileDescriptor] = [m.DESCRIPTOR for m in (checkpoints_pb2, info_pb2, jobs_pb2, probes_pb2, registry_pb2,
-                                                      reproductions_pb2, sweeps_pb2, tensor_pb2)]  # fmt: skip
+MODULES = (activations_pb2, checkpoints_pb2, info_pb2, jobs_pb2, probes_pb2, registry_pb2, reproductions_pb2,
+           sweeps_pb2, tensor_pb2)  # fmt: skip
+FILES: list[FileDescriptor] = [m.DESCRIPTOR for m in MODULES]
 # Server-streaming RPCs published before this check answer with a stream of their event or chunk message;
 # renaming those to <Rpc>Response would change the wire contract (buf.yaml excepts them the same way).
 STREAMED_RESPONSES = {"ExportCheckpoint": "ExportCheckpointChunk", "WatchJob": "JobEvent",

@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from probe_client.activation_calls import ActivationCalls
 from probe_client.connection import API_VERSION, default_address
 from probe_client.errors import ProbeError, VersionMismatch, from_rpc_error
 from probe_client.follow import DEFAULT_RETRY_FOR_S, follow
@@ -39,7 +40,7 @@ from probe_wire.v1 import (
 )
 
 
-class ProbeClient(ProbeCalls):
+class ProbeClient(ProbeCalls, ActivationCalls):
     """A connection to a probe server.
 
     ``token`` (or ``PROBE_TOKEN``) is sent as ``authorization: Bearer``.

@@ -12,6 +12,7 @@ from probe_client.errors import ProbeError, Unavailable, from_rpc_error
 from probe_client.follow import RECONNECT_OPTIONS
 from probe_wire.limits import channel_options
 from probe_wire.v1 import (
+    activations_pb2_grpc,
     checkpoints_pb2_grpc,
     info_pb2_grpc,
     jobs_pb2_grpc,
@@ -108,6 +109,7 @@ class Connection:
         self._jobs = jobs_pb2_grpc.JobServiceStub(channel)
         self._checkpoints = checkpoints_pb2_grpc.CheckpointServiceStub(channel)
         self._probes = probes_pb2_grpc.ProbeServiceStub(channel)
+        self._activations = activations_pb2_grpc.ActivationServiceStub(channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(channel)
         self._info = info_pb2_grpc.InfoServiceStub(channel)
         self._sweeps = sweeps_pb2_grpc.SweepServiceStub(channel)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from probe_models.errors import UnsupportedProbe
+from probe_models.hooks import HookRun, HookSpec
 from probe_models.stabilization import StabilizationReport
 
 if TYPE_CHECKING:
@@ -141,6 +142,29 @@ class SelfStabilizes(Capability):
         """α, β, δ at the checkpoint and the next ``steps`` GD steps beside the paper's prediction."""
 
 
+class RunsWithHooks(Capability):
+    """ListHooks and RunWithCache: a forward pass through named hook points (:mod:`probe_models.hooks`)."""
+
+    probe = "RunWithCache"
+    missing = "has no hook points"
+
+    @abstractmethod
+    def hook_specs(self, model: LoadedModel, seq_len: int) -> list[HookSpec]:
+        """Every hook point for sequences of ``seq_len`` tokens, in the order the forward passes them."""
+
+    @abstractmethod
+    def token_limits(self, model: LoadedModel) -> tuple[int, int]:
+        """The vocabulary size and the longest sequence the network takes."""
+
+    @abstractmethod
+    def sample_tokens(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
+        """int64 [num_sequences, seq_len] token ids from the checkpoint's own task."""
+
+    @abstractmethod
+    def run_hooked(self, model: LoadedModel, tokens: torch.Tensor, hooks: HookRun) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the loss of each sequence, with every activation through ``hooks``."""
+
+
 # The probe capabilities in the order ListFamilies reports them (after Evaluate, which every family answers).
 PROBE_CAPABILITIES: tuple[type[Capability], ...] = (
     AnswersFacts,
@@ -148,6 +172,7 @@ PROBE_CAPABILITIES: tuple[type[Capability], ...] = (
     RecoversGraph,
     MeasuresSharpness,
     SelfStabilizes,
+    RunsWithHooks,
 )
 
 C = TypeVar("C", bound=Capability)

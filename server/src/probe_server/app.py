@@ -25,6 +25,7 @@ from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
 from probe_server.reflection import Reflection
 from probe_server.reproductions import ReproductionManager
+from probe_server.servicers.activations import ActivationServicer
 from probe_server.servicers.checkpoints import CheckpointServicer
 from probe_server.servicers.jobs import JobServicer
 from probe_server.servicers.probes import ProbeServicer
@@ -37,6 +38,8 @@ from probe_server.sweeps import SweepManager
 from probe_server.tokens import TokenFileError, load_tokens
 from probe_wire.limits import channel_options
 from probe_wire.v1 import (
+    activations_pb2,
+    activations_pb2_grpc,
     checkpoints_pb2,
     checkpoints_pb2_grpc,
     info_pb2,
@@ -63,6 +66,7 @@ SERVICES = (
     info_pb2.DESCRIPTOR.services_by_name["InfoService"],
     sweeps_pb2.DESCRIPTOR.services_by_name["SweepService"],
     reproductions_pb2.DESCRIPTOR.services_by_name["ReproductionService"],
+    activations_pb2.DESCRIPTOR.services_by_name["ActivationService"],
 )
 
 
@@ -206,6 +210,9 @@ def create_server(settings: Settings) -> RunningServer:
     checkpoints_pb2_grpc.add_CheckpointServiceServicer_to_server(CheckpointServicer(cache, probe_slots), server)
     probes_pb2_grpc.add_ProbeServiceServicer_to_server(
         ProbeServicer(cache, settings.limits, probe_slots, metrics), server
+    )
+    activations_pb2_grpc.add_ActivationServiceServicer_to_server(
+        ActivationServicer(cache, settings.limits, probe_slots, metrics), server
     )
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(), server)
     sweeps_pb2_grpc.add_SweepServiceServicer_to_server(SweepServicer(sweeps, settings.limits), server)

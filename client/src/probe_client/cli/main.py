@@ -10,10 +10,10 @@ import sys
 from probe_client.cli.app import app
 
 # isort: off
-from probe_client.cli import server, train, jobs, ckpt, sweep, reproduce, probes
+from probe_client.cli import server, train, jobs, ckpt, sweep, reproduce, probes, activations
 # isort: on
 
-COMMAND_MODULES = (server, train, jobs, ckpt, sweep, reproduce, probes)
+COMMAND_MODULES = (server, train, jobs, ckpt, sweep, reproduce, probes, activations)
 
 
 def run() -> None:

@@ -1,5 +1,6 @@
 """Plain Python results of ProbeClient calls, converted from the wire messages, one module per service."""
 
+from probe_client.types.activations import ActivationCache, HookInfo
 from probe_client.types.fields import FINAL_STATES, state_name, state_value
 from probe_client.types.jobs import Checkpoint, Job, JobEvent, TrainingOptions
 from probe_client.types.probes import (
@@ -25,6 +26,7 @@ from probe_client.types.sweeps import (
 
 __all__ = [
     "FINAL_STATES",
+    "ActivationCache",
     "Attention",
     "Checkpoint",
     "ConfigField",
@@ -32,6 +34,7 @@ __all__ = [
     "FactQueryResult",
     "Family",
     "GraphRecovery",
+    "HookInfo",
     "Job",
     "JobEvent",
     "Optimizer",

@@ -28,9 +28,10 @@ from probe_models.family import LoadedModel
 from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
+from probe_server.servicers.request_checks import check_count, parse_tokens
 from probe_server.settings import Limits
 from probe_wire.tensors import TensorFormatError, from_tensor, to_tensor
-from probe_wire.v1 import probes_pb2, probes_pb2_grpc, tensor_pb2
+from probe_wire.v1 import probes_pb2, probes_pb2_grpc
 
 ONNX_CHUNK = 8192
 CHUNK_FLOATS = 1 << 22  # probabilities one ONNX run may return (16 MB): queries per run shrink as answers grow
@@ -54,17 +55,6 @@ def _top_k(probabilities: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(-np.take_along_axis(probabilities, top, axis=1), axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
     return top, np.take_along_axis(probabilities, top, axis=1)
-
-
-def _check_count(name: str, value: int, default: int, limit: int) -> int:
-    """A request's count, or (for 0) the default within this server's limit: leaving a count out is never
-    refused for a limit the client did not choose."""
-    if value < 0:
-        raise InvalidInput(f"{name} must be >= 0, got {value}")
-    value = value or min(default, limit)
-    if value > limit:
-        raise TooLarge(f"{name} {value} exceeds this server's limit of {limit}")
-    return value
 
 
 class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
@@ -151,11 +141,11 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         if request.HasField("tokens"):
             if request.num_sequences:
                 raise InvalidInput("give either tokens or num_sequences, not both")
-            given = self._tokens(request.tokens)
+            given = parse_tokens(request.tokens, self.limits)
             attention.check_tokens(model, given)
             batch, seq_len = given.shape
         else:
-            batch = _check_count(
+            batch = check_count(
                 "num_sequences", request.num_sequences, DEFAULT_ATTENTION_SEQUENCES, self.limits.max_batch
             )
             seq_len = attention.sample_sequences(model, 1, request.seed).shape[1]  # the length, from one sequence
@@ -207,7 +197,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         self, request: probes_pb2.RecoverGraphRequest, context: grpc.ServicerContext
     ) -> probes_pb2.RecoverGraphResponse:
         model, graphs = self._load(RecoversGraph, request.checkpoint_id)
-        count = _check_count(
+        count = check_count(
             "num_sequences", request.num_sequences, DEFAULT_GRAPH_SEQUENCES, self.limits.max_eval_sequences
         )
         with self.probe_slots, self.metrics.inference("RecoverGraph", model.family.name, count):
@@ -233,41 +223,18 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             metrics=result.metrics,
         )
 
-    def _tokens(self, message: tensor_pb2.Tensor) -> torch.Tensor:
-        try:
-            array = from_tensor(message)
-        except TensorFormatError as error:
-            raise InvalidInput(f"tokens: {error}") from None
-        if array.dtype.kind not in "iu":
-            raise InvalidInput(f"tokens must be integer ids, got dtype {array.dtype.name}")
-        if array.ndim != 2:
-            raise InvalidInput(f"tokens must be shaped [batch, seq_len], got {list(array.shape)}")
-        batch, seq_len = array.shape
-        if batch == 0:
-            raise InvalidInput("tokens has an empty batch")
-        if batch > self.limits.max_batch or seq_len > self.limits.max_seq_len:
-            raise TooLarge(
-                f"tokens {list(array.shape)} exceed the limits batch <= {self.limits.max_batch}, "
-                f"seq_len <= {self.limits.max_seq_len}"
-            )
-        if batch * seq_len > self.limits.max_tokens:
-            raise TooLarge(
-                f"{batch * seq_len:,} tokens exceed this server's limit of {self.limits.max_tokens:,} per request"
-            )
-        return torch.from_numpy(array.astype(np.int64))
-
     def MeasureSharpness(
         self, request: probes_pb2.MeasureSharpnessRequest, context: grpc.ServicerContext
     ) -> probes_pb2.MeasureSharpnessResponse:
         model, sharpness = self._load(MeasuresSharpness, request.checkpoint_id)
         if request.whole_training_set and request.num_examples:
             raise InvalidInput("give either num_examples or whole_training_set, not both")
-        examples = _check_count("num_examples", request.num_examples, DEFAULT_SHARPNESS_EXAMPLES, self.limits.max_batch)
-        iterations = _check_count(
+        examples = check_count("num_examples", request.num_examples, DEFAULT_SHARPNESS_EXAMPLES, self.limits.max_batch)
+        iterations = check_count(
             "max_iterations", request.max_iterations, DEFAULT_LANCZOS_ITERATIONS, self.limits.max_hvp_iterations
         )
-        trace_samples = _check_count("trace_samples", request.trace_samples, 0, self.limits.max_hvp_iterations)
-        chunk_size = _check_count("chunk_size", request.chunk_size, DEFAULT_SHARPNESS_CHUNK, self.limits.max_batch)
+        trace_samples = check_count("trace_samples", request.trace_samples, 0, self.limits.max_hvp_iterations)
+        chunk_size = check_count("chunk_size", request.chunk_size, DEFAULT_SHARPNESS_CHUNK, self.limits.max_batch)
         top_k = request.top_k or 1
         if not 1 <= top_k <= iterations:
             raise InvalidInput(f"top_k must lie in [1, max_iterations={iterations}], got {request.top_k}")
@@ -335,7 +302,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         self, request: probes_pb2.MeasureStabilizationRequest, context: grpc.ServicerContext
     ) -> probes_pb2.MeasureStabilizationResponse:
         model, gd = self._load(SelfStabilizes, request.checkpoint_id)
-        steps = _check_count("steps", request.steps, DEFAULT_STABILIZATION_STEPS, self.limits.max_hvp_iterations)
+        steps = check_count("steps", request.steps, DEFAULT_STABILIZATION_STEPS, self.limits.max_hvp_iterations)
         with self.probe_slots, self.metrics.inference("MeasureStabilization", model.family.name, 1):
             report = gd.self_stabilization(model, steps, request.projected)
         return probes_pb2.MeasureStabilizationResponse(**dataclasses.asdict(report))
@@ -344,7 +311,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         self, request: probes_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> probes_pb2.EvaluateResponse:
         model = self.cache.model(request.checkpoint_id)  # every family answers Evaluate
-        count = _check_count(
+        count = check_count(
             "num_sequences", request.num_sequences, DEFAULT_EVAL_SEQUENCES, self.limits.max_eval_sequences
         )
         with self.probe_slots, self.metrics.inference("Evaluate", model.family.name, count):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from probe_models.capabilities import MeasuresSharpness
+from probe_models.capabilities import MeasuresSharpness, RunsWithHooks
 from probe_models.errors import UnsupportedProbe
 from probe_models.families.lm_finetune.config import LMFinetuneConfig
 from probe_models.families.lm_finetune.hf import HFEncoder, hf_parameter_count, load_hf_model
@@ -36,6 +36,7 @@ from probe_models.families.lm_finetune.language import (
 )
 from probe_models.families.lm_finetune.networks import GPT, gpt_parameter_count
 from probe_models.family import Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
+from probe_models.hooks import HookRun, HookSpec
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed
 
@@ -242,7 +243,7 @@ class LMFinetuneRun(TrainingRun):
         load_optimizer_state(self.optimizer, optimizer)
 
 
-class LMFinetune(Family, MeasuresSharpness):
+class LMFinetune(Family, MeasuresSharpness, RunsWithHooks):
     name = "lm-finetune"
     description = "A small causal LM pretrained on a synthetic language, fine-tuned by prompt (MeZO or backprop)"
     paper = (
@@ -303,3 +304,29 @@ class LMFinetune(Family, MeasuresSharpness):
             data = prompts(config, num_examples, rng(seed, "sharpness"))
             described = f"{num_examples} task prompts drawn with seed {seed}"
         return SharpnessData(data.ids, torch.stack([data.last, data.labels], dim=1), loss, described)
+
+    # RunWithCache: the GPT's hook points (a Hugging Face model has none here)
+
+    @staticmethod
+    def _gpt(model: LoadedModel) -> GPT:
+        if not isinstance(model.module, GPT):
+            raise UnsupportedProbe("a Hugging Face model (model=hf) has no hook points here; the GPT (model=gpt) has")
+        return model.module
+
+    def hook_specs(self, model: LoadedModel, seq_len: int) -> list[HookSpec]:
+        return self._gpt(model).hook_specs(seq_len)
+
+    def token_limits(self, model: LoadedModel) -> tuple[int, int]:
+        gpt = self._gpt(model)
+        return gpt.tokens.num_embeddings, gpt.context
+
+    def sample_tokens(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
+        self._gpt(model)
+        return corpus_sequences(model.config, num_sequences, rng(seed, "activations"))[:, :-1]
+
+    def run_hooked(self, model: LoadedModel, tokens: torch.Tensor, hooks: HookRun) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next-token logits at every position, and each sequence's mean next-token loss over its positions."""
+        with torch.no_grad():
+            logits = self._gpt(model)(tokens.to(model.device), hooks)
+            losses = F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:].to(model.device), reduction="none")
+        return logits, losses.mean(dim=1)

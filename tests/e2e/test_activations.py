@@ -1,0 +1,106 @@
+"""ActivationService through the server: the GPT's hooks, served equal to the same run in this process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import grpc
+import numpy as np
+import pytest
+import torch
+
+from probe_client import ProbeError
+from probe_models.hooks import HookRun
+from tests.conftest import BIN, in_process
+
+GPT_CONFIG = {"mode": "pretrain", "n_layers": 2, "d_model": 32, "n_heads": 4, "context": 16, "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def gpt(client):
+    job = client.wait(client.submit_job("lm-finetune", GPT_CONFIG, steps=20, seed=3).job_id)
+    assert job.state == "SUCCEEDED", job.error
+    return job.checkpoint_id
+
+
+def test_list_hooks_gives_every_hook_with_its_shape(client, gpt) -> None:
+    hooks = client.list_hooks(gpt, seq_len=10)
+    names = [h.name for h in hooks]
+    assert names[:3] == ["hook_embed", "hook_pos_embed", "blocks.0.hook_resid_pre"]
+    assert names[-1] == "ln_final.hook_normalized" and len(names) == 2 + 2 * 17 + 2
+    z = hooks[names.index("blocks.1.attn.hook_z")]
+    assert z.axes == ["batch", "pos", "head", "d_head"] and z.shape == [-1, 10, 4, 8] and z.transformer_lens
+    assert client.list_hooks(gpt)[0].shape == [-1, 16, 32]  # the longest sequence by default
+
+
+def test_served_activations_logits_and_loss_equal_the_same_run_in_process(client, server, gpt) -> None:
+    tokens = np.random.default_rng(0).integers(0, 20, size=(5, 12))
+    served = client.run_with_cache(gpt, ["blocks.*.hook_resid_post", "blocks.0.attn.hook_pattern"], tokens=tokens,
+                                   logits=True, loss=True)  # fmt: skip
+    assert list(served.activations) == ["blocks.0.attn.hook_pattern", "blocks.0.hook_resid_post",
+                                        "blocks.1.hook_resid_post"]  # fmt: skip
+    family, model = in_process(server, client, gpt)
+    specs = family.hook_specs(model, 12)
+    hooks = HookRun({s.name: s for s in specs}, keep=frozenset(served.activations))
+    logits, loss = family.run_hooked(model, torch.from_numpy(tokens), hooks)
+    for name, array in served.activations.items():
+        np.testing.assert_array_equal(array, hooks.cache[name].numpy())
+    np.testing.assert_array_equal(served.logits, logits.numpy())
+    np.testing.assert_array_equal(served.loss, loss.numpy())
+    assert np.array_equal(served.tokens, tokens)
+
+
+def test_sequences_drawn_from_the_task_are_returned_with_their_tokens(client, gpt) -> None:
+    served = client.run_with_cache(gpt, ["hook_embed"], num_sequences=3, seed=7)
+    assert served.tokens.shape == (3, 16) and served.activations["hook_embed"].shape == (3, 16, 32)
+    again = client.run_with_cache(gpt, ["hook_embed"], num_sequences=3, seed=7)
+    assert np.array_equal(again.tokens, served.tokens) and served.logits is None and served.loss is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "message"),
+    [
+        ({"hooks": ["blocks.5.hook_resid_post"]}, "INVALID_ARGUMENT", "no hook matches 'blocks.5.hook_resid_post'"),
+        ({"tokens": np.full((2, 17), 1)}, "INVALID_ARGUMENT", "sequences of 17 tokens exceed this network's 16"),
+        ({"tokens": np.full((2, 4), 999)}, "INVALID_ARGUMENT", "token ids must lie in [0,"),
+        ({"tokens": np.full((2, 4), 1), "num_sequences": 2}, "INVALID_ARGUMENT", "either tokens or num_sequences"),
+        ({"num_sequences": 60_000, "logits": True}, "RESOURCE_EXHAUSTED", "ask for fewer hooks or sequences"),
+    ],
+)
+def test_bad_requests_are_refused_before_anything_runs(client, gpt, kwargs, code, message) -> None:
+    with pytest.raises(ProbeError) as error:
+        client.run_with_cache(gpt, **kwargs)
+    assert error.value.code == getattr(grpc.StatusCode, code) and message in error.value.message
+
+
+def test_a_family_without_hooks_is_refused_saying_so(client, trained) -> None:
+    with pytest.raises(ProbeError) as error:
+        client.list_hooks(trained.checkpoint_id)
+    assert (
+        error.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        and "does not answer RunWithCache" in error.value.message
+    )
+
+
+def test_the_cli_lists_hooks_and_saves_activations(client, server, gpt, tmp_path) -> None:
+    cli = [str(BIN / "probe-cli"), "--server", server.address]
+    listed = json.loads(
+        subprocess.run([*cli, "hooks", gpt, "--json"], capture_output=True, text=True, check=True).stdout
+    )
+    assert [h["name"] for h in listed] == [h.name for h in client.list_hooks(gpt)]
+    out = tmp_path / "acts.npz"
+    result = subprocess.run(
+        [*cli, "activations", gpt, "--hook", "blocks.*.hook_resid_post", "--num-sequences", "2", "--seed", "4",
+         "--npz", str(out), "--json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    shown = json.loads(result.stdout)
+    assert list(shown["activations"]) == ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
+    saved = np.load(out)
+    direct = client.run_with_cache(gpt, ["blocks.*.hook_resid_post"], num_sequences=2, seed=4, logits=True, loss=True)
+    for name, array in direct.activations.items():
+        np.testing.assert_array_equal(saved[name], array)
+    np.testing.assert_array_equal(saved["tokens"], direct.tokens)
+    np.testing.assert_array_equal(saved["logits"], direct.logits)
+    assert shown["loss"] == pytest.approx(direct.loss.tolist())
