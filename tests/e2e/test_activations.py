@@ -65,6 +65,7 @@ def test_sequences_drawn_from_the_task_are_returned_with_their_tokens(client, gp
         ({"tokens": np.full((2, 17), 1)}, "INVALID_ARGUMENT", "sequences of 17 tokens exceed this network's 16"),
         ({"tokens": np.full((2, 4), 999)}, "INVALID_ARGUMENT", "token ids must lie in [0,"),
         ({"tokens": np.full((2, 4), 1), "num_sequences": 2}, "INVALID_ARGUMENT", "either tokens or num_sequences"),
+        ({"tokens": np.full((2, 1), 1), "loss": True}, "INVALID_ARGUMENT", "needs sequences of at least 2 tokens"),
         ({"num_sequences": 60_000, "logits": True}, "RESOURCE_EXHAUSTED", "ask for fewer hooks or sequences"),
     ],
 )

@@ -30,6 +30,7 @@ def call(client, probe: str, checkpoint_id: str):
         "MeasureSharpness": lambda: client.measure_sharpness(checkpoint_id, top_k=3),
         "MeasureStabilization": lambda: client.measure_stabilization(checkpoint_id),
         "Evaluate": lambda: client.evaluate(checkpoint_id),
+        "RunWithCache": lambda: client.run_with_cache(checkpoint_id, logits=True, loss=True),
     }[probe]()
 
 

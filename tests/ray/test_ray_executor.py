@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -39,6 +40,18 @@ def test_a_sweep_fans_out_over_both_nodes_and_equals_the_local_executors(cluster
                 done = client.wait_sweep(sweep.sweep_id)
                 assert done.state == "SUCCEEDED", [client.get_job(c.job_id).error for c in done.children]
                 nodes.append(Counter(c.node for c in done.children))
+                cli = [str(BIN / "probe-cli"), "--server", server.address]
+                shown = [
+                    subprocess.run(
+                        [*cli, *command],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                        env={**os.environ, "COLUMNS": "200"},
+                    ).stdout
+                    for command in (["sweep", "show", sweep.sweep_id], ["jobs", "show", done.children[0].job_id])
+                ]
+                assert all(done.children[0].node.split()[0] in text for text in shown), shown  # the node, as shown
                 scraped.append(
                     urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics").read().decode()
                 )

@@ -108,6 +108,8 @@ def test_set_add_and_mean_edit_only_what_they_select(model: GPT) -> None:
         (Edit("blocks.0.hook_attn_out", "zero", heads=(0,)), "blocks.0.hook_attn_out has no head axis"),
         (Edit("blocks.0.hook_attn_out", "zero", positions=(7,)), "position 7 is out of range"),
         (Edit("blocks.0.hook_attn_out", "add", value=torch.zeros(3)), "does not broadcast to blocks.0.hook_attn_out"),
+        (Edit("blocks.0.hook_attn_out", "add", value=torch.zeros(6, 7, 16)), "[6, 7, 16] does not broadcast to"),
+        (Edit("blocks.0.hook_attn_out", "set", value=torch.zeros(1, 1, 7, 16)), "does not broadcast to"),
         (Edit("blocks.0.hook_attn_out", "set"), "needs a value"),
         (Edit("blocks.0.hook_attn_out", "patch"), "needs a source batch"),
     ],

@@ -87,12 +87,14 @@ def check_edits(specs: Mapping[str, HookSpec], edits: Sequence[Edit], batch: int
                 raise InvalidInput(f"a {edit.kind} edit of {edit.hook} needs a value")
             shape = (batch, *spec.sizes[1:])
             try:
-                torch.broadcast_shapes(tuple(edit.value.shape), shape)
+                fits = torch.broadcast_shapes(tuple(edit.value.shape), shape) == shape  # to it, not only with it
             except RuntimeError:
+                fits = False
+            if not fits:
                 raise InvalidInput(
                     f"a value of shape {list(edit.value.shape)} does not broadcast to {edit.hook}'s {list(shape)} "
                     f"({', '.join(spec.axes)})"
-                ) from None
+                )
         if edit.kind == "patch" and not has_source:
             raise InvalidInput(f"patching {edit.hook} needs a source batch")
 

@@ -18,7 +18,7 @@ from typing import Any
 from probe_models.states import JobState
 from probe_server.checkpoint_files import directory_size, unrecorded_checkpoints
 from probe_server.errors import Conflict, NotFoundError, StorageFull
-from probe_server.executor import Executor, LocalExecutor, WorkerHandle
+from probe_server.executor import Executor, LocalExecutor, WorkerEnd, WorkerHandle
 from probe_server.ids import new_id
 from probe_server.job_outcome import job_outcome
 from probe_server.job_queue import JobQueue
@@ -339,7 +339,11 @@ class JobEngine:
             self._finish(worker, outcome)
 
     def _finish(self, worker: _Worker, reported: Done | Failed | None) -> None:
-        end = worker.handle.end()
+        try:
+            end = worker.handle.end()
+        except Exception as error:  # its executor could not say (a cluster that went away): lost, so retried
+            log.exception("job=%s: its worker's end is unknown", worker.job_id)
+            end = WorkerEnd(None, lost=f"its worker's end is unknown ({type(error).__name__}: {error})")
         if end.detached:  # the server stops; the job runs on, RUNNING in the store, for the next server
             with self._lock:
                 self._running.pop(worker.job_id, None)
@@ -362,7 +366,10 @@ class JobEngine:
             except Exception:  # the job reads RUNNING until the next start, which records it INTERRUPTED
                 log.exception("job=%s ended %s but the store could not record it", worker.job_id, state)
             self._running.pop(worker.job_id, None)
-            if end.lost and state == JobState.INTERRUPTED and not self._stopping:
-                self._retry(worker.job_id, end.lost)
+            try:
+                if end.lost and state == JobState.INTERRUPTED and not self._stopping:
+                    self._retry(worker.job_id, end.lost)
+            except Exception:  # the store failed: the job stays INTERRUPTED, a client may resume it
+                log.exception("job=%s could not be queued again", worker.job_id)
             self._lock.notify_all()
         worker.finished.set()

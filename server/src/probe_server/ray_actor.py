@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -49,29 +50,51 @@ class JobActor:
         self._changed = threading.Condition()
         self._root = Path(tempfile.mkdtemp(prefix="probe-job-"))
         self._conn: Connection | None = None
+        self._pid = 0  # the worker's, on this node
         self._pending: list[str] = []  # commands that came before the worker connected
         self._lock = threading.Lock()
 
     def start(self, task: bytes, checkpoints: dict[str, dict[str, bytes]]) -> str:
         """Place the checkpoints the job starts from, have the node's launcher fork its worker, and say where
-        it runs. ``task`` is the server's pickled WorkerTask: this actor passes it on unread."""
+        it runs. ``task`` is the server's pickled WorkerTask: this actor passes it on unread. A start that
+        fails ends the job here (the server reads why), and raises."""
         with self._lock:
-            if self._conn is None:
-                import ray
-
-                for checkpoint_id, files in checkpoints.items():
-                    directory = self._root / checkpoint_id
-                    directory.mkdir()
-                    for name in TRANSFERRED:
-                        (directory / name).write_bytes(files[name])
-                authkey = os.urandom(32)
-                with Listener(str(self._root / "worker.sock"), family="AF_UNIX", authkey=authkey) as listener:
-                    ray.get(launcher_here(ray).spawn.remote(task, str(self._root), listener.address, authkey))
-                    self._conn = _accept(listener)
-                for command in self._pending:
-                    self._conn.send(command)
-                threading.Thread(target=self._relay, args=(self._conn,), name="relay", daemon=True).start()
+            if self._conn is None and not self._ended:
+                try:
+                    self._connect(task, checkpoints)
+                except BaseException:
+                    self._end()
+                    raise
         return self.node()
+
+    def _connect(self, task: bytes, checkpoints: dict[str, dict[str, bytes]]) -> None:
+        import ray
+
+        for checkpoint_id, files in checkpoints.items():
+            directory = self._root / checkpoint_id
+            directory.mkdir()
+            for name in TRANSFERRED:
+                (directory / name).write_bytes(files[name])
+        authkey = os.urandom(32)
+        gpus = [str(g) for g in ray.get_gpu_ids()]  # the GPU Ray gave this actor goes to the worker it forks
+        with Listener(str(self._root / "worker.sock"), family="AF_UNIX", authkey=authkey) as listener:
+            spawn = launcher_here(ray).spawn.remote(task, str(self._root), listener.address, authkey, gpus)
+            self._pid = ray.get(spawn)
+            self._conn = _accept(listener)
+        for command in self._pending:
+            self._conn.send(command)
+        threading.Thread(target=self._relay, args=(self._conn,), name="relay", daemon=True).start()
+
+    def started(self) -> bool:
+        """Whether a start was asked of it (a server that stopped while the actor waited for a node never did)."""
+        return self._conn is not None or self._ended
+
+    def stop_worker(self) -> None:
+        """Kill the worker at once and remove the job's directory: the actor is about to be killed."""
+        if self._pid:
+            with contextlib.suppress(OSError):
+                os.kill(self._pid, signal.SIGKILL)
+        shutil.rmtree(self._root, ignore_errors=True)
 
     @staticmethod
     def node() -> str:
@@ -86,10 +109,13 @@ class JobActor:
         except (EOFError, OSError):
             pass  # the worker has ended (after Done or Failed) or died
         finally:
-            shutil.rmtree(self._root, ignore_errors=True)
-            with self._changed:
-                self._ended = True
-                self._changed.notify_all()
+            self._end()
+
+    def _end(self) -> None:
+        shutil.rmtree(self._root, ignore_errors=True)
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
 
     def _emit(self, message: WorkerMessage) -> None:
         if isinstance(message, CheckpointWritten):

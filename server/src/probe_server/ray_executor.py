@@ -9,6 +9,7 @@ Ray is an extra (``probe-server[ray]``); this module is imported only for ``--ex
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -20,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from probe_server.checkpoint_files import checkpoint_bytes, place_checkpoint
+from probe_server.errors import DataLoss, StorageFull
 from probe_server.executor import ExecutorUnavailable, WorkerEnd
 from probe_server.ray_actor import CheckpointFiles, JobActor
 from probe_server.worker import WorkerTask
-from probe_server.worker_messages import CheckpointWritten, Placed, WorkerMessage
+from probe_server.worker_messages import CheckpointWritten, Failed, Placed, WorkerMessage
 
 log = logging.getLogger("probe.ray")
 
@@ -35,6 +37,7 @@ POLL_S = 1.0  # how long one events() call waits for a message: a detached serve
 CONNECT_TIMEOUT_S = 5.0
 MONITOR_S = 2.0
 NAME_RELEASE_S = 10.0
+KILL_WAIT_S = 2.0
 GCS_PATIENCE_S = 365 * 24 * 3600
 
 
@@ -77,6 +80,7 @@ class RayWorker:
         self._start = start  # None: re-attached to a running actor
         self._after = 0
         self._detached = threading.Event()
+        self._ended = False  # the actor said its worker has ended
         self._lost = ""
 
     def messages(self) -> Iterator[WorkerMessage]:
@@ -84,12 +88,14 @@ class RayWorker:
             if self._start is not None:
                 self.node = self._start()
                 yield Placed(self.node)
+            elif not ray.get(self._actor.started.remote()):  # its start was lost with the server that asked
+                self._lost = "its Ray actor had not started its worker when the server stopped"
+                return
             else:
                 self.node = ray.get(self._actor.node.remote())
-            ended = False
-            while not ended and not self._detached.is_set():
+            while not self._ended and not self._detached.is_set():
                 try:
-                    batch, ended = ray.get(self._actor.events.remote(self._after, POLL_S), timeout=POLL_S + 30)
+                    batch, self._ended = ray.get(self._actor.events.remote(self._after, POLL_S), timeout=POLL_S + 30)
                 except (ActorUnavailableError, GetTimeoutError):
                     continue  # a node that is slow to answer, not yet a dead one
                 for seq, message in batch:
@@ -97,6 +103,11 @@ class RayWorker:
                     self._after = seq
         except RayActorError as error:
             self._lost = f"its Ray actor died ({_reason(error)})"
+        except RayTaskError as error:  # its start failed (the launcher could not fork, say)
+            yield Failed(f"the job's Ray actor could not start its worker: {error.cause!r}", str(error))
+        except (StorageFull, DataLoss, OSError) as error:  # a checkpoint could not be written here
+            self.terminate()
+            yield Failed(f"{type(error).__name__}: {error}", "")
 
     def _local(self, message: WorkerMessage | CheckpointFiles) -> WorkerMessage:
         """A checkpoint that arrived as bytes is written here first; the engine then records it."""
@@ -109,6 +120,9 @@ class RayWorker:
         self._actor.command.remote(command)  # a dead actor's call fails in its own ref, never here
 
     def terminate(self) -> None:
+        """Kill the worker the node's launcher forked (it would run on to its next step), then the actor."""
+        with contextlib.suppress(RayError):
+            ray.get(self._actor.stop_worker.remote(), timeout=KILL_WAIT_S)
         ray.kill(self._actor, no_restart=True)
 
     kill = terminate
@@ -118,9 +132,10 @@ class RayWorker:
         self._detached.set()
 
     def end(self) -> WorkerEnd:
-        if self._detached.is_set() and not self._lost:
+        if self._detached.is_set() and not self._lost and not self._ended:
             return WorkerEnd(None, detached=True)
-        ray.kill(self._actor, no_restart=True)  # done with it: a detached actor would otherwise live on
+        with contextlib.suppress(RayError):  # done with it: a detached actor would otherwise live on
+            self.terminate()
         return WorkerEnd(None if self._lost else 0, lost=self._lost)
 
 

@@ -24,8 +24,10 @@ NAME_PREFIX = "probe-launcher-"
 PRELOAD = ["torch", "torch._dynamo", "probe_models.registry", "probe_server.worker", "probe_server.ray_launcher"]
 
 
-def run_connected(task: bytes, root: str, address: str, authkey: bytes) -> None:
-    """The worker process: connect to the job's actor, then train as a local worker does, into ``root``."""
+def run_connected(task: bytes, root: str, address: str, authkey: bytes, gpus: list[str]) -> None:
+    """The worker process: connect to the job's actor, then train as a local worker does, into ``root``, on
+    the GPUs Ray gave the actor (none: CUDA hidden), set before torch first touches CUDA."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     from probe_server.worker import train_job
 
     conn = Client(address, family="AF_UNIX", authkey=authkey)
@@ -42,11 +44,11 @@ class NodeLauncher:
         self._context.set_forkserver_preload(PRELOAD)
         multiprocessing.forkserver.ensure_running()
 
-    def spawn(self, task: bytes, root: str, address: str, authkey: bytes) -> int:
+    def spawn(self, task: bytes, root: str, address: str, authkey: bytes, gpus: list[str]) -> int:
         """Fork a worker for one job; returns its pid."""
         multiprocessing.active_children()  # reaps the workers that have ended
         process: Any = self._context.Process(
-            target=run_connected, args=(task, root, address, authkey), name="probe-worker", daemon=True
+            target=run_connected, args=(task, root, address, authkey, gpus), name="probe-worker", daemon=True
         )
         process.start()
         return int(process.pid)

@@ -71,6 +71,11 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         else:
             batch = check_count("num_sequences", request.num_sequences, DEFAULT_SEQUENCES, self.limits.max_batch)
             seq_len = longest
+            if batch * seq_len > self.limits.max_tokens:
+                raise TooLarge(f"{batch} sequences of {seq_len} tokens exceed this server's limit of "
+                               f"{self.limits.max_tokens:,} tokens per request")  # fmt: skip
+        if request.return_loss and seq_len < 2:
+            raise InvalidInput("a next-token loss needs sequences of at least 2 tokens")
         specs = family.hook_specs(model, seq_len)
         names = select(specs, list(request.hooks) or ["*"])
         self._check_size([s for s in specs if s.name in names], batch, seq_len, vocab, request.return_logits)
