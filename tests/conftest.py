@@ -141,6 +141,17 @@ def causal_chain(client: ProbeClient):
     return job
 
 
+GPT_CONFIG = {"mode": "pretrain", "n_layers": 2, "d_model": 32, "n_heads": 4, "context": 16, "batch_size": 16}
+
+
+@pytest.fixture(scope="session")
+def gpt(client: ProbeClient) -> str:
+    """A small lm-finetune GPT (2 layers, 4 heads) briefly pretrained: the hooks and interventions tests' model."""
+    job = client.wait(client.submit_job("lm-finetune", GPT_CONFIG, steps=20, seed=3).job_id)
+    assert job.state == "SUCCEEDED", job.error
+    return job.checkpoint_id
+
+
 def in_process(server: ServerProcess, client: ProbeClient, checkpoint_id: str):
     """A served checkpoint loaded in this process from the server's files: (family, LoadedModel)."""
     record = client.get_checkpoint(checkpoint_id)

@@ -234,9 +234,46 @@ def _run_with_cache(world: World, rng: random.Random) -> Message:
         return_loss=rng.random() < 0.5,
     )  # fmt: skip
     if rng.random() < 0.5:
-        request.tokens.CopyFrom(to_tensor(np.array([[rng.randrange(60) for _ in range(8)] for _ in range(2)])))
+        request.tokens.CopyFrom(_ids(rng))
     else:
         request.num_sequences = rng.choice((0, 1, 4))
+    return request
+
+
+def _ids(rng: random.Random) -> Message:
+    return to_tensor(np.array([[rng.randrange(60) for _ in range(8)] for _ in range(2)]))
+
+
+def _intervene(world: World, rng: random.Random) -> Message:
+    kind = rng.choice(list(activations_pb2.EditKind.values())[1:])
+    edit = activations_pb2.HookEdit(
+        hook=rng.choice(("hook_embed", "blocks.0.attn.hook_z", "blocks.1.hook_resid_post")), kind=kind,
+        positions=rng.sample(range(8), rng.randint(0, 2)),
+    )  # fmt: skip
+    if kind in (activations_pb2.EDIT_KIND_SET, activations_pb2.EDIT_KIND_ADD):
+        edit.value.CopyFrom(to_tensor(np.float32(rng.uniform(-1, 1))))
+    request = activations_pb2.InterveneRequest(
+        checkpoint_id=world.gpt, edits=[edit], hooks=rng.choice(([], ["blocks.*.hook_resid_post"])),
+        return_logits=rng.random() < 0.5, loss_on_source=rng.random() < 0.3,
+    )  # fmt: skip
+    if rng.random() < 0.5:
+        request.tokens.CopyFrom(_ids(rng))
+        request.source_tokens.CopyFrom(_ids(rng))
+    else:
+        request.num_sequences, request.seed, request.source_seed = rng.choice((0, 2)), 1, 2
+    return request
+
+
+def _patch_sweep(world: World, rng: random.Random) -> Message:
+    request = activations_pb2.PatchSweepRequest(
+        checkpoint_id=world.gpt, hooks=rng.choice(([], ["blocks.*.hook_resid_pre"])),
+        axis=rng.choice((activations_pb2.SWEEP_AXIS_POSITION, activations_pb2.SWEEP_AXIS_HEAD)),
+    )  # fmt: skip
+    if rng.random() < 0.5:
+        request.clean_tokens.CopyFrom(_ids(rng))
+        request.corrupt_tokens.CopyFrom(_ids(rng))
+    else:
+        request.num_sequences, request.seed, request.corrupt_seed = rng.choice((0, 2)), 1, 2
     return request
 
 
@@ -273,6 +310,8 @@ SEEDS: dict[str, Callable[[World, random.Random], Message]] = {
     ),
     "ListHooks": lambda w, r: activations_pb2.ListHooksRequest(checkpoint_id=w.gpt, seq_len=r.choice((0, 1, 8, 16))),
     "RunWithCache": _run_with_cache,
+    "Intervene": _intervene,
+    "PatchSweep": _patch_sweep,
     "ListFamilies": lambda w, r: registry_pb2.ListFamiliesRequest(),
     "GetServerInfo": lambda w, r: info_pb2.GetServerInfoRequest(),
     "SubmitSweep": _submit_sweep,

@@ -17,7 +17,7 @@ from probe_models.family import PROBES, Family
 from probe_models.registry import FAMILIES, get_family
 
 EXPECTED = {
-    "causal-icl": ("Evaluate", "ExtractAttention", "RecoverGraph", "MeasureSharpness"),
+    "causal-icl": ("Evaluate", "ExtractAttention", "RecoverGraph", "MeasureSharpness", "RunWithCache"),
     "depth-ushape": ("Evaluate", "MeasureSharpness"),
     "eos": ("Evaluate", "MeasureSharpness", "MeasureStabilization"),
     "factual-recall": ("Evaluate", "QueryFacts", "ExtractAttention", "MeasureSharpness"),

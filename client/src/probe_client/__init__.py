@@ -13,6 +13,7 @@ from probe_client.errors import (
     Unavailable,
     VersionMismatch,
 )
+from probe_client.types import HookEdit
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,7 @@ __all__ = [
     "API_VERSION",
     "DataLoss",
     "FailedPrecondition",
+    "HookEdit",
     "InvalidArgument",
     "NotFound",
     "PermissionDenied",

@@ -7,9 +7,22 @@ from collections.abc import Sequence
 import numpy as np
 
 from probe_client.connection import Connection
-from probe_client.types import ActivationCache, HookInfo
+from probe_client.types import ActivationCache, HookEdit, HookInfo, Intervention, PatchingResult
 from probe_wire.tensors import from_tensor, to_tensor
-from probe_wire.v1 import activations_pb2
+from probe_wire.v1 import activations_pb2, tensor_pb2
+
+EDIT_KINDS = {"set": activations_pb2.EDIT_KIND_SET, "zero": activations_pb2.EDIT_KIND_ZERO,
+              "mean": activations_pb2.EDIT_KIND_MEAN, "add": activations_pb2.EDIT_KIND_ADD,
+              "patch": activations_pb2.EDIT_KIND_PATCH}  # fmt: skip
+SWEEP_AXES = {"position": activations_pb2.SWEEP_AXIS_POSITION, "head": activations_pb2.SWEEP_AXIS_HEAD}
+
+
+def _ids(tokens: np.ndarray) -> tensor_pb2.Tensor:
+    return to_tensor(np.asarray(tokens, dtype=np.int64))
+
+
+def _optional(reply: object, name: str) -> np.ndarray | None:
+    return from_tensor(getattr(reply, name)) if reply.HasField(name) else None  # type: ignore[attr-defined]
 
 
 class ActivationCalls(Connection):
@@ -47,3 +60,78 @@ class ActivationCalls(Connection):
             logits=from_tensor(reply.logits) if reply.HasField("logits") else None,
             loss=from_tensor(reply.loss) if reply.HasField("loss") else None,
         )
+
+    def intervene(
+        self,
+        checkpoint_id: str,
+        edits: Sequence[HookEdit],
+        *,
+        tokens: np.ndarray | None = None,
+        source_tokens: np.ndarray | None = None,
+        num_sequences: int = 0,
+        seed: int = 0,
+        source_seed: int = 1,
+        hooks: Sequence[str] = (),
+        logits: bool = False,
+        loss_on_source: bool = False,
+    ) -> Intervention:
+        """Run a batch clean and with ``edits``; patches read ``source_tokens`` (or a batch drawn with
+        ``source_seed`` when the tokens are drawn too). Returns both runs' loss, logits on request, and the
+        edited run's activations at ``hooks``."""
+        request = activations_pb2.InterveneRequest(
+            checkpoint_id=checkpoint_id, num_sequences=num_sequences, seed=seed, source_seed=source_seed,
+            hooks=list(hooks), return_logits=logits, loss_on_source=loss_on_source,
+        )  # fmt: skip
+        for edit in edits:
+            if edit.kind not in EDIT_KINDS:
+                raise ValueError(f"unknown edit kind {edit.kind!r}; kinds are {', '.join(EDIT_KINDS)}")
+            message = request.edits.add(
+                hook=edit.hook, kind=EDIT_KINDS[edit.kind], positions=edit.positions, heads=edit.heads
+            )
+            if edit.value is not None:
+                message.value.CopyFrom(to_tensor(np.asarray(edit.value, dtype=np.float32)))
+        if tokens is not None:
+            request.tokens.CopyFrom(_ids(tokens))
+        if source_tokens is not None:
+            request.source_tokens.CopyFrom(_ids(source_tokens))
+        reply = self._call(self._activations.Intervene, request)
+        return Intervention(
+            tokens=from_tensor(reply.tokens),
+            source_tokens=_optional(reply, "source_tokens"),
+            clean_loss=from_tensor(reply.clean_loss),
+            loss=from_tensor(reply.loss),
+            clean_logits=_optional(reply, "clean_logits"),
+            logits=_optional(reply, "logits"),
+            activations={a.name: from_tensor(a.tensor) for a in reply.activations},
+        )
+
+    def patch_sweep(
+        self,
+        checkpoint_id: str,
+        hooks: Sequence[str] = ("blocks.*.attn.hook_z",),
+        axis: str = "head",
+        *,
+        clean_tokens: np.ndarray | None = None,
+        corrupt_tokens: np.ndarray | None = None,
+        num_sequences: int = 0,
+        seed: int = 0,
+        corrupt_seed: int = 1,
+    ) -> PatchingResult:
+        """Activation patching: the corrupt batch's loss (on the clean batch's targets) with each ``axis`` cell
+        ("position" or "head") of each hook patched in from the clean batch, one matrix row per hook."""
+        if axis not in SWEEP_AXES:
+            raise ValueError(f"axis must be one of {', '.join(SWEEP_AXES)}, got {axis!r}")
+        request = activations_pb2.PatchSweepRequest(
+            checkpoint_id=checkpoint_id, hooks=list(hooks), axis=SWEEP_AXES[axis], num_sequences=num_sequences,
+            seed=seed, corrupt_seed=corrupt_seed,
+        )  # fmt: skip
+        if clean_tokens is not None:
+            request.clean_tokens.CopyFrom(_ids(clean_tokens))
+        if corrupt_tokens is not None:
+            request.corrupt_tokens.CopyFrom(_ids(corrupt_tokens))
+        reply = self._call(self._activations.PatchSweep, request)
+        return PatchingResult(
+            hooks=list(reply.hooks), axis=axis, loss=from_tensor(reply.loss), clean_loss=reply.clean_loss,
+            corrupt_loss=reply.corrupt_loss, clean_tokens=from_tensor(reply.clean_tokens),
+            corrupt_tokens=from_tensor(reply.corrupt_tokens),
+        )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -322,9 +323,23 @@ class ProbeClient(ProbeCalls, ActivationCalls):
 
     def export_onnx(self, checkpoint_id: str, out: BinaryIO) -> int:
         """Write the checkpoint's ONNX graph to ``out``; returns the bytes written."""
-        request = checkpoints_pb2.ExportCheckpointRequest(
-            checkpoint_id=checkpoint_id, format=checkpoints_pb2.EXPORT_FORMAT_ONNX
-        )
+        return self._export(checkpoint_id, checkpoints_pb2.EXPORT_FORMAT_ONNX, out)
+
+    def export_transformer_lens(self, checkpoint_id: str, directory: Path) -> dict[str, Any]:
+        """Write ``config.json`` and ``model.safetensors`` to ``directory``, what TransformerLens loads:
+        ``HookedTransformer(HookedTransformerConfig(**config))`` then ``load_state_dict(load_file(...),
+        strict=False)``. Returns the config. Families that do not map exactly are refused (FAILED_PRECONDITION)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        part = directory / "model.safetensors.part"
+        with open(part, "wb") as out:
+            self._export(checkpoint_id, checkpoints_pb2.EXPORT_FORMAT_TRANSFORMER_LENS, out)
+        config = json.loads(safetensors_metadata(part)[TRANSFORMER_LENS_CONFIG])
+        (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        part.replace(directory / "model.safetensors")
+        return config
+
+    def _export(self, checkpoint_id: str, export_format: checkpoints_pb2.ExportFormat, out: BinaryIO) -> int:
+        request = checkpoints_pb2.ExportCheckpointRequest(checkpoint_id=checkpoint_id, format=export_format)
         written = 0
         try:
             for chunk in self._checkpoints.ExportCheckpoint(request, timeout=self.timeout):
@@ -333,6 +348,18 @@ class ProbeClient(ProbeCalls, ActivationCalls):
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         return written
+
+
+TRANSFORMER_LENS_CONFIG = "transformer_lens_config"  # the export's safetensors metadata key (checkpoints.proto)
+
+
+def safetensors_metadata(path: Path) -> dict[str, str]:
+    """A safetensors file's ``__metadata__``, read from its header (an 8-byte little-endian length, then JSON)
+    without torch."""
+    with open(path, "rb") as f:
+        length = int.from_bytes(f.read(8), "little")
+        header: dict[str, Any] = json.loads(f.read(length))
+    return dict(header.get("__metadata__", {}))
 
 
 __all__ = ["API_VERSION", "ProbeClient", "default_address"]  # the CLI and users import these from here

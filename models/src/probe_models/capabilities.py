@@ -153,16 +153,29 @@ class RunsWithHooks(Capability):
         """Every hook point for sequences of ``seq_len`` tokens, in the order the forward passes them."""
 
     @abstractmethod
-    def token_limits(self, model: LoadedModel) -> tuple[int, int]:
-        """The vocabulary size and the longest sequence the network takes."""
+    def token_limits(self, model: LoadedModel) -> tuple[int, int, int]:
+        """The vocabulary size, and the shortest and longest sequences the network (and its loss) takes."""
+
+    @abstractmethod
+    def logits_shape(self, model: LoadedModel, seq_len: int) -> tuple[int, ...]:
+        """The shape of one sequence's logits: [pos, vocab] for a language model, [vocab] for a last-token one."""
 
     @abstractmethod
     def sample_tokens(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
         """int64 [num_sequences, seq_len] token ids from the checkpoint's own task."""
 
+    def transformer_lens_export(self, model: LoadedModel) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """HookedTransformerConfig's arguments and the state dict under which TransformerLens computes what this
+        network does, hook for hook; UnsupportedProbe saying why where the architecture does not map exactly."""
+        raise UnsupportedProbe("this family's network has no exact TransformerLens mapping")
+
     @abstractmethod
-    def run_hooked(self, model: LoadedModel, tokens: torch.Tensor, hooks: HookRun) -> tuple[torch.Tensor, torch.Tensor]:
-        """The logits and the loss of each sequence, with every activation through ``hooks``."""
+    def run_hooked(
+        self, model: LoadedModel, tokens: torch.Tensor, hooks: HookRun, targets_of: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the loss of each sequence, with every activation through ``hooks``; the loss is against
+        the targets ``targets_of`` (a batch of ``tokens``' shape; default ``tokens``) defines, so that a patched
+        corrupt run is scored on the clean batch's answers."""
 
 
 # The probe capabilities in the order ListFamilies reports them (after Evaluate, which every family answers).

@@ -41,7 +41,8 @@ class Edit:
     """Replace part of one hook's activation: at ``positions`` and ``heads`` (empty: all of them).
 
     ``set``: to ``value`` (broadcast over the selected part); ``zero``; ``mean``: the mean over the batch;
-    ``add``: ``value`` added; ``patch``: the source run's activation at the same hook.
+    ``add``: ``value`` added; ``patch``: the source run's activation at the same hook. ``where``, when given,
+    is the mask itself (a patching sweep's: one cell per copy of the batch) instead of positions and heads.
     """
 
     hook: str
@@ -49,6 +50,7 @@ class Edit:
     positions: tuple[int, ...] = ()
     heads: tuple[int, ...] = ()
     value: torch.Tensor | None = None
+    where: torch.Tensor | None = None
 
 
 def select(specs: Sequence[HookSpec], patterns: Iterable[str]) -> list[str]:
@@ -130,7 +132,7 @@ class HookRun:
             new = edit.value.to(x).expand_as(x)
         else:
             new = self.source[edit.hook].to(x)
-        return torch.where(self._mask(edit, x), new, x)
+        return torch.where(self._mask(edit, x) if edit.where is None else edit.where, new, x)
 
     def _mask(self, edit: Edit, x: torch.Tensor) -> torch.Tensor:
         """True where the edit applies: the chosen positions times the chosen heads (all, where none chosen)."""

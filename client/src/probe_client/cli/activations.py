@@ -70,3 +70,60 @@ def activations(
         console.print(f"loss per sequence: {', '.join(f'{v:.4f}' for v in cache.loss)}")
     if npz is not None:
         console.print(f"wrote {npz}")
+
+
+def _token_ids(text: str, option: str) -> np.ndarray:
+    """Token ids from ``--clean``/``--corrupt``: a .npy file of [batch, pos] ids, or inline ids, commas between
+    tokens and semicolons between sequences ("3,1,4;1,5,9")."""
+    if text.endswith(".npy"):
+        return np.asarray(np.load(text, allow_pickle=False), dtype=np.int64)
+    try:
+        rows = [[int(t) for t in row.split(",")] for row in text.split(";") if row.strip()]
+    except ValueError:
+        raise ValueError(f"{option}: give a .npy file or ids like '3,1,4;1,5,9', got {text!r}") from None
+    if not rows or len({len(r) for r in rows}) != 1:
+        raise ValueError(f"{option}: every sequence needs the same number of tokens, got {text!r}")
+    return np.array(rows, dtype=np.int64)
+
+
+@app.command()
+@handles_errors
+def patch(
+    checkpoint_id: str,
+    clean: Annotated[str | None, typer.Option(help="clean token ids: a .npy file or '3,1,4;1,5,9'")] = None,
+    corrupt: Annotated[str | None, typer.Option(help="corrupt token ids, the clean batch's shape")] = None,
+    hook: Annotated[list[str] | None, typer.Option(help="hook name or glob, one row each")] = None,
+    axis: Annotated[str, typer.Option(help="patch each 'position' or each 'head' in turn")] = "position",
+    num_sequences: Annotated[int, typer.Option(help="without --clean: sequences drawn from the task", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="without --clean: seed of the clean batch", min=0)] = 0,
+    corrupt_seed: Annotated[int, typer.Option(help="without --corrupt: seed of the corrupt batch", min=0)] = 1,
+    png: Annotated[Path | None, typer.Option(help="draw the patching heatmap to this PNG")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Activation patching: the corrupt batch with each cell (position or head) of each hook patched in from the
+    clean batch, scored on the clean batch's targets; shows the share of the loss gap each patch closes."""
+    if (clean is None) != (corrupt is None):
+        raise ValueError("give both --clean and --corrupt, or neither (both drawn from the task)")
+    clean_ids = _token_ids(clean, "--clean") if clean is not None else None
+    corrupt_ids = _token_ids(corrupt, "--corrupt") if corrupt is not None else None
+    with connect() as client:
+        result = client.patch_sweep(
+            checkpoint_id, hook or ["blocks.*.attn.hook_z"], axis, clean_tokens=clean_ids, corrupt_tokens=corrupt_ids,
+            num_sequences=num_sequences, seed=seed, corrupt_seed=corrupt_seed,
+        )  # fmt: skip
+    if png is not None:
+        from probe_client.cli.plots import patching_png
+
+        patching_png(result, png)
+    restored = result.restored()
+    if as_json:
+        print_json({"hooks": result.hooks, "axis": result.axis, "loss": result.loss.tolist(),
+                    "restored": restored.tolist(), "clean_loss": result.clean_loss,
+                    "corrupt_loss": result.corrupt_loss, "png": str(png) if png else None})  # fmt: skip
+        return
+    cells = restored.shape[1]
+    rows = [[name, *(f"{v:.2f}" for v in row)] for name, row in zip(result.hooks, restored, strict=True)]
+    table(f"share of the loss gap restored, by {result.axis}", ["hook", *map(str, range(cells))], rows)
+    console.print(f"clean loss {result.clean_loss:.4f}, corrupt loss {result.corrupt_loss:.4f}")
+    if png is not None:
+        console.print(f"wrote {png}")

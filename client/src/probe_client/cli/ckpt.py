@@ -61,10 +61,27 @@ def ckpt_rm(checkpoint_id: str, as_json: JsonFlag = False) -> None:
 @handles_errors
 def ckpt_export(
     checkpoint_id: str,
-    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the .onnx file")] = Path("model.onnx"),
+    export_format: Annotated[
+        str,
+        typer.Option("--format", help="onnx (a file) or transformer-lens (a directory)"),
+    ] = "onnx",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="the .onnx file, or the directory")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Export a checkpoint's model as ONNX."""
+    """Export a checkpoint's model: as ONNX, or as TransformerLens's HookedTransformer config and state dict."""
+    if export_format == "transformer-lens":
+        directory = out or Path(f"{checkpoint_id}-transformer-lens")
+        with connect() as client:
+            config = client.export_transformer_lens(checkpoint_id, directory)
+        result: dict[str, Any] = {"checkpoint_id": checkpoint_id, "path": str(directory), "config": config}
+        if as_json:
+            print_json(result)
+        else:
+            console.print(f"wrote {directory}/config.json and {directory}/model.safetensors")
+        return
+    if export_format != "onnx":
+        raise ValueError(f"--format must be onnx or transformer-lens, got {export_format!r}")
+    out = out or Path("model.onnx")
     tmp = out.with_name(out.name + ".part")
     with connect() as client, open(tmp, "wb") as f:
         size = client.export_onnx(checkpoint_id, f)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from probe_client.types import Attention
+import numpy as np
+
+from probe_client.types import Attention, PatchingResult
 
 
 def attention_png(result: Attention, path: Path) -> None:
@@ -63,6 +65,26 @@ def sharpness_trace_png(trace: dict[str, Any], path: Path) -> None:
     lines = ax.get_legend_handles_labels()[0] + loss_axis.get_legend_handles_labels()[0]
     ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize=8)
     ax.set_title(f"job {trace['job_id']}: sharpness against 2/η")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def patching_png(result: PatchingResult, path: Path) -> None:
+    """The patching heatmap as the literature draws it: one row per hook, one column per position or head, the
+    share of the clean-to-corrupt loss gap each patch closes (1: the clean run's loss), on a diverging scale."""
+    plt = _pyplot()
+    restored = result.restored()
+    rows, cells = restored.shape
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.4 * cells + 3), 1.2 + 0.45 * rows))
+    bound = max(1.0, float(np.nanmax(np.abs(restored))))
+    image = ax.imshow(restored, aspect="auto", cmap="RdBu", vmin=-bound, vmax=bound, interpolation="nearest")
+    ax.set_yticks(range(rows), result.hooks, fontsize=7)
+    ax.set_xticks(range(cells), [str(c) for c in range(cells)], fontsize=7)
+    ax.set_xlabel(result.axis)
+    fig.colorbar(image, ax=ax, label="loss gap restored")
+    ax.set_title(f"activation patching: clean loss {result.clean_loss:.4f}, corrupt {result.corrupt_loss:.4f}",
+                 fontsize=9)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,6 +1,6 @@
 """Plain Python results of ProbeClient calls, converted from the wire messages, one module per service."""
 
-from probe_client.types.activations import ActivationCache, HookInfo
+from probe_client.types.activations import ActivationCache, HookEdit, HookInfo, Intervention, PatchingResult
 from probe_client.types.fields import FINAL_STATES, state_name, state_value
 from probe_client.types.jobs import Checkpoint, Job, JobEvent, TrainingOptions
 from probe_client.types.probes import (
@@ -34,10 +34,13 @@ __all__ = [
     "FactQueryResult",
     "Family",
     "GraphRecovery",
+    "HookEdit",
     "HookInfo",
+    "Intervention",
     "Job",
     "JobEvent",
     "Optimizer",
+    "PatchingResult",
     "RecoveredPosition",
     "Reproduction",
     "ReproductionUpdate",

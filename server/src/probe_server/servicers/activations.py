@@ -1,7 +1,8 @@
-"""ActivationService: a checkpoint's activations by TransformerLens's names (ListHooks, RunWithCache).
+"""ActivationService: a checkpoint's activations by TransformerLens's names, and interventions on them.
 
-Every request is sized before anything runs: the activations asked for, the logits and the tokens echoed
-must fit in one reply and in the floats a probe may hold.
+ListHooks, RunWithCache, Intervene (typed edits: set, zero, mean, add, patch) and PatchSweep (activation
+patching, every cell in one call). Every request is sized before anything runs: the floats the forward passes
+hold, and the activations, logits and tokens the reply returns, within this server's limits.
 """
 
 from __future__ import annotations
@@ -13,17 +14,26 @@ import grpc
 import torch
 
 from probe_models.capabilities import RunsWithHooks, capability
-from probe_models.errors import InvalidInput, TooLarge
+from probe_models.errors import InvalidInput
 from probe_models.family import LoadedModel
-from probe_models.hooks import HookRun, HookSpec, select
+from probe_models.hooks import HookRun, select
+from probe_models.patching import intervene, patch_sweep, sweep_hooks
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
-from probe_server.servicers.request_checks import check_count, parse_tokens
+from probe_server.servicers.hooked_requests import (
+    SWEEP_AXES,
+    check_floats,
+    parse_edits,
+    sequence_floats,
+    token_batch,
+)
 from probe_server.settings import Limits
 from probe_wire.tensors import to_tensor
-from probe_wire.v1 import activations_pb2, activations_pb2_grpc
+from probe_wire.v1 import activations_pb2, activations_pb2_grpc, tensor_pb2
 
-DEFAULT_SEQUENCES = 8
+
+def _tensor(x: torch.Tensor) -> tensor_pb2.Tensor:
+    return to_tensor(x.detach().float().cpu().numpy() if x.is_floating_point() else x.cpu().numpy())
 
 
 class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
@@ -41,9 +51,9 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         self, request: activations_pb2.ListHooksRequest, context: grpc.ServicerContext
     ) -> activations_pb2.ListHooksResponse:
         model, family = self._load(request.checkpoint_id)
-        _, longest = family.token_limits(model)
-        if not 0 <= request.seq_len <= longest:
-            raise InvalidInput(f"seq_len must lie in [1, {longest}] (0: {longest}), got {request.seq_len}")
+        _, shortest, longest = family.token_limits(model)
+        if request.seq_len < 0 or (request.seq_len and not shortest <= request.seq_len <= longest):
+            raise InvalidInput(f"seq_len must lie in [{shortest}, {longest}] (0: {longest}), got {request.seq_len}")
         seq_len = request.seq_len or longest
         response = activations_pb2.ListHooksResponse(seq_len=seq_len)
         for spec in family.hook_specs(model, seq_len):
@@ -57,48 +67,107 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         self, request: activations_pb2.RunWithCacheRequest, context: grpc.ServicerContext
     ) -> activations_pb2.RunWithCacheResponse:
         model, family = self._load(request.checkpoint_id)
-        vocab, longest = family.token_limits(model)
-        given: torch.Tensor | None = None
-        if request.HasField("tokens"):
-            if request.num_sequences:
-                raise InvalidInput("give either tokens or num_sequences, not both")
-            given = parse_tokens(request.tokens, self.limits)
-            if given.shape[1] > longest:
-                raise InvalidInput(f"sequences of {given.shape[1]} tokens exceed this network's {longest}")
-            if bool(((given < 0) | (given >= vocab)).any()):
-                raise InvalidInput(f"token ids must lie in [0, {vocab - 1}]")
-            batch, seq_len = given.shape
-        else:
-            batch = check_count("num_sequences", request.num_sequences, DEFAULT_SEQUENCES, self.limits.max_batch)
-            seq_len = longest
-            if batch * seq_len > self.limits.max_tokens:
-                raise TooLarge(f"{batch} sequences of {seq_len} tokens exceed this server's limit of "
-                               f"{self.limits.max_tokens:,} tokens per request")  # fmt: skip
-        if request.return_loss and seq_len < 2:
+        given = request.tokens if request.HasField("tokens") else None
+        batch = token_batch(family, model, self.limits, given, request.num_sequences, request.seed)
+        if request.return_loss and batch.seq_len < 2:
             raise InvalidInput("a next-token loss needs sequences of at least 2 tokens")
-        specs = family.hook_specs(model, seq_len)
+        specs = family.hook_specs(model, batch.seq_len)
         names = select(specs, list(request.hooks) or ["*"])
-        self._check_size([s for s in specs if s.name in names], batch, seq_len, vocab, request.return_logits)
-        tokens = given if given is not None else family.sample_tokens(model, batch, request.seed)
+        kept = sequence_floats([s for s in specs if s.name in names])
+        logits = math.prod(family.logits_shape(model, batch.seq_len)) if request.return_logits else 0
+        floats = batch.batch * (kept + logits + 1)
+        check_floats(self.limits, batch.batch * sequence_floats(specs), floats, batch.batch * batch.seq_len)
+        tokens = batch.tokens(family, model)
         hooks = HookRun({s.name: s for s in specs}, keep=frozenset(names))
-        with self.probe_slots, self.metrics.inference("RunWithCache", model.family.name, batch):
-            logits, loss = family.run_hooked(model, tokens, hooks)
-        response = activations_pb2.RunWithCacheResponse(tokens=to_tensor(tokens.numpy()))
+        with self.probe_slots, self.metrics.inference("RunWithCache", model.family.name, batch.batch):
+            logits_out, loss = family.run_hooked(model, tokens, hooks)
+        response = activations_pb2.RunWithCacheResponse(tokens=_tensor(tokens))
         for name in names:
-            response.activations.add(name=name, tensor=to_tensor(hooks.cache[name].float().cpu().numpy()))
+            response.activations.add(name=name, tensor=_tensor(hooks.cache[name]))
         if request.return_logits:
-            response.logits.CopyFrom(to_tensor(logits.float().cpu().numpy()))
+            response.logits.CopyFrom(_tensor(logits_out))
         if request.return_loss:
-            response.loss.CopyFrom(to_tensor(loss.float().cpu().numpy()))
+            response.loss.CopyFrom(_tensor(loss))
         return response
 
-    def _check_size(self, chosen: list[HookSpec], batch: int, seq_len: int, vocab: int, logits: bool) -> None:
-        """Refuse, before anything runs, a reply or a working set larger than this server allows."""
-        floats = batch * sum(math.prod(s.sizes[1:]) for s in chosen) + (batch * seq_len * vocab if logits else 0)
-        if floats > self.limits.max_probe_floats:
-            raise TooLarge(f"the reply would hold {floats:,} floats; this server's limit is "
-                           f"{self.limits.max_probe_floats:,}: ask for fewer hooks or sequences")  # fmt: skip
-        reply_bytes = 4 * floats + 8 * batch * seq_len
-        if reply_bytes > self.limits.max_message_bytes:
-            raise TooLarge(f"the reply would be {reply_bytes:,} bytes; the message limit is "
-                           f"{self.limits.max_message_bytes:,}: ask for fewer hooks or sequences")  # fmt: skip
+    def Intervene(
+        self, request: activations_pb2.InterveneRequest, context: grpc.ServicerContext
+    ) -> activations_pb2.InterveneResponse:
+        model, family = self._load(request.checkpoint_id)
+        given = request.tokens if request.HasField("tokens") else None
+        batch = token_batch(family, model, self.limits, given, request.num_sequences, request.seed)
+        edits = parse_edits(request.edits)
+        if not edits:
+            raise InvalidInput("an intervention needs at least one edit (RunWithCache runs without)")
+        needs_source = request.loss_on_source or any(e.kind == "patch" for e in edits)
+        source = None
+        if request.HasField("source_tokens"):
+            source = token_batch(family, model, self.limits, request.source_tokens, 0, 0, "source_tokens")
+        elif needs_source and given is None:
+            source = token_batch(family, model, self.limits, None, batch.batch, request.source_seed)
+        elif needs_source:
+            raise InvalidInput("patching or loss_on_source with given tokens needs source_tokens")
+        if source is not None and (source.batch, source.seq_len) != (batch.batch, batch.seq_len):
+            raise InvalidInput(f"source_tokens [{source.batch}, {source.seq_len}] must have the tokens' shape "
+                               f"[{batch.batch}, {batch.seq_len}]")  # fmt: skip
+        specs = family.hook_specs(model, batch.seq_len)
+        names = select(specs, request.hooks) if request.hooks else []
+        kept = sequence_floats([s for s in specs if s.name in names])
+        logits = 2 * math.prod(family.logits_shape(model, batch.seq_len)) if request.return_logits else 0
+        check_floats(self.limits, 2 * batch.batch * sequence_floats(specs), batch.batch * (kept + logits + 2),
+                     2 * batch.batch * batch.seq_len)  # fmt: skip
+        tokens = batch.tokens(family, model)
+        source_tokens = source.tokens(family, model) if source is not None else None
+        with self.probe_slots, self.metrics.inference("Intervene", model.family.name, batch.batch):
+            clean, edited = intervene(family, model, tokens, edits, names, source_tokens, request.loss_on_source)
+        response = activations_pb2.InterveneResponse(
+            tokens=_tensor(tokens), clean_loss=_tensor(clean.loss), loss=_tensor(edited.loss)
+        )
+        if source_tokens is not None:
+            response.source_tokens.CopyFrom(_tensor(source_tokens))
+        if request.return_logits:
+            response.clean_logits.CopyFrom(_tensor(clean.logits))
+            response.logits.CopyFrom(_tensor(edited.logits))
+        for name in names:
+            response.activations.add(name=name, tensor=_tensor(edited.cache[name]))
+        return response
+
+    def PatchSweep(
+        self, request: activations_pb2.PatchSweepRequest, context: grpc.ServicerContext
+    ) -> activations_pb2.PatchSweepResponse:
+        model, family = self._load(request.checkpoint_id)
+        axis = SWEEP_AXES.get(request.axis)
+        if axis is None:
+            raise InvalidInput("axis must be POSITION or HEAD")
+        if request.HasField("clean_tokens") != request.HasField("corrupt_tokens"):
+            raise InvalidInput("give both clean_tokens and corrupt_tokens, or neither (both drawn from the task)")
+        if request.HasField("clean_tokens"):
+            clean = token_batch(family, model, self.limits, request.clean_tokens, request.num_sequences, 0,
+                                "clean_tokens")  # fmt: skip
+            corrupt = token_batch(family, model, self.limits, request.corrupt_tokens, 0, 0, "corrupt_tokens")
+            if (clean.batch, clean.seq_len) != (corrupt.batch, corrupt.seq_len):
+                raise InvalidInput(f"clean_tokens [{clean.batch}, {clean.seq_len}] and corrupt_tokens "
+                                   f"[{corrupt.batch}, {corrupt.seq_len}] must have one shape")  # fmt: skip
+        else:
+            if request.seed == request.corrupt_seed:
+                raise InvalidInput("drawn clean and corrupt batches need different seed and corrupt_seed")
+            clean = token_batch(family, model, self.limits, None, request.num_sequences, request.seed)
+            corrupt = token_batch(family, model, self.limits, None, clean.batch, request.corrupt_seed)
+        specs = family.hook_specs(model, clean.seq_len)
+        rows = sweep_hooks(specs, request.hooks or ["blocks.*.attn.hook_z"], axis)
+        names = [name for name, _, _ in rows]
+        per_sequence = sequence_floats(specs)
+        max_rows = min(self.limits.max_batch, self.limits.max_tokens // clean.seq_len,
+                       self.limits.max_probe_floats // (2 * per_sequence))  # fmt: skip
+        held = clean.batch * (per_sequence + sequence_floats([s for s in specs if s.name in names]))
+        check_floats(self.limits, max(held, clean.batch * 2 * per_sequence),
+                     len(rows) * max(cells for _, _, cells in rows), 2 * clean.batch * clean.seq_len)  # fmt: skip
+        clean_tokens, corrupt_tokens = clean.tokens(family, model), corrupt.tokens(family, model)
+        cells = sum(cells for _, _, cells in rows)
+        with self.probe_slots, self.metrics.inference("PatchSweep", model.family.name, clean.batch * cells):
+            result = patch_sweep(family, model, clean_tokens, corrupt_tokens, names, axis, max_rows)
+        return activations_pb2.PatchSweepResponse(
+            hooks=result.hooks, loss=_tensor(result.loss), clean_loss=result.clean_loss,
+            corrupt_loss=result.corrupt_loss, clean_tokens=_tensor(clean_tokens),
+            corrupt_tokens=_tensor(corrupt_tokens),
+        )  # fmt: skip

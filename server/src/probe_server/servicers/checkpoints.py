@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 
 import grpc
+import safetensors.torch
 
+from probe_models.capabilities import RunsWithHooks, capability
 from probe_models.errors import InvalidInput
 from probe_models.registry import get_family
 from probe_server import paging
@@ -16,6 +19,7 @@ from probe_server.model_cache import ONNX_INPUT, ONNX_LOGITS, ONNX_PROBABILITIES
 from probe_wire.v1 import checkpoints_pb2, checkpoints_pb2_grpc
 
 CHUNK_BYTES = 1 << 20
+TRANSFORMER_LENS_CONFIG = "transformer_lens_config"  # the safetensors metadata key of the export's config
 
 
 class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
@@ -58,16 +62,23 @@ class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
     def ExportCheckpoint(
         self, request: checkpoints_pb2.ExportCheckpointRequest, context: grpc.ServicerContext
     ) -> Iterator[checkpoints_pb2.ExportCheckpointChunk]:
-        if request.format not in (checkpoints_pb2.EXPORT_FORMAT_UNSPECIFIED, checkpoints_pb2.EXPORT_FORMAT_ONNX):
+        onnx = request.format in (checkpoints_pb2.EXPORT_FORMAT_UNSPECIFIED, checkpoints_pb2.EXPORT_FORMAT_ONNX)
+        if not onnx and request.format != checkpoints_pb2.EXPORT_FORMAT_TRANSFORMER_LENS:
             raise InvalidInput(f"unknown export format {request.format}")
-        self.cache.record(request.checkpoint_id)
+        checkpoint_id = self.cache.record(request.checkpoint_id).checkpoint_id
         with self.probe_slots:
-            data = self.cache.onnx_bytes(request.checkpoint_id)
+            data = self.cache.onnx_bytes(checkpoint_id) if onnx else self._transformer_lens(checkpoint_id)
         for offset in range(0, max(len(data), 1), CHUNK_BYTES):
             chunk = checkpoints_pb2.ExportCheckpointChunk(
                 size_bytes=len(data), offset=offset, data=data[offset : offset + CHUNK_BYTES]
             )
-            if offset == 0:
+            if offset == 0 and onnx:
                 chunk.input_names.append(ONNX_INPUT)
                 chunk.output_names.extend([ONNX_LOGITS, ONNX_PROBABILITIES])
             yield chunk
+
+    def _transformer_lens(self, checkpoint_id: str) -> bytes:
+        """The HookedTransformer state dict as safetensors, its config as JSON in the file's metadata."""
+        family = capability(self.cache.describe(checkpoint_id).family, RunsWithHooks)
+        config, state = family.transformer_lens_export(self.cache.model(checkpoint_id))
+        return safetensors.torch.save(state, metadata={TRANSFORMER_LENS_CONFIG: json.dumps(config)})

@@ -22,22 +22,22 @@ def check_count(name: str, value: int, default: int, limit: int) -> int:
     return value
 
 
-def parse_tokens(message: tensor_pb2.Tensor, limits: Limits) -> torch.Tensor:
+def parse_tokens(message: tensor_pb2.Tensor, limits: Limits, what: str = "tokens") -> torch.Tensor:
     """Token ids [batch, seq_len] as a request gives them, refused when malformed or beyond the limits."""
     try:
         array = from_tensor(message)
     except TensorFormatError as error:
-        raise InvalidInput(f"tokens: {error}") from None
+        raise InvalidInput(f"{what}: {error}") from None
     if array.dtype.kind not in "iu":
-        raise InvalidInput(f"tokens must be integer ids, got dtype {array.dtype.name}")
+        raise InvalidInput(f"{what} must be integer ids, got dtype {array.dtype.name}")
     if array.ndim != 2:
-        raise InvalidInput(f"tokens must be shaped [batch, seq_len], got {list(array.shape)}")
+        raise InvalidInput(f"{what} must be shaped [batch, seq_len], got {list(array.shape)}")
     batch, seq_len = array.shape
     if batch == 0:
-        raise InvalidInput("tokens has an empty batch")
+        raise InvalidInput(f"{what} has an empty batch")
     if batch > limits.max_batch or seq_len > limits.max_seq_len:
         raise TooLarge(
-            f"tokens {list(array.shape)} exceed the limits batch <= {limits.max_batch}, seq_len <= {limits.max_seq_len}"
+            f"{what} {list(array.shape)} exceed the limits batch <= {limits.max_batch}, seq_len <= {limits.max_seq_len}"
         )
     if batch * seq_len > limits.max_tokens:
         raise TooLarge(f"{batch * seq_len:,} tokens exceed this server's limit of {limits.max_tokens:,} per request")

@@ -25,13 +25,17 @@ _sym_db = _symbol_database.Default()
 from probe_wire.v1 import tensor_pb2 as probe_dot_v1_dot_tensor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aprobe/v1/activations.proto\x12\x08probe.v1\x1a\x15probe/v1/tensor.proto\":\n\x10ListHooksRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x0f\n\x07seq_len\x18\x02 \x01(\x05\"`\n\x08HookInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x61xes\x18\x02 \x03(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x18\n\x10transformer_lens\x18\x04 \x01(\x08\x12\x0f\n\x07meaning\x18\x05 \x01(\t\"G\n\x11ListHooksResponse\x12!\n\x05hooks\x18\x01 \x03(\x0b\x32\x12.probe.v1.HookInfo\x12\x0f\n\x07seq_len\x18\x02 \x01(\x05\"\xae\x01\n\x13RunWithCacheRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\r\n\x05hooks\x18\x02 \x03(\t\x12 \n\x06tokens\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x15\n\rnum_sequences\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x15\n\rreturn_logits\x18\x06 \x01(\x08\x12\x13\n\x0breturn_loss\x18\x07 \x01(\x08\"\xa6\x01\n\x14RunWithCacheResponse\x12*\n\x0b\x61\x63tivations\x18\x01 \x03(\x0b\x32\x15.probe.v1.NamedTensor\x12 \n\x06tokens\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12 \n\x06logits\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x1e\n\x04loss\x18\x04 \x01(\x0b\x32\x10.probe.v1.Tensor2\xa8\x01\n\x11\x41\x63tivationService\x12\x44\n\tListHooks\x12\x1a.probe.v1.ListHooksRequest\x1a\x1b.probe.v1.ListHooksResponse\x12M\n\x0cRunWithCache\x12\x1d.probe.v1.RunWithCacheRequest\x1a\x1e.probe.v1.RunWithCacheResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aprobe/v1/activations.proto\x12\x08probe.v1\x1a\x15probe/v1/tensor.proto\":\n\x10ListHooksRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x0f\n\x07seq_len\x18\x02 \x01(\x05\"`\n\x08HookInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x61xes\x18\x02 \x03(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x18\n\x10transformer_lens\x18\x04 \x01(\x08\x12\x0f\n\x07meaning\x18\x05 \x01(\t\"G\n\x11ListHooksResponse\x12!\n\x05hooks\x18\x01 \x03(\x0b\x32\x12.probe.v1.HookInfo\x12\x0f\n\x07seq_len\x18\x02 \x01(\x05\"\xae\x01\n\x13RunWithCacheRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\r\n\x05hooks\x18\x02 \x03(\t\x12 \n\x06tokens\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x15\n\rnum_sequences\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x15\n\rreturn_logits\x18\x06 \x01(\x08\x12\x13\n\x0breturn_loss\x18\x07 \x01(\x08\"\xa6\x01\n\x14RunWithCacheResponse\x12*\n\x0b\x61\x63tivations\x18\x01 \x03(\x0b\x32\x15.probe.v1.NamedTensor\x12 \n\x06tokens\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12 \n\x06logits\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x1e\n\x04loss\x18\x04 \x01(\x0b\x32\x10.probe.v1.Tensor\"}\n\x08HookEdit\x12\x0c\n\x04hook\x18\x01 \x01(\t\x12 \n\x04kind\x18\x02 \x01(\x0e\x32\x12.probe.v1.EditKind\x12\x11\n\tpositions\x18\x03 \x03(\x05\x12\r\n\x05heads\x18\x04 \x03(\x05\x12\x1f\n\x05value\x18\x05 \x01(\x0b\x32\x10.probe.v1.Tensor\"\x8f\x02\n\x10InterveneRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12 \n\x06tokens\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x15\n\rnum_sequences\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\'\n\rsource_tokens\x18\x05 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x13\n\x0bsource_seed\x18\x06 \x01(\x04\x12!\n\x05\x65\x64its\x18\x07 \x03(\x0b\x32\x12.probe.v1.HookEdit\x12\r\n\x05hooks\x18\x08 \x03(\t\x12\x15\n\rreturn_logits\x18\t \x01(\x08\x12\x16\n\x0eloss_on_source\x18\n \x01(\x08\"\x9a\x02\n\x11InterveneResponse\x12 \n\x06tokens\x18\x01 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\'\n\rsource_tokens\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12$\n\nclean_loss\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x1e\n\x04loss\x18\x04 \x01(\x0b\x32\x10.probe.v1.Tensor\x12&\n\x0c\x63lean_logits\x18\x05 \x01(\x0b\x32\x10.probe.v1.Tensor\x12 \n\x06logits\x18\x06 \x01(\x0b\x32\x10.probe.v1.Tensor\x12*\n\x0b\x61\x63tivations\x18\x07 \x03(\x0b\x32\x15.probe.v1.NamedTensor\"\xe9\x01\n\x11PatchSweepRequest\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12&\n\x0c\x63lean_tokens\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12(\n\x0e\x63orrupt_tokens\x18\x03 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x15\n\rnum_sequences\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x14\n\x0c\x63orrupt_seed\x18\x06 \x01(\x04\x12\r\n\x05hooks\x18\x07 \x03(\t\x12!\n\x04\x61xis\x18\x08 \x01(\x0e\x32\x13.probe.v1.SweepAxis\"\xbf\x01\n\x12PatchSweepResponse\x12\r\n\x05hooks\x18\x01 \x03(\t\x12\x1e\n\x04loss\x18\x02 \x01(\x0b\x32\x10.probe.v1.Tensor\x12\x12\n\nclean_loss\x18\x03 \x01(\x02\x12\x14\n\x0c\x63orrupt_loss\x18\x04 \x01(\x02\x12&\n\x0c\x63lean_tokens\x18\x05 \x01(\x0b\x32\x10.probe.v1.Tensor\x12(\n\x0e\x63orrupt_tokens\x18\x06 \x01(\x0b\x32\x10.probe.v1.Tensor*\x88\x01\n\x08\x45\x64itKind\x12\x19\n\x15\x45\x44IT_KIND_UNSPECIFIED\x10\x00\x12\x11\n\rEDIT_KIND_SET\x10\x01\x12\x12\n\x0e\x45\x44IT_KIND_ZERO\x10\x02\x12\x12\n\x0e\x45\x44IT_KIND_MEAN\x10\x03\x12\x11\n\rEDIT_KIND_ADD\x10\x04\x12\x13\n\x0f\x45\x44IT_KIND_PATCH\x10\x05*U\n\tSweepAxis\x12\x1a\n\x16SWEEP_AXIS_UNSPECIFIED\x10\x00\x12\x17\n\x13SWEEP_AXIS_POSITION\x10\x01\x12\x13\n\x0fSWEEP_AXIS_HEAD\x10\x02\x32\xb7\x02\n\x11\x41\x63tivationService\x12\x44\n\tListHooks\x12\x1a.probe.v1.ListHooksRequest\x1a\x1b.probe.v1.ListHooksResponse\x12M\n\x0cRunWithCache\x12\x1d.probe.v1.RunWithCacheRequest\x1a\x1e.probe.v1.RunWithCacheResponse\x12\x44\n\tIntervene\x12\x1a.probe.v1.InterveneRequest\x1a\x1b.probe.v1.InterveneResponse\x12G\n\nPatchSweep\x12\x1b.probe.v1.PatchSweepRequest\x1a\x1c.probe.v1.PatchSweepResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'probe.v1.activations_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EDITKIND']._serialized_start=1757
+  _globals['_EDITKIND']._serialized_end=1893
+  _globals['_SWEEPAXIS']._serialized_start=1895
+  _globals['_SWEEPAXIS']._serialized_end=1980
   _globals['_LISTHOOKSREQUEST']._serialized_start=63
   _globals['_LISTHOOKSREQUEST']._serialized_end=121
   _globals['_HOOKINFO']._serialized_start=123
@@ -42,6 +46,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNWITHCACHEREQUEST']._serialized_end=469
   _globals['_RUNWITHCACHERESPONSE']._serialized_start=472
   _globals['_RUNWITHCACHERESPONSE']._serialized_end=638
-  _globals['_ACTIVATIONSERVICE']._serialized_start=641
-  _globals['_ACTIVATIONSERVICE']._serialized_end=809
+  _globals['_HOOKEDIT']._serialized_start=640
+  _globals['_HOOKEDIT']._serialized_end=765
+  _globals['_INTERVENEREQUEST']._serialized_start=768
+  _globals['_INTERVENEREQUEST']._serialized_end=1039
+  _globals['_INTERVENERESPONSE']._serialized_start=1042
+  _globals['_INTERVENERESPONSE']._serialized_end=1324
+  _globals['_PATCHSWEEPREQUEST']._serialized_start=1327
+  _globals['_PATCHSWEEPREQUEST']._serialized_end=1560
+  _globals['_PATCHSWEEPRESPONSE']._serialized_start=1563
+  _globals['_PATCHSWEEPRESPONSE']._serialized_end=1754
+  _globals['_ACTIVATIONSERVICE']._serialized_start=1983
+  _globals['_ACTIVATIONSERVICE']._serialized_end=2294
 # @@protoc_insertion_point(module_scope)

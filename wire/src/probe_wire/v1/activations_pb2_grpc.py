@@ -47,6 +47,16 @@ class ActivationServiceStub:
                 request_serializer=probe_dot_v1_dot_activations__pb2.RunWithCacheRequest.SerializeToString,
                 response_deserializer=probe_dot_v1_dot_activations__pb2.RunWithCacheResponse.FromString,
                 _registered_method=True)
+        self.Intervene = channel.unary_unary(
+                '/probe.v1.ActivationService/Intervene',
+                request_serializer=probe_dot_v1_dot_activations__pb2.InterveneRequest.SerializeToString,
+                response_deserializer=probe_dot_v1_dot_activations__pb2.InterveneResponse.FromString,
+                _registered_method=True)
+        self.PatchSweep = channel.unary_unary(
+                '/probe.v1.ActivationService/PatchSweep',
+                request_serializer=probe_dot_v1_dot_activations__pb2.PatchSweepRequest.SerializeToString,
+                response_deserializer=probe_dot_v1_dot_activations__pb2.PatchSweepResponse.FromString,
+                _registered_method=True)
 
 
 class ActivationServiceServicer:
@@ -70,6 +80,24 @@ class ActivationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Intervene(self, request, context):
+        """One batch run twice, clean and with typed edits at named hooks (set,
+        zero, mean-ablate, add, or patch from a source batch), returning both
+        runs' logits and loss and the edited run's requested activations.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PatchSweep(self, request, context):
+        """Activation patching in one call: the corrupt batch is run once per cell
+        (each position or each head of each requested hook), with that cell
+        patched in from the clean batch, and scored on the clean batch's targets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ActivationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -82,6 +110,16 @@ def add_ActivationServiceServicer_to_server(servicer, server):
                     servicer.RunWithCache,
                     request_deserializer=probe_dot_v1_dot_activations__pb2.RunWithCacheRequest.FromString,
                     response_serializer=probe_dot_v1_dot_activations__pb2.RunWithCacheResponse.SerializeToString,
+            ),
+            'Intervene': grpc.unary_unary_rpc_method_handler(
+                    servicer.Intervene,
+                    request_deserializer=probe_dot_v1_dot_activations__pb2.InterveneRequest.FromString,
+                    response_serializer=probe_dot_v1_dot_activations__pb2.InterveneResponse.SerializeToString,
+            ),
+            'PatchSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.PatchSweep,
+                    request_deserializer=probe_dot_v1_dot_activations__pb2.PatchSweepRequest.FromString,
+                    response_serializer=probe_dot_v1_dot_activations__pb2.PatchSweepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -141,6 +179,60 @@ class ActivationService:
             '/probe.v1.ActivationService/RunWithCache',
             probe_dot_v1_dot_activations__pb2.RunWithCacheRequest.SerializeToString,
             probe_dot_v1_dot_activations__pb2.RunWithCacheResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Intervene(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/probe.v1.ActivationService/Intervene',
+            probe_dot_v1_dot_activations__pb2.InterveneRequest.SerializeToString,
+            probe_dot_v1_dot_activations__pb2.InterveneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PatchSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/probe.v1.ActivationService/PatchSweep',
+            probe_dot_v1_dot_activations__pb2.PatchSweepRequest.SerializeToString,
+            probe_dot_v1_dot_activations__pb2.PatchSweepResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,8 +15,10 @@ class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
     EXPORT_FORMAT_ONNX: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_TRANSFORMER_LENS: _ClassVar[ExportFormat]
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_ONNX: ExportFormat
+EXPORT_FORMAT_TRANSFORMER_LENS: ExportFormat
 
 class Checkpoint(_message.Message):
     __slots__ = ("checkpoint_id", "job_id", "family", "step", "config", "seed", "metrics", "created_at", "size_bytes", "code_version")

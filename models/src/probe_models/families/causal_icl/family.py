@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 import torch
 
-from probe_models.capabilities import ExposesAttention, MeasuresSharpness, RecoversGraph, ServesOnnx
+from probe_models.capabilities import ExposesAttention, MeasuresSharpness, RecoversGraph, RunsWithHooks, ServesOnnx
 from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.causal_icl.config import CausalICLConfig
 from probe_models.families.causal_icl.networks import (
@@ -36,6 +37,7 @@ from probe_models.family import (
     SharpnessData,
     TrainingRun,
 )
+from probe_models.hooks import HookRun, HookSpec
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed
 
@@ -163,7 +165,7 @@ class CausalICLRun(TrainingRun):
         load_optimizer_state(self.optimizer, optimizer)
 
 
-class CausalICL(Family, ExposesAttention, RecoversGraph, MeasuresSharpness, ServesOnnx):
+class CausalICL(Family, ExposesAttention, RecoversGraph, MeasuresSharpness, ServesOnnx, RunsWithHooks):
     name = "causal-icl"
     description = "Transformers learning the latent causal graph of in-context Markov sequences"
     paper = "Nichani, Damian, Lee (2024). How Transformers Learn Causal Structure with Gradient Descent"
@@ -236,3 +238,39 @@ class CausalICL(Family, ExposesAttention, RecoversGraph, MeasuresSharpness, Serv
         return SharpnessData(
             batch.tokens, batch.targets, loss, f"{num_examples} training sequences drawn with seed {seed}"
         )
+
+    # RunWithCache, Intervene and PatchSweep: every activation of either network (networks.py lists them)
+
+    def hook_specs(self, model: LoadedModel, seq_len: int) -> list[HookSpec]:
+        assert isinstance(model.module, ReadsLastPosition)
+        return model.module.hook_specs(seq_len)
+
+    def token_limits(self, model: LoadedModel) -> tuple[int, int, int]:
+        return model.config.vocab_size, model.config.seq_len, model.config.seq_len  # the graph spans all T
+
+    def logits_shape(self, model: LoadedModel, seq_len: int) -> tuple[int, ...]:
+        return (model.config.vocab_size,)  # the last position's prediction only
+
+    def sample_tokens(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
+        return causal_task(model.config, model.seed).sample(num_sequences, numpy_rng(seed, "activations")).tokens
+
+    def transformer_lens_export(self, model: LoadedModel) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        if model.config.model == "disentangled":
+            raise UnsupportedProbe("causal-icl's disentangled transformer does not map onto TransformerLens: its "
+                                   "residual concatenates every layer's heads instead of adding them")  # fmt: skip
+        raise UnsupportedProbe("causal-icl's standard transformer does not map exactly onto TransformerLens: its "
+                               "block computes h + MLP(attn_out), with attn_out itself never added to the residual; "
+                               "only the first block's attention hooks match (ListHooks flags them)")  # fmt: skip
+
+    def run_hooked(
+        self, model: LoadedModel, tokens: torch.Tensor, hooks: HookRun, targets_of: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last position's logits [b, S], and the cross-entropy against the Bayes predictor's distribution
+        for ``targets_of``: the expected training loss given the sequence, since π is not known from tokens."""
+        module = model.module
+        assert isinstance(module, ReadsLastPosition)
+        task = causal_task(model.config, model.seed)
+        bayes = torch.from_numpy(task.bayes((tokens if targets_of is None else targets_of).numpy())).float()
+        with torch.no_grad():
+            logits = module.hooked(tokens.to(model.device), hooks)
+        return logits, -(bayes.to(logits.device) * logits.log_softmax(dim=-1)).sum(dim=-1)

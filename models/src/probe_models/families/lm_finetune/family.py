@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,6 +36,7 @@ from probe_models.families.lm_finetune.language import (
     task_review,
 )
 from probe_models.families.lm_finetune.networks import GPT, gpt_parameter_count
+from probe_models.families.lm_finetune.transformer_lens import transformer_lens_config, transformer_lens_state
 from probe_models.family import Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
 from probe_models.hooks import HookRun, HookSpec
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
@@ -316,17 +318,27 @@ class LMFinetune(Family, MeasuresSharpness, RunsWithHooks):
     def hook_specs(self, model: LoadedModel, seq_len: int) -> list[HookSpec]:
         return self._gpt(model).hook_specs(seq_len)
 
-    def token_limits(self, model: LoadedModel) -> tuple[int, int]:
+    def token_limits(self, model: LoadedModel) -> tuple[int, int, int]:
         gpt = self._gpt(model)
-        return gpt.tokens.num_embeddings, gpt.context
+        return gpt.tokens.num_embeddings, 1, gpt.context
+
+    def logits_shape(self, model: LoadedModel, seq_len: int) -> tuple[int, ...]:
+        return seq_len, self._gpt(model).tokens.num_embeddings
 
     def sample_tokens(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
         self._gpt(model)
         return corpus_sequences(model.config, num_sequences, rng(seed, "activations"))[:, :-1]
 
-    def run_hooked(self, model: LoadedModel, tokens: torch.Tensor, hooks: HookRun) -> tuple[torch.Tensor, torch.Tensor]:
+    def transformer_lens_export(self, model: LoadedModel) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        gpt = self._gpt(model)
+        return transformer_lens_config(gpt), transformer_lens_state(gpt)
+
+    def run_hooked(
+        self, model: LoadedModel, tokens: torch.Tensor, hooks: HookRun, targets_of: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Next-token logits at every position, and each sequence's mean next-token loss over its positions."""
+        targets = (tokens if targets_of is None else targets_of)[:, 1:].to(model.device)
         with torch.no_grad():
             logits = self._gpt(model)(tokens.to(model.device), hooks)
-            losses = F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:].to(model.device), reduction="none")
+            losses = F.cross_entropy(logits[:, :-1].transpose(1, 2), targets, reduction="none")
         return logits, losses.mean(dim=1)
