@@ -61,6 +61,7 @@ fuzz: install
 bench: install
 	$(PY) -m pip install -q --no-deps "pyhessian==0.1"
 	$(PY) bench/run.py
+	$(PY) bench/activations.py
 	$(PY) bench/hessian.py
 	$(PY) bench/memory.py
 	$(PY) bench/replicas.py

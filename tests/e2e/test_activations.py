@@ -66,13 +66,31 @@ def test_bad_requests_are_refused_before_anything_runs(client, gpt, kwargs, code
     assert error.value.code == getattr(grpc.StatusCode, code) and message in error.value.message
 
 
-def test_a_family_without_hooks_is_refused_saying_so(client, trained) -> None:
+def test_factual_recalls_transformer_serves_its_hooks_and_the_memories_are_refused(client, server, trained) -> None:
+    ckpt = trained.checkpoint_id
+    served = client.run_with_cache(ckpt, num_sequences=6, seed=2, logits=True, loss=True)
+    assert [h.name for h in client.list_hooks(ckpt)] == list(served.activations)
+    family, model = in_process(server, client, ckpt)
+    hooks = HookRun({s.name: s for s in family.hook_specs(model, served.tokens.shape[1])},
+                    keep=frozenset(served.activations))  # fmt: skip
+    logits, _ = family.run_hooked(model, torch.from_numpy(served.tokens), hooks)
+    for name, array in served.activations.items():
+        np.testing.assert_array_equal(array, hooks.cache[name].numpy())
+    attention = client.extract_attention(ckpt, tokens=served.tokens)  # ExtractAttention is the special case
+    np.testing.assert_allclose(served.activations["blocks.0.attn.hook_pattern"],
+                               attention.patterns["blocks.0.attn.hook_pattern"], rtol=1e-5, atol=1e-7)  # fmt: skip
+    S = 8  # SMALL_FACTS: the stored answer of each sequence's (subject, relation), as QueryFacts answers it
+    subjects = [int(next(t for t in row if t < S)) for row in served.tokens]
+    relations = [int(next(t for t in row if S <= t < 2 * S)) - S for row in served.tokens]
+    answers = client.query_facts(ckpt, list(zip(subjects, relations, strict=True))).stored_answers.astype(np.int64)
+    expected = torch.nn.functional.cross_entropy(logits, torch.from_numpy(answers), reduction="none")
+    np.testing.assert_allclose(served.loss, expected.numpy(), rtol=1e-6)
+    memory = client.wait(client.submit_job("factual-recall", {"model": "linear-am", "num_subjects": 4,
+                                                              "num_relations": 2}, steps=2).job_id)  # fmt: skip
     with pytest.raises(ProbeError) as error:
-        client.list_hooks(trained.checkpoint_id)
-    assert (
-        error.value.code == grpc.StatusCode.FAILED_PRECONDITION
-        and "does not answer RunWithCache" in error.value.message
-    )
+        client.list_hooks(memory.checkpoint_id)
+    assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "model 'linear-am' has no hook points; the transformer has" in error.value.message
 
 
 def test_the_cli_lists_hooks_and_saves_activations(client, server, gpt, tmp_path) -> None:

@@ -117,7 +117,7 @@ def test_every_served_hook_equals_transformer_lens_on_the_cli_export(tl_python, 
 
 def test_families_that_do_not_map_are_refused_with_the_reason(client, causal_chain, trained, tmp_path) -> None:
     for checkpoint_id, reason in ((causal_chain.checkpoint_id, "concatenates every layer's heads"),
-                                  (trained.checkpoint_id, "has no hook points")):  # fmt: skip
+                                  (trained.checkpoint_id, "only EOS queries")):  # fmt: skip
         with pytest.raises(ProbeError) as error:
             client.export_transformer_lens(checkpoint_id, tmp_path / "refused")
         assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION and reason in error.value.message

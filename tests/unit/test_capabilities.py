@@ -20,7 +20,7 @@ EXPECTED = {
     "causal-icl": ("Evaluate", "ExtractAttention", "RecoverGraph", "MeasureSharpness", "RunWithCache"),
     "depth-ushape": ("Evaluate", "MeasureSharpness"),
     "eos": ("Evaluate", "MeasureSharpness", "MeasureStabilization"),
-    "factual-recall": ("Evaluate", "QueryFacts", "ExtractAttention", "MeasureSharpness"),
+    "factual-recall": ("Evaluate", "QueryFacts", "ExtractAttention", "MeasureSharpness", "RunWithCache"),
     "hier-poly": ("Evaluate",),
     "lm-finetune": ("Evaluate", "MeasureSharpness", "RunWithCache"),
     "ntk-escape": ("Evaluate", "MeasureSharpness"),

@@ -11,6 +11,7 @@ import math
 import threading
 
 import grpc
+import numpy as np
 import torch
 
 from probe_models.capabilities import RunsWithHooks, capability
@@ -28,12 +29,16 @@ from probe_server.servicers.hooked_requests import (
     token_batch,
 )
 from probe_server.settings import Limits
-from probe_wire.tensors import to_tensor
+from probe_wire.tensors import to_tensor, write_tensor
 from probe_wire.v1 import activations_pb2, activations_pb2_grpc, tensor_pb2
 
 
+def _array(x: torch.Tensor) -> np.ndarray:
+    return x.detach().float().cpu().numpy() if x.is_floating_point() else x.cpu().numpy()
+
+
 def _tensor(x: torch.Tensor) -> tensor_pb2.Tensor:
-    return to_tensor(x.detach().float().cpu().numpy() if x.is_floating_point() else x.cpu().numpy())
+    return to_tensor(_array(x))
 
 
 class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
@@ -83,11 +88,11 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
             logits_out, loss = family.run_hooked(model, tokens, hooks)
         response = activations_pb2.RunWithCacheResponse(tokens=_tensor(tokens))
         for name in names:
-            response.activations.add(name=name, tensor=_tensor(hooks.cache[name]))
+            write_tensor(response.activations.add(name=name).tensor, _array(hooks.cache[name]))
         if request.return_logits:
-            response.logits.CopyFrom(_tensor(logits_out))
+            write_tensor(response.logits, _array(logits_out))
         if request.return_loss:
-            response.loss.CopyFrom(_tensor(loss))
+            write_tensor(response.loss, _array(loss))
         return response
 
     def Intervene(
@@ -126,10 +131,10 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         if source_tokens is not None:
             response.source_tokens.CopyFrom(_tensor(source_tokens))
         if request.return_logits:
-            response.clean_logits.CopyFrom(_tensor(clean.logits))
-            response.logits.CopyFrom(_tensor(edited.logits))
+            write_tensor(response.clean_logits, _array(clean.logits))
+            write_tensor(response.logits, _array(edited.logits))
         for name in names:
-            response.activations.add(name=name, tensor=_tensor(edited.cache[name]))
+            write_tensor(response.activations.add(name=name).tensor, _array(edited.cache[name]))
         return response
 
     def PatchSweep(

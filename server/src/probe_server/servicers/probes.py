@@ -30,7 +30,7 @@ from probe_server.metrics import Metrics
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.servicers.request_checks import check_count, parse_tokens
 from probe_server.settings import Limits
-from probe_wire.tensors import TensorFormatError, from_tensor, to_tensor
+from probe_wire.tensors import TensorFormatError, from_tensor, to_tensor, write_tensor
 from probe_wire.v1 import probes_pb2, probes_pb2_grpc
 
 ONNX_CHUNK = 8192
@@ -167,7 +167,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         for name, tensor in selected.items():
             if request.average_over_batch:
                 tensor = tensor.mean(dim=0, keepdim=True)
-            response.attention.add(name=name, tensor=to_tensor(tensor.float().numpy()))
+            write_tensor(response.attention.add(name=name).tensor, tensor.float().numpy())
         for parents in attention.true_parents(model)[: tokens.shape[1]]:
             response.true_parents.add(parents=parents)
         return response

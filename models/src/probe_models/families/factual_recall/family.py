@@ -8,12 +8,13 @@ accuracy reaches 99%; plain GD for the sequential-learning model.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from probe_models.capabilities import AnswersFacts, ExposesAttention, MeasuresSharpness
+from probe_models.capabilities import AnswersFacts, ExposesAttention, MeasuresSharpness, RunsWithHooks
 from probe_models.errors import InvalidInput, UnsupportedProbe
 from probe_models.families.factual_recall.config import LADDER_LRS, FactualRecallConfig
 from probe_models.families.factual_recall.networks import (
@@ -26,6 +27,7 @@ from probe_models.families.factual_recall.networks import (
 )
 from probe_models.families.factual_recall.task import FactTask
 from probe_models.family import Evaluation, Family, LoadedModel, ObjectiveBatch, SharpnessData, TrainingRun
+from probe_models.hooks import HookRun, HookSpec
 from probe_models.optim_state import flatten_optimizer_state, load_optimizer_state
 from probe_models.seeding import derive_seed, generator
 
@@ -133,7 +135,7 @@ class FactualRecallRun(TrainingRun):
         load_optimizer_state(self.optimizer, optimizer)
 
 
-class FactualRecall(Family, AnswersFacts, ExposesAttention, MeasuresSharpness):
+class FactualRecall(Family, AnswersFacts, ExposesAttention, MeasuresSharpness, RunsWithHooks):
     name = "factual-recall"
     description = "Factual recall with associative memories and a one-layer transformer"
     paper = "Nichani, Lee, Bietti (2024). Understanding Factual Recall in Transformers via Associative Memories"
@@ -245,3 +247,47 @@ class FactualRecall(Family, AnswersFacts, ExposesAttention, MeasuresSharpness):
         return SharpnessData(
             batch.inputs, batch.targets, loss, f"{num_examples} training sequences drawn with seed {seed}"
         )
+
+    # RunWithCache, Intervene and PatchSweep: the transformer's hook points (the memories have none)
+
+    @staticmethod
+    def _transformer(model: LoadedModel) -> FactTransformer:
+        if not isinstance(model.module, FactTransformer):
+            raise UnsupportedProbe(f"model {model.config.model!r} has no hook points; the transformer has")
+        return model.module
+
+    def hook_specs(self, model: LoadedModel, seq_len: int) -> list[HookSpec]:
+        return self._transformer(model).hook_specs(seq_len)
+
+    def token_limits(self, model: LoadedModel) -> tuple[int, int, int]:
+        self._transformer(model)
+        return model.config.vocab_size, 2, model.config.seq_len  # no positional embedding: any length up to T
+
+    def logits_shape(self, model: LoadedModel, seq_len: int) -> tuple[int, ...]:
+        return (model.config.num_answers,)
+
+    def sample_tokens(self, model: LoadedModel, num_sequences: int, seed: int) -> torch.Tensor:
+        self._transformer(model)
+        return fact_task(model.config, model.seed).sample(num_sequences, generator(seed, "activations")).inputs
+
+    def transformer_lens_export(self, model: LoadedModel) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        raise UnsupportedProbe("factual-recall's transformer does not map onto TransformerLens: only EOS "
+                               "queries, and there is no residual from the embedding")  # fmt: skip
+
+    def run_hooked(
+        self, model: LoadedModel, tokens: torch.Tensor, hooks: HookRun, targets_of: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The answer logits [b, answers], and the cross-entropy against the stored answer of the fact each
+        sequence of ``targets_of`` asks (its first subject and first relation token); NaN where it asks none."""
+        config = model.config
+        asking = (tokens if targets_of is None else targets_of).cpu()
+        S, R = config.num_subjects, config.num_relations
+        is_subject, is_relation = asking < S, (asking >= S) & (asking < S + R)
+        asks = is_subject.any(dim=1) & is_relation.any(dim=1)
+        subjects = torch.where(asks, asking.gather(1, is_subject.int().argmax(1, keepdim=True))[:, 0], 0)
+        relations = torch.where(asks, asking.gather(1, is_relation.int().argmax(1, keepdim=True))[:, 0] - S, 0)
+        answers = fact_task(config, model.seed).answers(subjects, relations)
+        with torch.no_grad():
+            logits = self._transformer(model).hooked(tokens.to(model.device), hooks)
+            loss = F.cross_entropy(logits, answers.to(logits.device), reduction="none")
+        return logits, torch.where(asks.to(loss.device), loss, torch.nan)

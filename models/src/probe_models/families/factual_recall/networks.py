@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from probe_models.families.factual_recall.config import FactualRecallConfig
+from probe_models.hooks import HookRun, HookSpec
 from probe_models.seeding import generator
 
 PATTERN = "blocks.0.attn.hook_pattern"
@@ -122,6 +123,52 @@ class FactTransformer(nn.Module):
     def attention(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         _, scores, pattern = self.attend(inputs)
         return {PATTERN: pattern, SCORES: scores}
+
+    def hooked(self, inputs: torch.Tensor, hooks: HookRun) -> torch.Tensor:
+        """The forward with every activation through ``hooks``; only EOS queries, so the hooks after the
+        embedding have one query position."""
+        B, H, dh = inputs.shape[0], self.num_heads, self.head_dim
+        x = hooks("hook_embed", self.token_embedding[inputs])  # (B, T, d)
+        q = hooks("blocks.0.attn.hook_q", self.W_Q(x[:, -1]).view(B, 1, H, dh))
+        query_in_embedding = torch.einsum("bhe,hed->bhd", q[:, 0], self.W_K.weight.view(H, dh, -1))
+        scores = torch.einsum("btd,bhd->bht", x, query_in_embedding).unsqueeze(2) / math.sqrt(dh)  # (B, H, 1, T)
+        pattern = hooks("blocks.0.attn.hook_pattern", hooks("blocks.0.attn.hook_attn_scores", scores).softmax(-1))
+        mixed = pattern[:, :, 0] @ x  # (B, H, d)
+        z = hooks("blocks.0.attn.hook_z", torch.einsum("bhd,hed->bhe", mixed, self.W_V.weight.view(H, dh, -1))
+                  .unsqueeze(1))  # fmt: skip
+        h = hooks("blocks.0.hook_attn_out", self.W_O(z.reshape(B, 1, H * dh)))  # (B, 1, d)
+        if self.mlp is not None:
+            hidden, act, out = self.mlp[0], self.mlp[1], self.mlp[2]
+            post = hooks("blocks.0.mlp.hook_post", act(hooks("blocks.0.mlp.hook_pre", hidden(h))))
+            h = h + hooks("blocks.0.hook_mlp_out", out(post))
+        return hooks("blocks.0.hook_resid_post", h)[:, 0] @ self.unembedding.T
+
+    def hook_specs(self, length: int) -> list[HookSpec]:
+        """Every hook point for sequences of ``length`` tokens; all ours (see docs/families/factual-recall.md)."""
+        d, H, dh = self.token_embedding.shape[1], self.num_heads, self.head_dim
+        at, eos = "blocks.0", "at the EOS position, the only query"
+        per_head, attention = ("batch", "query_pos", "head", "d_head"), ("batch", "head", "query_pos", "key_pos")
+        specs = [
+            HookSpec("hook_embed", ("batch", "pos", "d_model"), (0, length, d), False, "the frozen token embedding"),
+            HookSpec(f"{at}.attn.hook_q", per_head, (0, 1, H, dh), False, f"the query {eos}"),
+            HookSpec(f"{at}.attn.hook_attn_scores", attention, (0, H, 1, length), False, f"q·k/√d_head {eos}"),
+            HookSpec(f"{at}.attn.hook_pattern", attention, (0, H, 1, length), False, f"softmax of the scores {eos}"),
+            HookSpec(f"{at}.attn.hook_z", per_head, (0, 1, H, dh), False, f"each head's value mix {eos}"),
+            HookSpec(f"{at}.hook_attn_out", ("batch", "query_pos", "d_model"), (0, 1, d), False,
+                     "h, the attention output: no residual from the embedding"),
+        ]  # fmt: skip
+        if self.mlp is not None:
+            hidden = self.mlp[0]
+            assert isinstance(hidden, nn.Linear)
+            width = hidden.out_features
+            specs += [
+                HookSpec(f"{at}.mlp.hook_pre", ("batch", "query_pos", "d_mlp"), (0, 1, width), False, "W1 h + b1"),
+                HookSpec(f"{at}.mlp.hook_post", ("batch", "query_pos", "d_mlp"), (0, 1, width), False, "ReLU"),
+                HookSpec(f"{at}.hook_mlp_out", ("batch", "query_pos", "d_model"), (0, 1, d), False, "W2 ReLU(...)"),
+            ]  # fmt: skip
+        specs.append(HookSpec(f"{at}.hook_resid_post", ("batch", "query_pos", "d_model"), (0, 1, d), False,
+                              "h + MLP(h), read out by the frozen unembedding"))  # fmt: skip
+        return specs
 
 
 class LinearAttentionRecall(nn.Module):
