@@ -58,6 +58,7 @@ def test_sequences_drawn_from_the_task_are_returned_with_their_tokens(client, gp
         ({"tokens": np.full((2, 4), 1), "num_sequences": 2}, "INVALID_ARGUMENT", "either tokens or num_sequences"),
         ({"tokens": np.full((2, 1), 1), "loss": True}, "INVALID_ARGUMENT", "needs sequences of at least 2 tokens"),
         ({"num_sequences": 60_000, "logits": True}, "RESOURCE_EXHAUSTED", "floats; this server's limit is"),
+        ({"num_sequences": 700}, "RESOURCE_EXHAUSTED", "bytes; the message limit is 67,108,864"),  # 70 MB of hooks
     ],
 )
 def test_bad_requests_are_refused_before_anything_runs(client, gpt, kwargs, code, message) -> None:

@@ -125,7 +125,7 @@ def test_every_method_has_its_series_at_zero_before_its_first_call(tmp_path):
             "Internal",
         ):
             assert value(text, "grpc_server_handled_total", **rpc, grpc_code=code) is not None, (code, rpc)
-    assert len(methods) == 35  # 31 of probe.v1, health's Check and Watch, reflection in two versions
+    assert len(methods) == 37  # 33 of probe.v1, health's Check and Watch, reflection in two versions
     # the health check start_server made, and nothing else, was counted
     check = {"grpc_service": "grpc.health.v1.Health", "grpc_method": "Check"}
     assert value(text, "grpc_server_handled_total", **check, grpc_code="OK") >= 1

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from probe_models.registry import FAMILIES
 from probe_server import __version__
 from probe_server.data_lock import DataDirInUse, DataDirLock
+from probe_server.encoded_replies import add_unary_service
 from probe_server.engine import JobEngine
 from probe_server.errors import StorageFull
 from probe_server.executor import Executor, ExecutorUnavailable, LocalExecutor
@@ -39,7 +40,6 @@ from probe_server.tokens import TokenFileError, load_tokens
 from probe_wire.limits import channel_options
 from probe_wire.v1 import (
     activations_pb2,
-    activations_pb2_grpc,
     checkpoints_pb2,
     checkpoints_pb2_grpc,
     info_pb2,
@@ -47,7 +47,6 @@ from probe_wire.v1 import (
     jobs_pb2,
     jobs_pb2_grpc,
     probes_pb2,
-    probes_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
     reproductions_pb2,
@@ -208,11 +207,9 @@ def create_server(settings: Settings) -> RunningServer:
     )
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(engine, settings.limits), server)
     checkpoints_pb2_grpc.add_CheckpointServiceServicer_to_server(CheckpointServicer(cache, probe_slots), server)
-    probes_pb2_grpc.add_ProbeServiceServicer_to_server(
-        ProbeServicer(cache, settings.limits, probe_slots, metrics), server
-    )
-    activations_pb2_grpc.add_ActivationServiceServicer_to_server(
-        ActivationServicer(cache, settings.limits, probe_slots, metrics), server
+    add_unary_service(server, probes_pb2, "ProbeService", ProbeServicer(cache, settings.limits, probe_slots, metrics))
+    add_unary_service(
+        server, activations_pb2, "ActivationService", ActivationServicer(cache, settings.limits, probe_slots, metrics)
     )
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(), server)
     sweeps_pb2_grpc.add_SweepServiceServicer_to_server(SweepServicer(sweeps, settings.limits), server)

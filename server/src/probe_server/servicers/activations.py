@@ -29,7 +29,8 @@ from probe_server.servicers.hooked_requests import (
     token_batch,
 )
 from probe_server.settings import Limits
-from probe_wire.tensors import to_tensor, write_tensor
+from probe_wire.encoded import EncodedReply
+from probe_wire.tensors import to_tensor
 from probe_wire.v1 import activations_pb2, activations_pb2_grpc, tensor_pb2
 
 
@@ -70,7 +71,7 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
 
     def RunWithCache(
         self, request: activations_pb2.RunWithCacheRequest, context: grpc.ServicerContext
-    ) -> activations_pb2.RunWithCacheResponse:
+    ) -> EncodedReply:  # a RunWithCacheResponse, its tensors encoded by hand
         model, family = self._load(request.checkpoint_id)
         given = request.tokens if request.HasField("tokens") else None
         batch = token_batch(family, model, self.limits, given, request.num_sequences, request.seed)
@@ -86,18 +87,19 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         hooks = HookRun({s.name: s for s in specs}, keep=frozenset(names))
         with self.probe_slots, self.metrics.inference("RunWithCache", model.family.name, batch.batch):
             logits_out, loss = family.run_hooked(model, tokens, hooks)
-        response = activations_pb2.RunWithCacheResponse(tokens=_tensor(tokens))
+        reply = EncodedReply(activations_pb2.RunWithCacheResponse(tokens=_tensor(tokens)))
+        message = activations_pb2.RunWithCacheResponse
         for name in names:
-            write_tensor(response.activations.add(name=name).tensor, _array(hooks.cache[name]))
+            reply.add_named_tensor(message.ACTIVATIONS_FIELD_NUMBER, name, _array(hooks.cache[name]))
         if request.return_logits:
-            write_tensor(response.logits, _array(logits_out))
+            reply.add_tensor(message.LOGITS_FIELD_NUMBER, _array(logits_out))
         if request.return_loss:
-            write_tensor(response.loss, _array(loss))
-        return response
+            reply.add_tensor(message.LOSS_FIELD_NUMBER, _array(loss))
+        return reply
 
     def Intervene(
         self, request: activations_pb2.InterveneRequest, context: grpc.ServicerContext
-    ) -> activations_pb2.InterveneResponse:
+    ) -> EncodedReply:  # an InterveneResponse, its tensors encoded by hand
         model, family = self._load(request.checkpoint_id)
         given = request.tokens if request.HasField("tokens") else None
         batch = token_batch(family, model, self.limits, given, request.num_sequences, request.seed)
@@ -130,12 +132,13 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         )
         if source_tokens is not None:
             response.source_tokens.CopyFrom(_tensor(source_tokens))
+        reply, message = EncodedReply(response), activations_pb2.InterveneResponse
         if request.return_logits:
-            write_tensor(response.clean_logits, _array(clean.logits))
-            write_tensor(response.logits, _array(edited.logits))
+            reply.add_tensor(message.CLEAN_LOGITS_FIELD_NUMBER, _array(clean.logits))
+            reply.add_tensor(message.LOGITS_FIELD_NUMBER, _array(edited.logits))
         for name in names:
-            write_tensor(response.activations.add(name=name).tensor, _array(edited.cache[name]))
-        return response
+            reply.add_named_tensor(message.ACTIVATIONS_FIELD_NUMBER, name, _array(edited.cache[name]))
+        return reply
 
     def PatchSweep(
         self, request: activations_pb2.PatchSweepRequest, context: grpc.ServicerContext

@@ -30,7 +30,8 @@ from probe_server.metrics import Metrics
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.servicers.request_checks import check_count, parse_tokens
 from probe_server.settings import Limits
-from probe_wire.tensors import TensorFormatError, from_tensor, to_tensor, write_tensor
+from probe_wire.encoded import EncodedReply
+from probe_wire.tensors import TensorFormatError, from_tensor, to_tensor
 from probe_wire.v1 import probes_pb2, probes_pb2_grpc
 
 ONNX_CHUNK = 8192
@@ -55,6 +56,9 @@ def _top_k(probabilities: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(-np.take_along_axis(probabilities, top, axis=1), axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
     return top, np.take_along_axis(probabilities, top, axis=1)
+
+
+ATTENTION_FIELD = probes_pb2.ExtractAttentionResponse.ATTENTION_FIELD_NUMBER
 
 
 class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
@@ -130,7 +134,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
 
     def ExtractAttention(
         self, request: probes_pb2.ExtractAttentionRequest, context: grpc.ServicerContext
-    ) -> probes_pb2.ExtractAttentionResponse:
+    ) -> EncodedReply:  # an ExtractAttentionResponse, its maps encoded by hand
         model, attention = self._load(ExposesAttention, request.checkpoint_id)
         available = attention.attention_hooks(model)
         hooks = list(request.hooks) or [h for h in available if h.endswith("hook_pattern")]
@@ -164,13 +168,16 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             query_positions=attention.query_positions(model, tokens.shape[1]),
             heads=heads,
         )
+        for parents in attention.true_parents(model)[: tokens.shape[1]]:
+            response.true_parents.add(parents=parents)
+        reply = EncodedReply(response)
         for name, tensor in selected.items():
             if request.average_over_batch:
                 tensor = tensor.mean(dim=0, keepdim=True)
-            write_tensor(response.attention.add(name=name).tensor, tensor.float().numpy())
-        for parents in attention.true_parents(model)[: tokens.shape[1]]:
-            response.true_parents.add(parents=parents)
-        return response
+            reply.add_named_tensor(
+                probes_pb2.ExtractAttentionResponse.ATTENTION_FIELD_NUMBER, name, tensor.float().numpy()
+            )
+        return reply
 
     def _check_attention_size(
         self, model: LoadedModel, attention: ExposesAttention, hooks: list[str], heads: list[int], batch: int,
