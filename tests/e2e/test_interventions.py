@@ -117,8 +117,9 @@ def induction_batches(seed: int, query_gap: int = 7, size: int = 32) -> tuple[np
 
 
 def test_the_patching_sweep_picks_out_the_induction_mechanism(client, causal_chain) -> None:
-    """Layer 1's previous-token head at J+1 (where it writes "the token before me was q") and layer 2's
-    induction head at the query (which reads a from there) restore the clean loss; nothing else moves it."""
+    """The first layer's previous-token head (blocks.0) at J+1, where it writes "the token before me was q", and
+    the second layer's induction head (blocks.1) at the query, which reads a from there, restore the clean loss;
+    nothing else moves it."""
     ckpt, J, T = causal_chain.checkpoint_id, 7, 20
     clean, corrupt = induction_batches(5, J)
     sweep = client.patch_sweep(ckpt, ["blocks.*.attn.hook_z"], "position", clean_tokens=clean, corrupt_tokens=corrupt)
@@ -175,12 +176,19 @@ def test_probe_cli_patch_draws_the_heatmap(client, server, causal_chain, tmp_pat
         ({"edits": []}, INVALID, "at least one edit"),
         ({"edits": [HookEdit("hook_embed", "patch")], "source_tokens": np.ones((2, 12))}, INVALID, "must have the"),
         ({"edits": [HookEdit("hook_embed", "zero")], "hooks": ["nope"]}, INVALID, "no hook matches 'nope'"),
+        ({"edits": [HookEdit("hook_embed", "add", value=np.array([np.nan], np.float32))]}, INVALID, "not finite"),
+        ({"edits": [HookEdit("hook_embed", "set", value=np.array([1e300]))]}, INVALID, "not finite (as float32)"),
+        ({"edits": [HookEdit("hook_embed", "zero", value=np.ones(1))]}, INVALID, "takes no value"),
+        ({"edits": [HookEdit("hook_embed", "zero")] * 1025}, INVALID, "1025 edits; a run takes at most 1024"),
+        ({"edits": [HookEdit("hook_embed", "zero", positions=list(range(12)) * 2)]}, INVALID, "24 positions chosen"),
+        ({"edits": [HookEdit("hook_embed", "zero")], "source_tokens": np.ones((4, 12))}, INVALID, "read only by"),
+        ({"edits": [HookEdit("hook_embed", "zero")], "tokens": np.ones((4, 1))}, INVALID, "at least 2 tokens"),
     ],
 )
-def test_bad_interventions_are_refused_before_anything_runs(client, gpt, call, code, message) -> None:
+def test_bad_interventions_are_refused(client, gpt, call, code, message) -> None:
     tokens, _ = batches(4)
     with pytest.raises(ProbeError) as error:
-        client.intervene(gpt, tokens=tokens, **call)
+        client.intervene(gpt, **{"tokens": tokens, **call})
     assert error.value.code == code and message in error.value.message, error.value.message
 
 
@@ -191,6 +199,7 @@ def test_bad_interventions_are_refused_before_anything_runs(client, gpt, call, c
         ({"corrupt_tokens": np.ones((4, 11), np.int64)}, INVALID, "must have one shape"),
         ({"corrupt_tokens": None}, INVALID, "give both clean_tokens and corrupt_tokens"),
         ({"hooks": ["blocks.9.*"]}, INVALID, "no hook matches 'blocks.9.*'"),
+        ({"clean_tokens": np.ones((2, 1)), "corrupt_tokens": np.ones((2, 1))}, INVALID, "at least 2 tokens"),
     ],
 )
 def test_bad_sweeps_are_refused(client, gpt, call, code, message) -> None:
@@ -208,4 +217,10 @@ def test_requests_too_large_for_the_reply_or_memory_are_refused_before_they_run(
     with pytest.raises(ProbeError) as error:
         client.patch_sweep(gpt, num_sequences=60_000, seed=1, corrupt_seed=2)
     assert error.value.code == EXHAUSTED
+    with pytest.raises(ProbeError) as error:  # 608 cells x 6,000 sequences x 16 tokens: hours of forward passes
+        client.patch_sweep(gpt, ["*"], "position", num_sequences=6000, seed=1, corrupt_seed=2)
+    assert error.value.code == EXHAUSTED and "58,368,000 tokens to run" in error.value.message
+    with pytest.raises(ProbeError) as error:
+        client.intervene(gpt, [HookEdit("hook_embed", "patch")], num_sequences=2, seed=3, source_seed=3)
+    assert error.value.code == INVALID and "different seed and source_seed" in error.value.message
     assert client.health() == "SERVING"

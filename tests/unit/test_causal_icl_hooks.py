@@ -3,7 +3,6 @@ shape, the attention hooks are ExtractAttention's, and edits do what their by-ha
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -12,6 +11,7 @@ from probe_models.families.causal_icl.config import CausalICLConfig
 from probe_models.families.causal_icl.family import CausalICL, causal_task
 from probe_models.families.causal_icl.networks import ReadsLastPosition, StandardTransformer, build_network
 from probe_models.hooks import Edit, HookRun
+from probe_models.patching import patch_sweep
 
 S, T = 6, 9
 
@@ -67,12 +67,28 @@ def test_zero_ablating_a_standard_transformer_head_equals_zeroing_its_value_rows
 def test_the_loss_is_the_cross_entropy_against_the_bayes_predictor_of_the_targets_batch() -> None:
     config = parse_config(CausalICLConfig, {"vocab_size": S, "seq_len": T})
     family = CausalICL()
-    model = family.load(config, 0, {k: v for k, v in build_network(config, 0).state_dict().items()})
+    net = network("disentangled", heads="1,1")
+    model = family.load(config, 0, {k: v.detach().clone() for k, v in net.state_dict().items()})
     clean, other = family.sample_tokens(model, 4, 1), family.sample_tokens(model, 4, 2)
-    task_bayes = torch.from_numpy(causal_task(config, 0).bayes(other.numpy())).float()
     logits, loss = family.run_hooked(model, clean, HookRun({}), targets_of=other)
-    expected = -(task_bayes * logits.log_softmax(-1)).sum(-1)
-    torch.testing.assert_close(loss, expected)
-    np.testing.assert_allclose(loss.numpy(), np.log(S), rtol=1e-6)  # the zero-init network predicts uniformly
-    own = family.run_hooked(model, other, HookRun({}))[1]  # the same targets from the batch's own tokens
-    torch.testing.assert_close(own, expected)
+    torch.testing.assert_close(logits, net(clean))
+    bayes = torch.from_numpy(causal_task(config, 0).bayes(other.numpy())).float()
+    torch.testing.assert_close(loss, -(bayes * net(clean).log_softmax(-1)).sum(-1))
+    own = family.run_hooked(model, clean, HookRun({}))[1]  # the batch's own targets
+    own_bayes = torch.from_numpy(causal_task(config, 0).bayes(clean.numpy())).float()
+    torch.testing.assert_close(own, -(own_bayes * net(clean).log_softmax(-1)).sum(-1))
+    assert (own - loss).abs().max() > 1e-3  # the targets batch, not the run's tokens, sets the answer
+
+
+def test_a_sweep_split_over_many_passes_equals_one_pass() -> None:
+    config = parse_config(CausalICLConfig, {"model": "transformer", "heads": "2,1", "vocab_size": S, "seq_len": T})
+    family = CausalICL()
+    model = family.load(config, 0, {k: v.detach().clone() for k, v in network("transformer").state_dict().items()})
+    clean, corrupt = family.sample_tokens(model, 3, 1), family.sample_tokens(model, 3, 2)
+    for axis in ("position", "head"):
+        one = patch_sweep(family, model, clean, corrupt, ["blocks.*.attn.hook_z"], axis, max_rows=4096)
+        many = patch_sweep(family, model, clean, corrupt, ["blocks.*.attn.hook_z"], axis, max_rows=4)  # a cell each
+        torch.testing.assert_close(many.loss, one.loss, rtol=1e-5, atol=1e-6, equal_nan=True)
+        assert one.loss.isfinite().sum() == (T + T if axis == "position" else 2 + 1)
+    heads = patch_sweep(family, model, clean, corrupt, ["blocks.*.attn.hook_z"], "head", max_rows=4096).loss
+    assert heads[1, 1].isnan() and heads[1, 0].isfinite()  # layer 1 has one head: padded on the right

@@ -43,3 +43,12 @@ def test_a_hand_encoded_reply_parses_as_the_message_protobuf_builds() -> None:
 def test_an_unsupported_dtype_is_refused() -> None:
     with pytest.raises(TensorFormatError, match="complex64 is not supported"):
         EncodedReply(activations_pb2.RunWithCacheResponse()).add_tensor(3, np.zeros(2, dtype=np.complex64))
+
+
+def test_a_singular_tensor_field_cannot_be_set_twice() -> None:
+    reply = EncodedReply(activations_pb2.RunWithCacheResponse(tokens=to_tensor(np.ones((1, 2), np.int64))))
+    with pytest.raises(ValueError, match="tokens is set already"):
+        reply.add_tensor(activations_pb2.RunWithCacheResponse.TOKENS_FIELD_NUMBER, np.ones((1, 2), np.int64))
+    reply.add_tensor(activations_pb2.RunWithCacheResponse.LOSS_FIELD_NUMBER, np.ones(1, np.float32))
+    with pytest.raises(ValueError, match="loss is set already"):
+        reply.add_tensor(activations_pb2.RunWithCacheResponse.LOSS_FIELD_NUMBER, np.ones(1, np.float32))

@@ -89,7 +89,8 @@ class ActivationCalls(Connection):
                 hook=edit.hook, kind=EDIT_KINDS[edit.kind], positions=edit.positions, heads=edit.heads
             )
             if edit.value is not None:
-                message.value.CopyFrom(to_tensor(np.asarray(edit.value, dtype=np.float32)))
+                value = np.asarray(edit.value)
+                message.value.CopyFrom(to_tensor(value if value.dtype.kind == "f" else value.astype(np.float32)))
         if tokens is not None:
             request.tokens.CopyFrom(_ids(tokens))
         if source_tokens is not None:

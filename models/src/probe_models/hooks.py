@@ -22,6 +22,7 @@ from probe_models.errors import InvalidInput
 
 POSITION_AXES = ("pos", "query_pos")  # what an edit's positions select: a query's position for attention maps
 EDIT_KINDS = ("set", "zero", "mean", "add", "patch")
+MAX_EDITS = 1024  # per run: each is applied at its hook with one masked write
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ def select(specs: Sequence[HookSpec], patterns: Iterable[str]) -> list[str]:
 
 def check_edits(specs: Mapping[str, HookSpec], edits: Sequence[Edit], batch: int, has_source: bool) -> None:
     """Refuse edits of unknown hooks, of kinds that do not exist, at positions or heads out of range, with
-    values of the wrong shape, or patches without a source batch: before anything runs."""
+    values of the wrong shape or not finite, or patches without a source batch: before anything runs."""
+    if len(edits) > MAX_EDITS:
+        raise InvalidInput(f"{len(edits)} edits; a run takes at most {MAX_EDITS}")
     for edit in edits:
         spec = specs.get(edit.hook)
         if spec is None:
@@ -81,12 +84,18 @@ def check_edits(specs: Mapping[str, HookSpec], edits: Sequence[Edit], batch: int
                 continue
             if axis is None:
                 raise InvalidInput(f"{edit.hook} has no {what} axis (its axes are {', '.join(spec.axes)})")
+            if len(chosen) > spec.sizes[axis]:
+                raise InvalidInput(f"{len(chosen)} {what}s chosen for {edit.hook}, which has {spec.sizes[axis]}")
             bad = [i for i in chosen if not 0 <= i < spec.sizes[axis]]
             if bad:
                 raise InvalidInput(f"{what} {bad[0]} is out of range for {edit.hook}: it has {spec.sizes[axis]}")
+        if edit.kind not in ("set", "add") and edit.value is not None:
+            raise InvalidInput(f"a {edit.kind} edit of {edit.hook} takes no value (set and add do)")
         if edit.kind in ("set", "add"):
             if edit.value is None:
                 raise InvalidInput(f"a {edit.kind} edit of {edit.hook} needs a value")
+            if not bool(torch.isfinite(edit.value).all()):
+                raise InvalidInput(f"the value of the {edit.kind} edit of {edit.hook} is not finite (as float32)")
             shape = (batch, *spec.sizes[1:])
             try:
                 fits = torch.broadcast_shapes(tuple(edit.value.shape), shape) == shape  # to it, not only with it

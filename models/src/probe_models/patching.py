@@ -36,6 +36,9 @@ class PatchSweep:
     loss: torch.Tensor  # [rows, cells]: the corrupt batch's mean loss with that cell patched from the clean batch
     clean_loss: float  # the clean batch's mean loss
     corrupt_loss: float  # the corrupt batch's, against the clean batch's targets
+    # Means skip sequences whose loss is NaN (a factual-recall sequence that asks no fact). A row with fewer cells
+    # than the widest is NaN-padded: a position row on the left (its positions are the last ones, as EOS is
+    # factual-recall's only query), a head row on the right.
 
 
 def hooked_run(
@@ -75,7 +78,7 @@ def intervene(
     patched = {e.hook for e in edits if e.kind == "patch"}
     source = hooked_run(family, model, source_tokens, keep=patched).cache if source_tokens is not None else {}
     targets_of = source_tokens if loss_on_source else tokens
-    clean = hooked_run(family, model, tokens, keep, targets_of=targets_of)
+    clean = hooked_run(family, model, tokens, targets_of=targets_of)  # only the edited run's activations are asked
     edited = hooked_run(family, model, tokens, keep, edits, source, targets_of)
     return clean, edited
 
@@ -119,7 +122,8 @@ def patch_sweep(
     clean_run = hooked_run(family, model, clean, keep=names)
     corrupt_run = hooked_run(family, model, corrupt, targets_of=clean)
     per_pass = max_rows // batch
-    matrix = torch.full((len(rows), max(cells for _, _, cells in rows)), float("nan"))  # NaN: a row's missing cells
+    width = max(cells for _, _, cells in rows)
+    matrix = torch.full((len(rows), width), float("nan"))
     for row, (name, index, cells) in enumerate(rows):
         activation = clean_run.cache[name]
         for start in range(0, cells, per_pass):
@@ -138,11 +142,12 @@ def patch_sweep(
                 edits=[Edit(name, "patch", where=where.to(activation.device))],
                 source={name: activation.repeat(repeat)}, targets_of=clean.repeat(copies, 1),
             )  # fmt: skip
-            matrix[row, start : start + copies] = run.loss.view(copies, batch).mean(dim=1).float().cpu()
+            column = start + (width - cells if axis == "position" else 0)
+            matrix[row, column : column + copies] = run.loss.view(copies, batch).nanmean(dim=1).float().cpu()
     return PatchSweep(
         hooks=names,
         axis=axis,
         loss=matrix,
-        clean_loss=float(clean_run.loss.mean()),
-        corrupt_loss=float(corrupt_run.loss.mean()),
+        clean_loss=float(clean_run.loss.nanmean()),
+        corrupt_loss=float(corrupt_run.loss.nanmean()),
     )

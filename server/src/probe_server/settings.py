@@ -36,6 +36,7 @@ class Limits:
     max_probe_floats: int = _limit(
         1 << 28, "floats one probe may hold at once (1 GiB): queries x answers, attention maps, Lanczos vectors"
     )
+    max_sweep_tokens: int = _limit(50_000_000, "tokens one PatchSweep runs: its cells x sequences x seq_len")
     max_eval_sequences: int = _limit(16_384, "sequences or examples one Evaluate or RecoverGraph draws")
     max_reproductions: int = _limit(4, "reproductions running at once (StartReproduction past it: RESOURCE_EXHAUSTED)")
     max_sweep_children: int = _limit(1000, "jobs one sweep may plan")

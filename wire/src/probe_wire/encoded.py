@@ -56,9 +56,15 @@ class EncodedReply:
 
     message: Message  # the small fields, serialized by protobuf
     parts: list[bytes | memoryview] = field(default_factory=list)
+    _set: set[int] = field(default_factory=set)  # the singular fields add_tensor has set
 
     def add_tensor(self, field_number: int, array: np.ndarray) -> None:
-        """Set the Tensor field ``field_number`` (it must not be set in ``message`` too)."""
+        """Set the Tensor field ``field_number``, which must be unset in ``message``: a parser would merge the two,
+        concatenating their shapes."""
+        name = self.message.DESCRIPTOR.fields_by_number[field_number].name
+        if self.message.HasField(name) or field_number in self._set:
+            raise ValueError(f"{name} is set already")
+        self._set.add(field_number)
         pieces, length = _tensor_parts(np.asarray(array))
         self.parts += [_key(field_number) + _varint(length), *pieces]
 

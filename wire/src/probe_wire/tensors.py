@@ -16,21 +16,13 @@ class TensorFormatError(ValueError):
 
 
 def to_tensor(array: np.ndarray) -> tensor_pb2.Tensor:
-    tensor = tensor_pb2.Tensor()
-    write_tensor(tensor, array)
-    return tensor
-
-
-def write_tensor(target: tensor_pb2.Tensor, array: np.ndarray) -> None:
-    """Fill ``target`` (a field of a reply being built) in place: unlike ``field.add(tensor=to_tensor(a))``, which
-    copies the finished message into the reply again (measured: 60 against 18 ms for 25 MB of activations)."""
     array = np.asarray(array)
     if array.dtype.name not in ALLOWED_DTYPES:
         raise TensorFormatError(f"dtype {array.dtype.name} is not supported; use one of {', '.join(ALLOWED_DTYPES)}")
     little = array.astype(array.dtype.newbyteorder("<"), copy=False)
-    target.dtype = array.dtype.name
-    target.shape[:] = array.shape
-    target.data = np.ascontiguousarray(little).tobytes()
+    return tensor_pb2.Tensor(
+        dtype=array.dtype.name, shape=list(array.shape), data=np.ascontiguousarray(little).tobytes()
+    )
 
 
 def from_tensor(tensor: tensor_pb2.Tensor) -> np.ndarray:

@@ -77,7 +77,8 @@ def patching_png(result: PatchingResult, path: Path) -> None:
     restored = result.restored()
     rows, cells = restored.shape
     fig, ax = plt.subplots(figsize=(max(5.0, 0.4 * cells + 3), 1.2 + 0.45 * rows))
-    bound = max(1.0, float(np.nanmax(np.abs(restored))))
+    finite = np.abs(restored[np.isfinite(restored)])
+    bound = max(1.0, float(finite.max())) if finite.size else 1.0
     image = ax.imshow(restored, aspect="auto", cmap="RdBu", vmin=-bound, vmax=bound, interpolation="nearest")
     ax.set_yticks(range(rows), result.hooks, fontsize=7)
     ax.set_xticks(range(cells), [str(c) for c in range(cells)], fontsize=7)

@@ -58,5 +58,9 @@ class PatchingResult:
     corrupt_tokens: np.ndarray
 
     def restored(self) -> np.ndarray:
-        """The share of the clean-to-corrupt loss gap each patch closes: 1 restores the clean run, 0 does nothing."""
-        return (self.corrupt_loss - self.loss) / (self.corrupt_loss - self.clean_loss)
+        """The share of the clean-to-corrupt loss gap each patch closes: 1 restores the clean run, 0 does nothing;
+        NaN everywhere when the two batches' losses are equal (there is no gap to close)."""
+        gap = self.corrupt_loss - self.clean_loss
+        if gap == 0:
+            return np.full_like(self.loss, np.nan)
+        return (self.corrupt_loss - self.loss) / gap

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from probe_models.capabilities import RunsWithHooks, capability
-from probe_models.errors import InvalidInput
+from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import LoadedModel
-from probe_models.hooks import HookRun, select
+from probe_models.hooks import HookRun, check_edits, select
 from probe_models.patching import intervene, patch_sweep, sweep_hooks
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
@@ -106,11 +106,17 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         edits = parse_edits(request.edits)
         if not edits:
             raise InvalidInput("an intervention needs at least one edit (RunWithCache runs without)")
+        if batch.seq_len < 2:
+            raise InvalidInput("an intervention's loss needs sequences of at least 2 tokens")
         needs_source = request.loss_on_source or any(e.kind == "patch" for e in edits)
         source = None
         if request.HasField("source_tokens"):
+            if not needs_source:
+                raise InvalidInput("source_tokens are read only by PATCH edits and loss_on_source: give neither")
             source = token_batch(family, model, self.limits, request.source_tokens, 0, 0, "source_tokens")
         elif needs_source and given is None:
+            if request.seed == request.source_seed:
+                raise InvalidInput("drawn tokens and source batches need different seed and source_seed")
             source = token_batch(family, model, self.limits, None, batch.batch, request.source_seed)
         elif needs_source:
             raise InvalidInput("patching or loss_on_source with given tokens needs source_tokens")
@@ -118,11 +124,14 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
             raise InvalidInput(f"source_tokens [{source.batch}, {source.seq_len}] must have the tokens' shape "
                                f"[{batch.batch}, {batch.seq_len}]")  # fmt: skip
         specs = family.hook_specs(model, batch.seq_len)
+        check_edits({s.name: s for s in specs}, edits, batch.batch, source is not None)
         names = select(specs, request.hooks) if request.hooks else []
         kept = sequence_floats([s for s in specs if s.name in names])
-        logits = 2 * math.prod(family.logits_shape(model, batch.seq_len)) if request.return_logits else 0
-        check_floats(self.limits, 2 * batch.batch * sequence_floats(specs), batch.batch * (kept + logits + 2),
-                     2 * batch.batch * batch.seq_len)  # fmt: skip
+        logits = math.prod(family.logits_shape(model, batch.seq_len))
+        returned = 2 * logits if request.return_logits else 0
+        # at most: the source run's patched hooks, and a forward pass with its logits beside the clean run's
+        check_floats(self.limits, batch.batch * (2 * sequence_floats(specs) + 2 * logits),
+                     batch.batch * (kept + returned + 2), 2 * batch.batch * batch.seq_len)  # fmt: skip
         tokens = batch.tokens(family, model)
         source_tokens = source.tokens(family, model) if source is not None else None
         with self.probe_slots, self.metrics.inference("Intervene", model.family.name, batch.batch):
@@ -161,17 +170,24 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
                 raise InvalidInput("drawn clean and corrupt batches need different seed and corrupt_seed")
             clean = token_batch(family, model, self.limits, None, request.num_sequences, request.seed)
             corrupt = token_batch(family, model, self.limits, None, clean.batch, request.corrupt_seed)
+        if clean.seq_len < 2:
+            raise InvalidInput("a sweep's loss needs sequences of at least 2 tokens")
         specs = family.hook_specs(model, clean.seq_len)
         rows = sweep_hooks(specs, request.hooks or ["blocks.*.attn.hook_z"], axis)
         names = [name for name, _, _ in rows]
-        per_sequence = sequence_floats(specs)
+        cells = sum(cells for _, _, cells in rows)
+        work = cells * clean.batch * clean.seq_len
+        if work > self.limits.max_sweep_tokens:
+            raise TooLarge(f"{cells} cells x {clean.batch} sequences x {clean.seq_len} tokens = {work:,} tokens "
+                           f"to run; this server's limit is {self.limits.max_sweep_tokens:,}: ask for fewer hooks "
+                           "or sequences")  # fmt: skip
+        per_sequence = sequence_floats(specs) + math.prod(family.logits_shape(model, clean.seq_len))
         max_rows = min(self.limits.max_batch, self.limits.max_tokens // clean.seq_len,
                        self.limits.max_probe_floats // (2 * per_sequence))  # fmt: skip
-        held = clean.batch * (per_sequence + sequence_floats([s for s in specs if s.name in names]))
-        check_floats(self.limits, max(held, clean.batch * 2 * per_sequence),
-                     len(rows) * max(cells for _, _, cells in rows), 2 * clean.batch * clean.seq_len)  # fmt: skip
+        # the clean run's cache of the swept hooks beside one forward pass of as many copies as max_rows allows
+        check_floats(self.limits, 2 * clean.batch * per_sequence, len(rows) * max(c for _, _, c in rows),
+                     2 * clean.batch * clean.seq_len)  # fmt: skip
         clean_tokens, corrupt_tokens = clean.tokens(family, model), corrupt.tokens(family, model)
-        cells = sum(cells for _, _, cells in rows)
         with self.probe_slots, self.metrics.inference("PatchSweep", model.family.name, clean.batch * cells):
             result = patch_sweep(family, model, clean_tokens, corrupt_tokens, names, axis, max_rows)
         return activations_pb2.PatchSweepResponse(

@@ -87,7 +87,8 @@ def parse_edits(messages: Sequence[activations_pb2.HookEdit]) -> list[Edit]:
                 raise InvalidInput(f"edit of {message.hook!r}: value: {error}") from None
             if array.dtype.kind != "f":
                 raise InvalidInput(f"edit of {message.hook!r}: value must be floating point, got {array.dtype.name}")
-            value = torch.from_numpy(array.astype(np.float32))
+            with np.errstate(over="ignore"):  # a float64 past float32's range becomes inf, which check_edits refuses
+                value = torch.from_numpy(array.astype(np.float32))
         edits.append(Edit(message.hook, kind, tuple(message.positions), tuple(message.heads), value))
     return edits
 

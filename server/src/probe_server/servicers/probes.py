@@ -58,9 +58,6 @@ def _top_k(probabilities: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return top, np.take_along_axis(probabilities, top, axis=1)
 
 
-ATTENTION_FIELD = probes_pb2.ExtractAttentionResponse.ATTENTION_FIELD_NUMBER
-
-
 class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def __init__(self, cache: ModelCache, limits: Limits, probe_slots: threading.Semaphore, metrics: Metrics) -> None:
         self.cache = cache
