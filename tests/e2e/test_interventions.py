@@ -4,6 +4,8 @@ its per-cell loop, the induction mechanism picked out on a chain causal-icl chec
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 
 import grpc
@@ -16,6 +18,7 @@ from probe_client import HookEdit, ProbeError
 from tests.conftest import BIN, in_process
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
+ONES = {shape: np.ones(shape, np.int64) for shape in ((2, 12), (4, 12), (4, 1), (1, 5), (2, 1))}
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 HEADS, DH = 4, 8  # the gpt fixture's
 
@@ -150,6 +153,13 @@ def test_probe_cli_patch_draws_the_heatmap(client, server, causal_chain, tmp_pat
                                 axis="position")  # fmt: skip
     np.testing.assert_allclose(np.array(shown["restored"]), direct.restored(), rtol=1e-6)
     assert shown["hooks"] == ["blocks.0.attn.hook_z", "blocks.1.attn.hook_z"]
+    plain = subprocess.run(
+        [str(BIN / "probe-cli"), "--server", server.address, "patch", causal_chain.checkpoint_id,
+         "--clean", inline["clean"], "--corrupt", inline["corrupt"]],
+        capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "80"},
+    ).stdout  # fmt: skip
+    assert re.search(r"blocks\.0\.attn\.hook_z\s+│\s+position 8: (1\.00|0\.9\d)", plain), plain  # readable at 80
+    assert re.search(r"blocks\.1\.attn\.hook_z\s+│\s+position 19: (1\.00|0\.9\d)", plain), plain
     image = matplotlib.image.imread(png)
     assert image.ndim == 3 and image.shape[0] > 100 and image.std() > 0.05  # a drawn figure, not a blank canvas
     bad = subprocess.run(
@@ -174,15 +184,29 @@ def test_probe_cli_patch_draws_the_heatmap(client, server, causal_chain, tmp_pat
         ({"edits": [HookEdit("hook_embed", "set")]}, INVALID, "needs a value"),
         ({"edits": [HookEdit("hook_embed", "patch")]}, INVALID, "needs source_tokens"),
         ({"edits": []}, INVALID, "at least one edit"),
-        ({"edits": [HookEdit("hook_embed", "patch")], "source_tokens": np.ones((2, 12))}, INVALID, "must have the"),
+        (
+            {"edits": [HookEdit("hook_embed", "patch")], "source_tokens": ONES[2, 12]},
+            INVALID,
+            "must have",
+        ),
         ({"edits": [HookEdit("hook_embed", "zero")], "hooks": ["nope"]}, INVALID, "no hook matches 'nope'"),
         ({"edits": [HookEdit("hook_embed", "add", value=np.array([np.nan], np.float32))]}, INVALID, "not finite"),
         ({"edits": [HookEdit("hook_embed", "set", value=np.array([1e300]))]}, INVALID, "not finite (as float32)"),
         ({"edits": [HookEdit("hook_embed", "zero", value=np.ones(1))]}, INVALID, "takes no value"),
         ({"edits": [HookEdit("hook_embed", "zero")] * 1025}, INVALID, "1025 edits; a run takes at most 1024"),
         ({"edits": [HookEdit("hook_embed", "zero", positions=list(range(12)) * 2)]}, INVALID, "24 positions chosen"),
-        ({"edits": [HookEdit("hook_embed", "zero")], "source_tokens": np.ones((4, 12))}, INVALID, "read only by"),
-        ({"edits": [HookEdit("hook_embed", "zero")], "tokens": np.ones((4, 1))}, INVALID, "at least 2 tokens"),
+        (
+            {"edits": [HookEdit("hook_embed", "zero")], "source_tokens": ONES[4, 12]},
+            INVALID,
+            "read only",
+        ),
+        (
+            {"edits": [HookEdit("hook_embed", "zero")], "tokens": ONES[4, 1]},
+            INVALID,
+            "at least 2 tokens",
+        ),
+        ({"edits": [HookEdit("hook_embed", "mean")], "tokens": ONES[1, 5]}, INVALID, "at least 2 seq"),
+        ({"edits": [HookEdit("blocks.*.hook_z", "zero")]}, INVALID, "an edit names one hook exactly, not a pattern"),
     ],
 )
 def test_bad_interventions_are_refused(client, gpt, call, code, message) -> None:
@@ -199,7 +223,11 @@ def test_bad_interventions_are_refused(client, gpt, call, code, message) -> None
         ({"corrupt_tokens": np.ones((4, 11), np.int64)}, INVALID, "must have one shape"),
         ({"corrupt_tokens": None}, INVALID, "give both clean_tokens and corrupt_tokens"),
         ({"hooks": ["blocks.9.*"]}, INVALID, "no hook matches 'blocks.9.*'"),
-        ({"clean_tokens": np.ones((2, 1)), "corrupt_tokens": np.ones((2, 1))}, INVALID, "at least 2 tokens"),
+        (
+            {"clean_tokens": ONES[2, 1], "corrupt_tokens": ONES[2, 1]},
+            INVALID,
+            "at least 2",
+        ),
     ],
 )
 def test_bad_sweeps_are_refused(client, gpt, call, code, message) -> None:
@@ -208,6 +236,14 @@ def test_bad_sweeps_are_refused(client, gpt, call, code, message) -> None:
     with pytest.raises(ProbeError) as error:
         client.patch_sweep(gpt, **kwargs)
     assert error.value.code == code and message in error.value.message, error.value.message
+
+
+def test_the_client_refuses_float_token_ids_rather_than_rounding_them(client, gpt) -> None:
+    tokens, _ = batches(4)
+    with pytest.raises(ValueError, match="token ids must be integers, got dtype float64"):
+        client.intervene(gpt, [HookEdit("hook_embed", "zero")], tokens=tokens + 0.7)
+    with pytest.raises(ValueError, match="token ids must be integers"):
+        client.patch_sweep(gpt, clean_tokens=tokens + 0.5, corrupt_tokens=tokens)
 
 
 def test_requests_too_large_for_the_reply_or_memory_are_refused_before_they_run(client, gpt) -> None:

@@ -50,3 +50,6 @@ def test_eos_rows_of_a_position_sweep_sit_in_the_last_column_and_factless_sequen
     # patching the attention output at EOS is the whole clean run (nothing else reaches the readout)
     torch.testing.assert_close(sweep.loss[1, T - 1], torch.tensor(sweep.clean_loss), rtol=1e-5, atol=1e-6)
     assert abs(sweep.clean_loss - sweep.corrupt_loss) > 1e-3
+    alone = patch_sweep(family, model, clean, corrupt, ["blocks.0.hook_attn_out"], "position", 64)
+    assert alone.loss.shape == (1, T) and alone.loss[0, :-1].isnan().all()  # its column is still position T-1
+    torch.testing.assert_close(alone.loss[0, -1], sweep.loss[1, -1])

@@ -18,7 +18,16 @@ SWEEP_AXES = {"position": activations_pb2.SWEEP_AXIS_POSITION, "head": activatio
 
 
 def _ids(tokens: np.ndarray) -> tensor_pb2.Tensor:
-    return to_tensor(np.asarray(tokens, dtype=np.int64))
+    """Token ids as int64; floats are refused rather than rounded."""
+    array = np.asarray(tokens)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"token ids must be integers, got dtype {array.dtype.name}")
+    return to_tensor(array.astype(np.int64))
+
+
+def _names(hooks: str | Sequence[str]) -> list[str]:
+    """Hook names or globs: one string is one name, not its characters."""
+    return [hooks] if isinstance(hooks, str) else list(hooks)
 
 
 def _optional(reply: object, name: str) -> np.ndarray | None:
@@ -38,7 +47,7 @@ class ActivationCalls(Connection):
     def run_with_cache(
         self,
         checkpoint_id: str,
-        hooks: Sequence[str] = (),
+        hooks: str | Sequence[str] = (),
         *,
         tokens: np.ndarray | None = None,
         num_sequences: int = 0,
@@ -48,11 +57,11 @@ class ActivationCalls(Connection):
     ) -> ActivationCache:
         """Activations at ``hooks`` (names or globs; empty: all) for ``tokens`` or sequences of the task."""
         request = activations_pb2.RunWithCacheRequest(
-            checkpoint_id=checkpoint_id, hooks=list(hooks), num_sequences=num_sequences, seed=seed,
+            checkpoint_id=checkpoint_id, hooks=_names(hooks), num_sequences=num_sequences, seed=seed,
             return_logits=logits, return_loss=loss,
         )  # fmt: skip
         if tokens is not None:
-            request.tokens.CopyFrom(to_tensor(np.asarray(tokens, dtype=np.int64)))
+            request.tokens.CopyFrom(_ids(tokens))
         reply = self._call(self._activations.RunWithCache, request)
         return ActivationCache(
             activations={a.name: from_tensor(a.tensor) for a in reply.activations},
@@ -71,7 +80,7 @@ class ActivationCalls(Connection):
         num_sequences: int = 0,
         seed: int = 0,
         source_seed: int = 1,
-        hooks: Sequence[str] = (),
+        hooks: str | Sequence[str] = (),
         logits: bool = False,
         loss_on_source: bool = False,
     ) -> Intervention:
@@ -80,7 +89,7 @@ class ActivationCalls(Connection):
         edited run's activations at ``hooks``."""
         request = activations_pb2.InterveneRequest(
             checkpoint_id=checkpoint_id, num_sequences=num_sequences, seed=seed, source_seed=source_seed,
-            hooks=list(hooks), return_logits=logits, loss_on_source=loss_on_source,
+            hooks=_names(hooks), return_logits=logits, loss_on_source=loss_on_source,
         )  # fmt: skip
         for edit in edits:
             if edit.kind not in EDIT_KINDS:
@@ -109,8 +118,8 @@ class ActivationCalls(Connection):
     def patch_sweep(
         self,
         checkpoint_id: str,
-        hooks: Sequence[str] = ("blocks.*.attn.hook_z",),
-        axis: str = "head",
+        hooks: str | Sequence[str] = ("blocks.*.attn.hook_z",),
+        axis: str = "position",
         *,
         clean_tokens: np.ndarray | None = None,
         corrupt_tokens: np.ndarray | None = None,
@@ -123,7 +132,7 @@ class ActivationCalls(Connection):
         if axis not in SWEEP_AXES:
             raise ValueError(f"axis must be one of {', '.join(SWEEP_AXES)}, got {axis!r}")
         request = activations_pb2.PatchSweepRequest(
-            checkpoint_id=checkpoint_id, hooks=list(hooks), axis=SWEEP_AXES[axis], num_sequences=num_sequences,
+            checkpoint_id=checkpoint_id, hooks=_names(hooks), axis=SWEEP_AXES[axis], num_sequences=num_sequences,
             seed=seed, corrupt_seed=corrupt_seed,
         )  # fmt: skip
         if clean_tokens is not None:

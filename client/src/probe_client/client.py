@@ -329,10 +329,17 @@ class ProbeClient(ProbeCalls, ActivationCalls):
         """Write ``config.json`` and ``model.safetensors`` to ``directory``, what TransformerLens loads:
         ``HookedTransformer(HookedTransformerConfig(**config))`` then ``load_state_dict(load_file(...),
         strict=False)``. Returns the config. Families that do not map exactly are refused (FAILED_PRECONDITION)."""
+        created = [d for d in (directory, *directory.parents) if not d.exists()]
         directory.mkdir(parents=True, exist_ok=True)
         part = directory / "model.safetensors.part"
-        with open(part, "wb") as out:
-            self._export(checkpoint_id, checkpoints_pb2.EXPORT_FORMAT_TRANSFORMER_LENS, out)
+        try:
+            with open(part, "wb") as out:
+                self._export(checkpoint_id, checkpoints_pb2.EXPORT_FORMAT_TRANSFORMER_LENS, out)
+        except BaseException:  # a refused export leaves nothing behind: no part file, no directory it made
+            part.unlink(missing_ok=True)
+            for made in created:
+                made.rmdir()
+            raise
         config = json.loads(safetensors_metadata(part)[TRANSFORMER_LENS_CONFIG])
         (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         part.replace(directory / "model.safetensors")

@@ -74,8 +74,13 @@ def check_edits(specs: Mapping[str, HookSpec], edits: Sequence[Edit], batch: int
         raise InvalidInput(f"{len(edits)} edits; a run takes at most {MAX_EDITS}")
     for edit in edits:
         spec = specs.get(edit.hook)
+        if spec is None and any(c in edit.hook for c in "*?["):
+            raise InvalidInput(f"an edit names one hook exactly, not a pattern ({edit.hook!r}): globs select what "
+                               "a run returns, not what it edits")  # fmt: skip
         if spec is None:
             raise InvalidInput(f"no hook {edit.hook!r}; this model has {', '.join(specs)}")
+        if edit.kind == "mean" and batch < 2:
+            raise InvalidInput(f"a mean edit of {edit.hook} averages over the batch: it needs at least 2 sequences")
         if edit.kind not in EDIT_KINDS:
             raise InvalidInput(f"unknown edit {edit.kind!r}; edits are {', '.join(EDIT_KINDS)}")
         for what, chosen, names in (("position", edit.positions, POSITION_AXES), ("head", edit.heads, ("head",))):

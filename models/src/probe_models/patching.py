@@ -36,9 +36,9 @@ class PatchSweep:
     loss: torch.Tensor  # [rows, cells]: the corrupt batch's mean loss with that cell patched from the clean batch
     clean_loss: float  # the clean batch's mean loss
     corrupt_loss: float  # the corrupt batch's, against the clean batch's targets
-    # Means skip sequences whose loss is NaN (a factual-recall sequence that asks no fact). A row with fewer cells
-    # than the widest is NaN-padded: a position row on the left (its positions are the last ones, as EOS is
-    # factual-recall's only query), a head row on the right.
+    # Means skip sequences whose loss is NaN (a factual-recall sequence that asks no fact). A position sweep has a
+    # column per position; a row with fewer positions (factual-recall's EOS-only hooks) holds the last ones and
+    # NaN before them. A head row with fewer heads than the widest is NaN on the right.
 
 
 def hooked_run(
@@ -123,6 +123,8 @@ def patch_sweep(
     corrupt_run = hooked_run(family, model, corrupt, targets_of=clean)
     per_pass = max_rows // batch
     width = max(cells for _, _, cells in rows)
+    if axis == "position":  # columns are positions 0..T-1, whatever hooks a row holds
+        width = max(width, clean.shape[1])
     matrix = torch.full((len(rows), width), float("nan"))
     for row, (name, index, cells) in enumerate(rows):
         activation = clean_run.cache[name]

@@ -54,10 +54,7 @@ def activations(
             arrays["loss"] = cache.loss
         with open(npz, "wb") as out:
             np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy 2's stub reads the names as its allow_pickle
-    summary: dict[str, dict[str, Any]] = {
-        name: {"shape": list(a.shape), "mean": float(a.mean()), "std": float(a.std())}
-        for name, a in cache.activations.items()
-    }
+    summary: dict[str, dict[str, Any]] = {name: _summary(a) for name, a in cache.activations.items()}
     if as_json:
         loss = None if cache.loss is None else [float(v) for v in cache.loss]
         print_json({"activations": summary, "loss": loss, "npz": str(npz) if npz else None})
@@ -72,11 +69,21 @@ def activations(
         console.print(f"wrote {npz}")
 
 
+def _summary(array: np.ndarray) -> dict[str, Any]:
+    """Shape, and mean and std over the finite values (attention scores hold -inf where the mask is)."""
+    finite = array[np.isfinite(array)]
+    mean, std = (float(finite.mean()), float(finite.std())) if finite.size else (float("nan"), float("nan"))
+    return {"shape": list(array.shape), "mean": mean, "std": std, "finite": int(finite.size)}
+
+
 def _token_ids(text: str, option: str) -> np.ndarray:
     """Token ids from ``--clean``/``--corrupt``: a .npy file of [batch, pos] ids, or inline ids, commas between
     tokens and semicolons between sequences ("3,1,4;1,5,9")."""
     if text.endswith(".npy"):
-        return np.asarray(np.load(text, allow_pickle=False), dtype=np.int64)
+        ids = np.load(text, allow_pickle=False)
+        if ids.dtype.kind not in "iu":
+            raise ValueError(f"{option}: {text} holds {ids.dtype.name}; token ids must be integers")
+        return ids.astype(np.int64)
     try:
         rows = [[int(t) for t in row.split(",")] for row in text.split(";") if row.strip()]
     except ValueError:
@@ -101,7 +108,10 @@ def patch(
     as_json: JsonFlag = False,
 ) -> None:
     """Activation patching: the corrupt batch with each cell (position or head) of each hook patched in from the
-    clean batch, scored on the clean batch's targets; shows the share of the loss gap each patch closes."""
+    clean batch, scored on the clean batch's targets; shows the share of the loss gap each patch closes.
+
+    Rows come in the network's order, one per hook matching --hook; a position sweep has a column per position
+    (a hook with fewer positions, such as factual-recall's EOS-only ones, fills the last)."""
     if (clean is None) != (corrupt is None):
         raise ValueError("give both --clean and --corrupt, or neither (both drawn from the task)")
     clean_ids = _token_ids(clean, "--clean") if clean is not None else None
@@ -121,9 +131,17 @@ def patch(
                     "restored": restored.tolist(), "clean_loss": result.clean_loss,
                     "corrupt_loss": result.corrupt_loss, "png": str(png) if png else None})  # fmt: skip
         return
-    cells = restored.shape[1]
-    rows = [[name, *(f"{v:.2f}" for v in row)] for name, row in zip(result.hooks, restored, strict=True)]
-    table(f"share of the loss gap restored, by {result.axis}", ["hook", *map(str, range(cells))], rows)
+    rows = [[name, _top_cells(row, result.axis)] for name, row in zip(result.hooks, restored, strict=True)]
+    table("share of the loss gap each patch restores (top cells; --json or --png for all)", ["hook", "cells"], rows)
     console.print(f"clean loss {result.clean_loss:.4f}, corrupt loss {result.corrupt_loss:.4f}")
+    if not result.corrupt_loss > result.clean_loss:
+        console.print("the corrupt batch's loss is not above the clean batch's: there is no gap for patches to "
+                      "restore, and the shares mean nothing")  # fmt: skip
     if png is not None:
         console.print(f"wrote {png}")
+
+
+def _top_cells(row: np.ndarray, axis: str, count: int = 4) -> str:
+    """The cells of one row that restore most, e.g. "position 8: 1.00, position 3: 0.02"."""
+    cells = [int(i) for i in np.argsort(-np.nan_to_num(row, nan=-np.inf))[:count] if np.isfinite(row[i])]
+    return ", ".join(f"{axis} {i}: {row[i]:.2f}" for i in cells) or "no cells"

@@ -271,6 +271,7 @@ class FactualRecall(Family, AnswersFacts, ExposesAttention, MeasuresSharpness, R
         return fact_task(model.config, model.seed).sample(num_sequences, generator(seed, "activations")).inputs
 
     def transformer_lens_export(self, model: LoadedModel) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        self._transformer(model)  # the memories have no hook points at all, and say so
         raise UnsupportedProbe("factual-recall's transformer does not map onto TransformerLens: only EOS "
                                "queries, and there is no residual from the embedding")  # fmt: skip
 
