@@ -115,3 +115,6 @@ def test_the_cli_lists_hooks_and_saves_activations(client, server, gpt, tmp_path
     np.testing.assert_array_equal(saved["tokens"], direct.tokens)
     np.testing.assert_array_equal(saved["logits"], direct.logits)
     assert shown["loss"] == pytest.approx(direct.loss.tolist())
+    given = subprocess.run([*cli, "activations", gpt, "--hook", "hook_embed", "--tokens", "1,2,3;4,5,6", "--json"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert json.loads(given.stdout)["activations"]["hook_embed"]["shape"] == [2, 3, 32]

@@ -173,10 +173,11 @@ def test_probe_cli_patch_draws_the_heatmap(client, server, causal_chain, tmp_pat
     ("call", "code", "message"),
     [
         (
-            {"edits": [HookEdit("blocks.7.hook_z", "zero")]},
+            {"edits": [HookEdit("blocks.7.zz", "zero")]},
             INVALID,
-            "no hook 'blocks.7.hook_z'; this model has hook_embed",
+            "no hook 'blocks.7.zz'; this model has hook_",
         ),
+        ({"edits": [HookEdit("blocks.1.attn.hook_zz", "zero")]}, INVALID, "(did you mean 'blocks.1.attn.hook_z'?)"),
         ({"edits": [HookEdit("blocks.0.attn.hook_z", "zero", heads=[4])]}, INVALID, "head 4 is out of range"),
         ({"edits": [HookEdit("blocks.0.hook_resid_pre", "zero", positions=[12])]}, INVALID, "position 12 is out of"),
         ({"edits": [HookEdit("blocks.0.hook_resid_pre", "zero", heads=[0])]}, INVALID, "has no head axis"),

@@ -53,7 +53,11 @@ def test_globs_select_in_the_models_order_and_unknown_names_list_what_there_is(m
     specs = model.hook_specs(LENGTH)
     assert select(specs, ["blocks.*.attn.hook_pattern"]) == ["blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern"]
     with pytest.raises(
-        InvalidInput, match=re.escape("no hook matches 'blocks.9.hook_resid_post'; this model has hook_embed")
+        InvalidInput,
+        match=re.escape(
+            "no hook matches 'blocks.9.hook_resid_post' (did you mean 'blocks.1.hook_resid_post'?); this model has "
+            "hook_embed"
+        ),
     ):
         select(specs, ["blocks.9.hook_resid_post"])
 

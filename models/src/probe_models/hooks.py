@@ -12,6 +12,7 @@ what TransformerLens's hook of that name computes.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,12 @@ class Edit:
     where: torch.Tensor | None = None
 
 
+def _suggest(name: str, names: Sequence[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest hook name, where one is close."""
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def select(specs: Sequence[HookSpec], patterns: Iterable[str]) -> list[str]:
     """The hook names matching any of ``patterns`` (exact names or globs such as ``blocks.*.attn.hook_pattern``),
     in the network's order; a pattern matching nothing is refused, listing what there is."""
@@ -62,7 +69,9 @@ def select(specs: Sequence[HookSpec], patterns: Iterable[str]) -> list[str]:
     for pattern in patterns:
         matched = fnmatch.filter(names, pattern)
         if not matched:
-            raise InvalidInput(f"no hook matches {pattern!r}; this model has {', '.join(names)}")
+            raise InvalidInput(
+                f"no hook matches {pattern!r}{_suggest(pattern, names)}; this model has {', '.join(names)}"
+            )
         chosen.update(matched)
     return [n for n in names if n in chosen]
 
@@ -78,7 +87,9 @@ def check_edits(specs: Mapping[str, HookSpec], edits: Sequence[Edit], batch: int
             raise InvalidInput(f"an edit names one hook exactly, not a pattern ({edit.hook!r}): globs select what "
                                "a run returns, not what it edits")  # fmt: skip
         if spec is None:
-            raise InvalidInput(f"no hook {edit.hook!r}; this model has {', '.join(specs)}")
+            raise InvalidInput(
+                f"no hook {edit.hook!r}{_suggest(edit.hook, list(specs))}; this model has {', '.join(specs)}"
+            )
         if edit.kind == "mean" and batch < 2:
             raise InvalidInput(f"a mean edit of {edit.hook} averages over the batch: it needs at least 2 sequences")
         if edit.kind not in EDIT_KINDS:

@@ -38,14 +38,17 @@ def activations(
     hook: Annotated[list[str] | None, typer.Option(help="hook name or glob, e.g. 'blocks.*.hook_resid_post'")] = None,
     num_sequences: Annotated[int, typer.Option(help="sequences drawn from the checkpoint's task", min=1)] = 4,
     seed: Annotated[int, typer.Option(help="seed of the drawn sequences", min=0)] = 0,
+    tokens: Annotated[str | None, typer.Option(help="your own token ids instead: a .npy file or '3,1,4;1,5,9'")] = None,
     npz: Annotated[Path | None, typer.Option(help="write every activation, the tokens, logits and loss here")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run a checkpoint on sequences of its task and show (or save) its activations at the given hooks."""
+    """Run a checkpoint on sequences of its task (or given ids) and show (or save) its activations at the hooks."""
+    ids = _token_ids(tokens, "--tokens") if tokens is not None else None
     with connect() as client:
         cache = client.run_with_cache(
-            checkpoint_id, hook or [], num_sequences=num_sequences, seed=seed, logits=npz is not None, loss=True
-        )
+            checkpoint_id, hook or [], tokens=ids, num_sequences=0 if ids is not None else num_sequences, seed=seed,
+            logits=npz is not None, loss=True,
+        )  # fmt: skip
     if npz is not None:
         arrays = {"tokens": cache.tokens, **cache.activations}
         if cache.logits is not None:
