@@ -17,8 +17,8 @@ import torch
 from probe_models.capabilities import RunsWithHooks, capability
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import LoadedModel
-from probe_models.hooks import HookRun, check_edits, select
-from probe_models.patching import intervene, patch_sweep, sweep_hooks
+from probe_models.hooks import check_edits, select
+from probe_models.patching import hooked_run, intervene, patch_sweep, sweep_hooks
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
 from probe_server.servicers.hooked_requests import (
@@ -84,17 +84,16 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         floats = batch.batch * (kept + logits + 1)
         check_floats(self.limits, batch.batch * sequence_floats(specs), floats, batch.batch * batch.seq_len)
         tokens = batch.tokens(family, model)
-        hooks = HookRun({s.name: s for s in specs}, keep=frozenset(names))
         with self.probe_slots, self.metrics.inference("RunWithCache", model.family.name, batch.batch):
-            logits_out, loss = family.run_hooked(model, tokens, hooks)
+            run = hooked_run(family, model, tokens, keep=names)
         reply = EncodedReply(activations_pb2.RunWithCacheResponse(tokens=_tensor(tokens)))
         message = activations_pb2.RunWithCacheResponse
         for name in names:
-            reply.add_named_tensor(message.ACTIVATIONS_FIELD_NUMBER, name, _array(hooks.cache[name]))
+            reply.add_named_tensor(message.ACTIVATIONS_FIELD_NUMBER, name, _array(run.cache[name]))
         if request.return_logits:
-            reply.add_tensor(message.LOGITS_FIELD_NUMBER, _array(logits_out))
+            reply.add_tensor(message.LOGITS_FIELD_NUMBER, _array(run.logits))
         if request.return_loss:
-            reply.add_tensor(message.LOSS_FIELD_NUMBER, _array(loss))
+            reply.add_tensor(message.LOSS_FIELD_NUMBER, _array(run.loss))
         return reply
 
     def Intervene(
