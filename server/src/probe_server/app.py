@@ -24,6 +24,7 @@ from probe_server.executor import Executor, ExecutorUnavailable, LocalExecutor
 from probe_server.interceptors import ServerInterceptor
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
+from probe_server.probe_lanes import ProbeLanes, single_threaded
 from probe_server.reflection import Reflection
 from probe_server.reproductions import ReproductionManager
 from probe_server.servicers.activations import ActivationServicer
@@ -106,6 +107,7 @@ class RunningServer:
     store: Store
     health: health.HealthServicer
     lock: DataDirLock
+    lanes: ProbeLanes
     shutdown_grace: float
 
     def stop(self, grace: float = 2.0) -> None:
@@ -113,6 +115,7 @@ class RunningServer:
         for service in SERVICES:
             self.health.set(service.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(grace).wait()
+        self.lanes.close()
         self.reproductions.stop()
         self.sweeps.stop()
         self.engine.stop(self.shutdown_grace)
@@ -163,7 +166,7 @@ def create_server(settings: Settings) -> RunningServer:
         lock.acquire()  # before the store is opened: recovery would mark another server's running jobs
     except DataDirInUse as error:
         raise SystemExit(str(error)) from None
-    torch.set_num_threads(max(1, settings.probe_threads))
+    lanes = ProbeLanes(settings.probe_threads, settings.probe_torch_threads)  # and this thread single-threaded
     store = Store(settings.database)
     if not store.integrity_ok():
         raise SystemExit(f"{settings.database} fails SQLite's integrity check; restore it from a backup")
@@ -198,18 +201,19 @@ def create_server(settings: Settings) -> RunningServer:
     reproductions.start()
     cache = ModelCache(store, settings.checkpoint_root, settings.model_cache_size, metrics, device, settings.limits)
     metrics.watch_cache(cache.usage)
-    probe_slots = threading.Semaphore(settings.probe_threads)
 
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.rpc_threads, thread_name_prefix="rpc"),
+        futures.ThreadPoolExecutor(
+            max_workers=settings.rpc_threads, thread_name_prefix="rpc", initializer=single_threaded
+        ),
         interceptors=[ServerInterceptor(metrics, tokens, settings.max_streams)],
         options=channel_options(settings.limits.max_message_bytes),
     )
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(engine, settings.limits), server)
-    checkpoints_pb2_grpc.add_CheckpointServiceServicer_to_server(CheckpointServicer(cache, probe_slots), server)
-    add_unary_service(server, probes_pb2, "ProbeService", ProbeServicer(cache, settings.limits, probe_slots, metrics))
+    checkpoints_pb2_grpc.add_CheckpointServiceServicer_to_server(CheckpointServicer(cache, lanes), server)
+    add_unary_service(server, probes_pb2, "ProbeService", ProbeServicer(cache, settings.limits, lanes, metrics))
     add_unary_service(
-        server, activations_pb2, "ActivationService", ActivationServicer(cache, settings.limits, probe_slots, metrics)
+        server, activations_pb2, "ActivationService", ActivationServicer(cache, settings.limits, lanes, metrics)
     )
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(), server)
     sweeps_pb2_grpc.add_SweepServiceServicer_to_server(SweepServicer(sweeps, settings.limits), server)
@@ -240,7 +244,17 @@ def create_server(settings: Settings) -> RunningServer:
         metrics_port,
     )
     return RunningServer(
-        server, port, metrics_port, engine, sweeps, reproductions, store, health_servicer, lock, settings.shutdown_grace
+        server,
+        port,
+        metrics_port,
+        engine,
+        sweeps,
+        reproductions,
+        store,
+        health_servicer,
+        lock,
+        lanes,
+        settings.shutdown_grace,
     )
 
 

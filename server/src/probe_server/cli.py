@@ -64,6 +64,18 @@ def main(argv: list[str] | None = None) -> None:
             flag, type=int, default=getattr(defaults.limits, name), help=f"{meaning} (default %(default)s)"
         )
     serve.add_argument(
+        "--probe-threads",
+        type=int,
+        default=defaults.probe_threads,
+        help="torch probes that run at once, each on a lane of its own; more wait (default %(default)s)",
+    )
+    serve.add_argument(
+        "--probe-torch-threads",
+        type=int,
+        default=defaults.probe_torch_threads,
+        help="torch threads of the first probe lane; the others run on one (default %(default)s)",
+    )
+    serve.add_argument(
         "--threads-per-job",
         type=int,
         default=0,
@@ -123,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.max_retries < 0:
         parser.error("--max-retries must be 0 or more")
+    if args.probe_threads < 1 or args.probe_torch_threads < 1:
+        parser.error("--probe-threads and --probe-torch-threads must be at least 1")
     if args.threads_per_job < 0:
         parser.error("--threads-per-job must be 0 (automatic) or more")
     if args.model_cache_size < 1:
@@ -147,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
             shutdown_grace=args.shutdown_grace,
             model_cache_size=args.model_cache_size,
             job_threads=args.threads_per_job,
+            probe_threads=args.probe_threads,
+            probe_torch_threads=args.probe_torch_threads,
             executor=args.executor,
             ray_address=args.ray_address,
             max_retries=args.max_retries,

@@ -71,7 +71,8 @@ class Settings:
     tls_client_ca: Path | None = None  # PEM CA: clients must present a certificate it signed (mutual TLS)
     rpc_threads: int = 32
     max_streams: int = 24  # open server streams (watchers, downloads); the other rpc_threads stay for unary calls
-    probe_threads: int = 2  # concurrent torch probes
+    probe_threads: int = 2  # concurrent torch probes: the probe lanes (probe_lanes.py)
+    probe_torch_threads: int = 1  # torch threads of the first probe lane (the others run on one): see probe_lanes.py
     model_cache_size: int = 8
     job_threads: int = 0  # torch threads per job worker; 0: the cores but one, shared among the slots
     executor: str = "local"  # local | ray: see executor.py

@@ -8,7 +8,6 @@ hold, and the activations, logits and tokens the reply returns, within this serv
 from __future__ import annotations
 
 import math
-import threading
 
 import grpc
 import numpy as np
@@ -21,6 +20,7 @@ from probe_models.hooks import check_edits, select
 from probe_models.patching import hooked_run, intervene, patch_sweep, sweep_hooks
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
+from probe_server.probe_lanes import ProbeLanes
 from probe_server.servicers.hooked_requests import (
     SWEEP_AXES,
     check_floats,
@@ -43,10 +43,10 @@ def _tensor(x: torch.Tensor) -> tensor_pb2.Tensor:
 
 
 class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
-    def __init__(self, cache: ModelCache, limits: Limits, probe_slots: threading.Semaphore, metrics: Metrics) -> None:
+    def __init__(self, cache: ModelCache, limits: Limits, lanes: ProbeLanes, metrics: Metrics) -> None:
         self.cache = cache
         self.limits = limits
-        self.probe_slots = probe_slots
+        self.lanes = lanes
         self.metrics = metrics
 
     def _load(self, checkpoint_id: str) -> tuple[LoadedModel, RunsWithHooks]:
@@ -84,8 +84,8 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         floats = batch.batch * (kept + logits + 1)
         check_floats(self.limits, batch.batch * sequence_floats(specs), floats, batch.batch * batch.seq_len)
         tokens = batch.tokens(family, model)
-        with self.probe_slots, self.metrics.inference("RunWithCache", model.family.name, batch.batch):
-            run = hooked_run(family, model, tokens, keep=names)
+        with self.lanes.lane() as lane, self.metrics.inference("RunWithCache", model.family.name, batch.batch):
+            run = lane.call(hooked_run, family, model, tokens, keep=names)
         reply = EncodedReply(activations_pb2.RunWithCacheResponse(tokens=_tensor(tokens)))
         message = activations_pb2.RunWithCacheResponse
         for name in names:
@@ -133,8 +133,10 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
                      batch.batch * (kept + returned + 2), 2 * batch.batch * batch.seq_len)  # fmt: skip
         tokens = batch.tokens(family, model)
         source_tokens = source.tokens(family, model) if source is not None else None
-        with self.probe_slots, self.metrics.inference("Intervene", model.family.name, batch.batch):
-            clean, edited = intervene(family, model, tokens, edits, names, source_tokens, request.loss_on_source)
+        with self.lanes.lane() as lane, self.metrics.inference("Intervene", model.family.name, batch.batch):
+            clean, edited = lane.call(
+                intervene, family, model, tokens, edits, names, source_tokens, request.loss_on_source
+            )
         response = activations_pb2.InterveneResponse(
             tokens=_tensor(tokens), clean_loss=_tensor(clean.loss), loss=_tensor(edited.loss)
         )
@@ -187,8 +189,8 @@ class ActivationServicer(activations_pb2_grpc.ActivationServiceServicer):
         check_floats(self.limits, 2 * clean.batch * per_sequence, len(rows) * max(c for _, _, c in rows),
                      2 * clean.batch * clean.seq_len)  # fmt: skip
         clean_tokens, corrupt_tokens = clean.tokens(family, model), corrupt.tokens(family, model)
-        with self.probe_slots, self.metrics.inference("PatchSweep", model.family.name, clean.batch * cells):
-            result = patch_sweep(family, model, clean_tokens, corrupt_tokens, names, axis, max_rows)
+        with self.lanes.lane() as lane, self.metrics.inference("PatchSweep", model.family.name, clean.batch * cells):
+            result = lane.call(patch_sweep, family, model, clean_tokens, corrupt_tokens, names, axis, max_rows)
         return activations_pb2.PatchSweepResponse(
             hooks=result.hooks, loss=_tensor(result.loss), clean_loss=result.clean_loss,
             corrupt_loss=result.corrupt_loss, clean_tokens=_tensor(clean_tokens),

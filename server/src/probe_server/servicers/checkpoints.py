@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 
 import grpc
@@ -16,6 +15,7 @@ from probe_server import paging
 from probe_server.convert import checkpoint_proto
 from probe_server.ids import check_id
 from probe_server.model_cache import ONNX_INPUT, ONNX_LOGITS, ONNX_PROBABILITIES, ModelCache
+from probe_server.probe_lanes import ProbeLanes
 from probe_wire.v1 import checkpoints_pb2, checkpoints_pb2_grpc
 
 CHUNK_BYTES = 1 << 20
@@ -23,10 +23,10 @@ TRANSFORMER_LENS_CONFIG = "transformer_lens_config"  # the safetensors metadata 
 
 
 class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
-    def __init__(self, cache: ModelCache, probe_slots: threading.Semaphore) -> None:
+    def __init__(self, cache: ModelCache, lanes: ProbeLanes) -> None:
         self.cache = cache
         self.store = cache.store
-        self.probe_slots = probe_slots
+        self.lanes = lanes
 
     def ListCheckpoints(
         self, request: checkpoints_pb2.ListCheckpointsRequest, context: grpc.ServicerContext
@@ -66,8 +66,8 @@ class CheckpointServicer(checkpoints_pb2_grpc.CheckpointServiceServicer):
         if not onnx and request.format != checkpoints_pb2.EXPORT_FORMAT_TRANSFORMER_LENS:
             raise InvalidInput(f"unknown export format {request.format}")
         checkpoint_id = self.cache.record(request.checkpoint_id).checkpoint_id
-        with self.probe_slots:
-            data = self.cache.onnx_bytes(checkpoint_id) if onnx else self._transformer_lens(checkpoint_id)
+        with self.lanes.lane() as lane:
+            data = lane.call(self.cache.onnx_bytes if onnx else self._transformer_lens, checkpoint_id)
         for offset in range(0, max(len(data), 1), CHUNK_BYTES):
             chunk = checkpoints_pb2.ExportCheckpointChunk(
                 size_bytes=len(data), offset=offset, data=data[offset : offset + CHUNK_BYTES]

@@ -1,14 +1,13 @@
 """ProbeService: facts through ONNX Runtime; attention, sharpness and evaluation in torch.
 
-Torch probes run under a semaphore of ``probe_threads`` permits so that a few
-heavy Hessian requests cannot occupy every RPC thread.
+Torch probes run on the server's probe lanes (probe_lanes.py), which also
+bound how many run at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 
 import grpc
 import numpy as np
@@ -28,6 +27,7 @@ from probe_models.family import LoadedModel
 from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
+from probe_server.probe_lanes import ProbeLanes
 from probe_server.servicers.request_checks import check_count, parse_tokens
 from probe_server.settings import Limits
 from probe_wire.encoded import EncodedReply
@@ -59,10 +59,10 @@ def _top_k(probabilities: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
-    def __init__(self, cache: ModelCache, limits: Limits, probe_slots: threading.Semaphore, metrics: Metrics) -> None:
+    def __init__(self, cache: ModelCache, limits: Limits, lanes: ProbeLanes, metrics: Metrics) -> None:
         self.cache = cache
         self.limits = limits
-        self.probe_slots = probe_slots
+        self.lanes = lanes
         self.metrics = metrics
 
     def _load(self, kind: type[C], checkpoint_id: str) -> tuple[LoadedModel, C]:
@@ -157,8 +157,8 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
                 raise InvalidInput(f"head {bad[0]} does not exist in {name}: it has heads 0..{available[name] - 1}")
         self._check_attention_size(model, attention, hooks, heads, batch, seq_len, request.average_over_batch)
         tokens = given if given is not None else attention.sample_sequences(model, batch, request.seed)
-        with self.probe_slots, self.metrics.inference("ExtractAttention", model.family.name, len(tokens)):
-            patterns = attention.run_with_attention(model, tokens)
+        with self.lanes.lane() as lane, self.metrics.inference("ExtractAttention", model.family.name, len(tokens)):
+            patterns = lane.call(attention.run_with_attention, model, tokens)
         selected = {name: patterns[name][:, heads] if heads else patterns[name] for name in hooks}
         response = probes_pb2.ExtractAttentionResponse(
             tokens=to_tensor(tokens.numpy()),
@@ -204,8 +204,8 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         count = check_count(
             "num_sequences", request.num_sequences, DEFAULT_GRAPH_SEQUENCES, self.limits.max_eval_sequences
         )
-        with self.probe_slots, self.metrics.inference("RecoverGraph", model.family.name, count):
-            result = graphs.recover_graph(model, count, request.seed)
+        with self.lanes.lane() as lane, self.metrics.inference("RecoverGraph", model.family.name, count):
+            result = lane.call(graphs.recover_graph, model, count, request.seed)
         return probes_pb2.RecoverGraphResponse(
             graph=result.graph,
             layer=result.layer,
@@ -259,10 +259,10 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             top_k=top_k, method=method, max_iterations=iterations, tolerance=tolerance, seed=request.seed,
             chunk_size=chunk_size, float64=request.float64, trace_samples=trace_samples, warm_start=warm_start,
         )  # fmt: skip
-        with self.probe_slots, self.metrics.inference("MeasureSharpness", model.family.name, examples):
-            whole = request.whole_training_set or (request.num_examples == 0 and _fits(sharpness, model, examples))
-            data = sharpness.sharpness_data(model, examples, request.seed, whole)
-            report = measure_sharpness(model, data, settings)
+        whole = request.whole_training_set or (request.num_examples == 0 and _fits(sharpness, model, examples))
+        with self.lanes.lane() as lane, self.metrics.inference("MeasureSharpness", model.family.name, examples):
+            data = lane.call(sharpness.sharpness_data, model, examples, request.seed, whole)
+            report = lane.call(measure_sharpness, model, data, settings)
         response = probes_pb2.MeasureSharpnessResponse(
             eigenvalues=report.eigenvalues,
             residuals=report.residuals,
@@ -307,8 +307,8 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     ) -> probes_pb2.MeasureStabilizationResponse:
         model, gd = self._load(SelfStabilizes, request.checkpoint_id)
         steps = check_count("steps", request.steps, DEFAULT_STABILIZATION_STEPS, self.limits.max_hvp_iterations)
-        with self.probe_slots, self.metrics.inference("MeasureStabilization", model.family.name, 1):
-            report = gd.self_stabilization(model, steps, request.projected)
+        with self.lanes.lane() as lane, self.metrics.inference("MeasureStabilization", model.family.name, 1):
+            report = lane.call(gd.self_stabilization, model, steps, request.projected)
         return probes_pb2.MeasureStabilizationResponse(**dataclasses.asdict(report))
 
     def Evaluate(
@@ -318,8 +318,8 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         count = check_count(
             "num_sequences", request.num_sequences, DEFAULT_EVAL_SEQUENCES, self.limits.max_eval_sequences
         )
-        with self.probe_slots, self.metrics.inference("Evaluate", model.family.name, count):
-            result = model.family.evaluate(model, count, request.seed)
+        with self.lanes.lane() as lane, self.metrics.inference("Evaluate", model.family.name, count):
+            result = lane.call(model.family.evaluate, model, count, request.seed)
         return probes_pb2.EvaluateResponse(accuracy=result.accuracy, test_loss=result.loss, metrics=result.metrics)
 
 
