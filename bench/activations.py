@@ -35,7 +35,7 @@ from tests.conftest import GPT_CONFIG, start_server
 SEQUENCES = 256
 
 
-def bench(client: ProbeClient, data_dir: Path, metrics_port: int) -> None:
+def bench(client: ProbeClient, data_dir: Path, server_pid: int) -> None:
     ckpt = client.wait(client.submit_job("lm-finetune", GPT_CONFIG, steps=20, seed=3).job_id).checkpoint_id
     record = client.get_checkpoint(ckpt)
     family = get_family(record.family)
@@ -55,7 +55,7 @@ def bench(client: ProbeClient, data_dir: Path, metrics_port: int) -> None:
     for name, value in served.activations.items():
         np.testing.assert_array_equal(value, expected[name])  # the same numbers, or the timing means nothing
     grpc_s = timed(lambda: client.run_with_cache(ckpt, tokens=array), ROUNDS)
-    alone = in_flight(lambda: client.run_with_cache(ckpt, tokens=array), 1, CPU_ROUNDS, metrics_port)
+    alone = in_flight(lambda: client.run_with_cache(ckpt, tokens=array), 1, CPU_ROUNDS, server_pid)
     local_s, local_cpu = timed(local, ROUNDS), cpu_per_call(local, CPU_ROUNDS)
     floats = sum(v.size for v in served.activations.values())
     print(f"RunWithCache, every hook ({len(served.activations)}) of an lm-finetune GPT for {SEQUENCES} sequences of "
@@ -96,7 +96,7 @@ def main() -> None:
         server = start_server(Path(tmp) / "data")
         try:
             with server.client() as client:
-                bench(client, server.data_dir, server.metrics_port)
+                bench(client, server.data_dir, server.process.pid)
         finally:
             server.stop()
 

@@ -15,7 +15,8 @@
 Beside each ratio, what bounds it here: the round trip of a bare grpcio
 server that answers a request of the same size with a reply of the same size
 and does no work (``transport_floor.py``), and the CPU each batch costs the
-server (its ``process_cpu_seconds_total``) and this client, against what the
+server (user + system time of its process, from /proc: a scrape of its
+/metrics costs it about 23 ms) and this client, against what the
 in-process baseline spends. One request at a time can reach at most
 compute / (compute + transport floor); with requests in flight, the cores are
 shared by the server, the client and their transport.
@@ -42,6 +43,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import transport_floor
+from transport_floor import process_cpu_seconds
 
 from probe_client import ProbeClient
 from probe_models.config import parse_config
@@ -56,7 +58,7 @@ from tests.conftest import start_server
 
 BATCH = 1024
 ROUNDS = 30
-CPU_ROUNDS = 150  # the server's CPU is read in 10 ms ticks: over 150 calls of ~4 ms, to within 2%
+CPU_ROUNDS = 300  # CPU is read in 10 ms ticks: over 300 calls of ~4 ms, to within 1%
 IN_FLIGHT = 2
 LATENCY_QUERIES = 300
 TRAIN_STEPS = 300
@@ -83,10 +85,10 @@ class Load:
     client_cpu: float  # CPU seconds per call in this process
 
 
-def in_flight(fn: Callable[[], object], concurrency: int, rounds: int, metrics_port: int) -> Load:
+def in_flight(fn: Callable[[], object], concurrency: int, rounds: int, server_pid: int) -> Load:
     """Per call, with ``concurrency`` callers at once (each makes ``rounds`` calls)."""
     fn()
-    server_before, client_before = server_cpu(metrics_port), transport_floor.own_cpu_seconds()
+    server_before, client_before = process_cpu_seconds(server_pid), transport_floor.own_cpu_seconds()
     with ThreadPoolExecutor(concurrency) as pool:
         start = time.perf_counter()
         for future in [pool.submit(lambda: [fn() for _ in range(rounds)]) for _ in range(concurrency)]:
@@ -95,7 +97,7 @@ def in_flight(fn: Callable[[], object], concurrency: int, rounds: int, metrics_p
     calls = concurrency * rounds
     return Load(
         seconds / calls,
-        (server_cpu(metrics_port) - server_before) / calls,
+        (process_cpu_seconds(server_pid) - server_before) / calls,
         (transport_floor.own_cpu_seconds() - client_before) / calls,
     )
 
@@ -152,8 +154,8 @@ def main() -> None:
         server = start_server(Path(tmp) / "data")
         try:
             with server.client() as client:
-                run(client, server.metrics_port)
-                attention(client, server.data_dir, server.metrics_port)
+                run(client, server.metrics_port, server.process.pid)
+                attention(client, server.data_dir, server.process.pid)
         finally:
             server.stop()
 
@@ -161,14 +163,6 @@ def main() -> None:
 def scrape(metrics_port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
         return response.read().decode()
-
-
-def server_cpu(metrics_port: int) -> float:
-    """The server process's CPU seconds so far (process_cpu_seconds_total)."""
-    match = re.search(r"^process_cpu_seconds_total (\S+)$", scrape(metrics_port), re.MULTILINE)
-    if match is None:
-        raise RuntimeError("the server's /metrics has no process_cpu_seconds_total")
-    return float(match.group(1))
 
 
 def server_seconds(metrics_port: int, method: str) -> tuple[float, float]:
@@ -188,7 +182,7 @@ def wire_sizes(address: str, method: str, request: object) -> tuple[int, int]:
     return request.ByteSize(), reply.ByteSize()
 
 
-def run(client: ProbeClient, metrics_port: int) -> None:
+def run(client: ProbeClient, metrics_port: int, server_pid: int) -> None:
     job = client.submit_job("factual-recall", CONFIG, steps=TRAIN_STEPS, log_every=10)
     events = list(client.watch_job(job.job_id))
     job = client.get_job(job.job_id)
@@ -221,8 +215,8 @@ def run(client: ProbeClient, metrics_port: int) -> None:
     grpc_s = timed(lambda: client.query_facts(ckpt, pairs, top_k=1), ROUNDS)
     after = server_seconds(metrics_port, "QueryFacts")
     in_server_s = (after[0] - before[0]) / (after[1] - before[1])
-    alone = in_flight(lambda: client.query_facts(ckpt, pairs, top_k=1), 1, CPU_ROUNDS, metrics_port)
-    concurrent_s = in_flight(lambda: client.query_facts(ckpt, pairs, top_k=1), IN_FLIGHT, ROUNDS, metrics_port).seconds
+    alone = in_flight(lambda: client.query_facts(ckpt, pairs, top_k=1), 1, CPU_ROUNDS, server_pid)
+    concurrent_s = in_flight(lambda: client.query_facts(ckpt, pairs, top_k=1), IN_FLIGHT, ROUNDS, server_pid).seconds
     bare_s = timed(lambda: session.run(["probabilities"], {"inputs": inputs}), ROUNDS)
     pipeline_s = timed(lambda: pipeline(session, family, config, record.seed, subjects, relations), ROUNDS)
     pipeline_cpu = cpu_per_call(lambda: pipeline(session, family, config, record.seed, subjects, relations), CPU_ROUNDS)
@@ -231,11 +225,17 @@ def run(client: ProbeClient, metrics_port: int) -> None:
     )
 
     latencies = []
+    handled_before = server_seconds(metrics_port, "QueryFacts")
     for i in range(LATENCY_QUERIES):
         start = time.perf_counter()
         client.query_facts(ckpt, [pairs[i % len(pairs)]])
         latencies.append(time.perf_counter() - start)
+    handled_after = server_seconds(metrics_port, "QueryFacts")
+    single_handler_s = (handled_after[0] - handled_before[0]) / (handled_after[1] - handled_before[1])
     p50, p99 = np.percentile(latencies, [50, 99]) * 1000
+    one = probes_pb2.QueryFactsRequest(checkpoint_id=ckpt, subjects=[0], relations=[0])
+    single_floor = transport_floor.measure(*wire_sizes(client.address, "QueryFacts", one), LATENCY_QUERIES)
+    single_local_s = timed(lambda: pipeline(session, family, config, record.seed, subjects[:1], relations[:1]), ROUNDS)
 
     print(f"checkpoint {ckpt}: factual-recall transformer, {config.num_facts} facts, T={config.seq_len}")
     print(f"QueryFacts, batches of {BATCH} queries ({ROUNDS} rounds, best of 3):")
@@ -258,12 +258,17 @@ def run(client: ProbeClient, metrics_port: int) -> None:
         f" (goal p50 <= 1 ms: {'met' if p50 <= 1 else 'NOT met'})"
     )
     print(
+        f"  of which: transport alone p50 {single_floor.p50_s * 1000:.2f} ms (bare grpcio server, the same sizes), "
+        f"the server's handler {single_handler_s * 1000:.2f} ms (in-process inputs+ORT+top-1: "
+        f"{single_local_s * 1000:.3f} ms)"
+    )
+    print(
         f"training (batch {config.batch_size}): worker job {served_rate:.1f} steps/s, in-process "
         f"{local_rate:.1f} steps/s, ratio {served_rate / local_rate:.2f}"
     )
 
 
-def attention(client: ProbeClient, data_dir: Path, metrics_port: int) -> None:
+def attention(client: ProbeClient, data_dir: Path, server_pid: int) -> None:
     job = client.wait(client.submit_job("causal-icl", {}, steps=100, log_every=50).job_id)
     ckpt = job.checkpoint_id
     record = client.get_checkpoint(ckpt)
@@ -277,9 +282,9 @@ def attention(client: ProbeClient, data_dir: Path, metrics_port: int) -> None:
     for name, pattern in served.patterns.items():
         np.testing.assert_array_equal(pattern, local[name].numpy())  # the same numbers, or the timing means nothing
     grpc_s = timed(lambda: client.extract_attention(ckpt, tokens=array), ROUNDS)
-    alone = in_flight(lambda: client.extract_attention(ckpt, tokens=array), 1, CPU_ROUNDS, metrics_port)
+    alone = in_flight(lambda: client.extract_attention(ckpt, tokens=array), 1, CPU_ROUNDS, server_pid)
     concurrent_s = in_flight(
-        lambda: client.extract_attention(ckpt, tokens=array), IN_FLIGHT, ROUNDS, metrics_port
+        lambda: client.extract_attention(ckpt, tokens=array), IN_FLIGHT, ROUNDS, server_pid
     ).seconds
 
     def local() -> dict[str, np.ndarray]:

@@ -56,7 +56,7 @@ def serve() -> None:
     server.wait_for_termination()
 
 
-def _cpu_seconds(pid: int) -> float:
+def process_cpu_seconds(pid: int) -> float:
     """User + system CPU of a process, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -79,13 +79,13 @@ def measure(request_bytes: int, reply_bytes: int, calls: int) -> Floor:
             request = HEADER.pack(reply_bytes) + bytes(max(0, request_bytes - HEADER.size))
             for _ in range(20):
                 call(request)
-            server_before, client_before = _cpu_seconds(process.pid), own_cpu_seconds()
+            server_before, client_before = process_cpu_seconds(process.pid), own_cpu_seconds()
             walls = []
             for _ in range(calls):
                 start = time.perf_counter()
                 call(request)
                 walls.append(time.perf_counter() - start)
-            server_cpu = _cpu_seconds(process.pid) - server_before
+            server_cpu = process_cpu_seconds(process.pid) - server_before
             client_cpu = own_cpu_seconds() - client_before
         return Floor(float(np.median(walls)), client_cpu / calls, server_cpu / calls)
     finally:

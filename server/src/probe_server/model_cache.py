@@ -86,7 +86,10 @@ class _LRU(Generic[T]):
 def session_options() -> ort.SessionOptions:
     """How the server runs an ONNX graph (bench/run.py's in-process baseline runs it the same way)."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
+    # One thread per run: on 2 cores a QueryFacts batch of 1024 took as long on two (1.78 ms) but 0.76 ms
+    # more CPU, and the server then spent 3.80 ms of CPU per batch against 2.80 (bench/run.py). Concurrent
+    # requests run on the RPC threads side by side instead.
+    options.intra_op_num_threads = 1
     # No busy-waiting between runs: spinning threads took the CPU from the RPC threads and
     # from training workers (single-query p50 went from 4.4 to 3.3 ms with it off).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
