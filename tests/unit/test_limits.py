@@ -39,3 +39,11 @@ def test_job_threads_leave_a_core_to_the_server(monkeypatch: pytest.MonkeyPatch)
     assert Settings(slots=1, job_threads=16).threads_per_job == 16  # --threads-per-job: the operator's choice
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert Settings(slots=1).threads_per_job == 1
+
+
+@pytest.mark.parametrize("flag", ["--probe-threads", "--probe-torch-threads"])
+def test_probe_lanes_need_a_thread_each(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", flag, "0"])
+    assert stopped.value.code == 2
+    assert "--probe-threads and --probe-torch-threads must be at least 1" in capsys.readouterr().err

@@ -96,6 +96,6 @@ class ProbeLanes:
             self._free.put(index)
 
     def close(self) -> None:
-        """Stop the lanes' threads once the probes they run have returned."""
+        """Stop taking probes; one still running finishes on its own thread (torch work cannot be interrupted)."""
         for executor in self._executors:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=False, cancel_futures=True)
