@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from run import CPU_ROUNDS, ROUNDS, cpu_per_call, in_flight, serving_goals, timed
+from run import CPU_ROUNDS, PROBE_THREADS, ROUNDS, cpu_per_call, in_flight, serving_goals, timed
 
 from probe_client import HookEdit, ProbeClient
 from probe_models.config import parse_config
@@ -60,7 +60,7 @@ def bench(client: ProbeClient, data_dir: Path, server_pid: int) -> None:
     floats = sum(v.size for v in served.activations.values())
     print(f"RunWithCache, every hook ({len(served.activations)}) of an lm-finetune GPT for {SEQUENCES} sequences of "
           f"{tokens.shape[1]} tokens ({floats:,} floats):")  # fmt: skip
-    for label, seconds in (("over gRPC", grpc_s), ("in-process torch", local_s)):
+    for label, seconds in (("over gRPC", grpc_s), (f"in-process torch, {PROBE_THREADS} thread(s)", local_s)):
         print(f"  {label:<32}{SEQUENCES / seconds:10.0f} sequences/s ({seconds * 1000:.2f} ms per batch)")
     request = activations_pb2.RunWithCacheRequest(checkpoint_id=ckpt, tokens=to_tensor(array))
     with grpc.insecure_channel(client.address, options=channel_options()) as channel:
@@ -91,7 +91,7 @@ def bench(client: ProbeClient, data_dir: Path, server_pid: int) -> None:
 
 
 def main() -> None:
-    torch.set_num_threads(2)
+    torch.set_num_threads(PROBE_THREADS)
     with tempfile.TemporaryDirectory(prefix="probe-bench-") as tmp:
         server = start_server(Path(tmp) / "data")
         try:

@@ -1,5 +1,5 @@
-"""Torch probes on the probe lanes: one lane with two torch threads serves concurrent calls one after another,
-each equal to the same computation in this process."""
+"""Torch probes on the probe lanes: the flags reach the lanes, and concurrent calls sharing one two-thread lane
+each get the same numbers as the computation in this process."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from tests.conftest import in_process, start_server
 
 
-def test_concurrent_probes_wait_for_the_one_lane_and_match_the_in_process_run(tmp_path: Path) -> None:
+def test_concurrent_probes_on_one_lane_match_the_in_process_run(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data", "--probe-threads", "1", "--probe-torch-threads", "2")
     try:
         with server.client() as client:
@@ -29,3 +29,4 @@ def test_concurrent_probes_wait_for_the_one_lane_and_match_the_in_process_run(tm
             assert client.evaluate(ckpt, num_sequences=64).test_loss > 0  # a probe after them gets the lane
     finally:
         server.stop()
+    assert "probe lanes: 1, the first with 2 torch threads" in server.log_path.read_text()

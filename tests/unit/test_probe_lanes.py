@@ -10,11 +10,12 @@ import json
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
 
-def run_script(body: str) -> dict:
+def run_script(body: str) -> dict[str, Any]:
     script = "import json, threading, torch\nfrom probe_server.probe_lanes import ProbeLanes, single_threaded\n"
     completed = subprocess.run(
         [sys.executable, "-c", script + textwrap.dedent(body)], capture_output=True, text=True, timeout=120
@@ -41,6 +42,23 @@ def test_only_the_first_lane_is_multi_threaded() -> None:
         """
     )
     assert counts == {"lanes": [2, 1, 1], "main": 1, "later": 1, "after": 2}
+
+
+def test_threads_started_after_a_single_multi_threaded_lane_run_on_one() -> None:
+    counts = run_script(
+        """
+        lanes = ProbeLanes(1, 2)  # the last count any thread set is the lane's own
+        later = []
+        thread = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        with lanes.lane() as lane:
+            on_lane = lane.call(torch.get_num_threads)
+        lanes.close()
+        print(json.dumps({"lane": on_lane, "later": later[0]}))
+        """
+    )
+    assert counts == {"lane": 2, "later": 1}
 
 
 def test_lanes_bound_the_probes_running_at_once_and_prefer_the_first() -> None:
@@ -91,6 +109,36 @@ def test_a_probes_exception_reaches_its_caller_and_frees_the_lane() -> None:
         """
     )
     assert seen == {"message": "bad input", "value": 42}
+
+
+def test_closing_waits_for_the_running_probe_then_refuses_new_ones() -> None:
+    seen = run_script(
+        """
+        import time
+        from probe_server.errors import ShuttingDown
+        lanes = ProbeLanes(1, 1)
+        finished = []
+        def probe():
+            time.sleep(0.3)
+            finished.append(time.monotonic())
+        def call():
+            with lanes.lane() as lane:
+                lane.call(probe)
+        caller = threading.Thread(target=call)
+        caller.start()
+        time.sleep(0.1)  # the probe is running
+        lanes.close()
+        closed = time.monotonic()
+        caller.join()
+        try:
+            with lanes.lane():
+                refused = ""
+        except ShuttingDown as error:
+            refused = str(error)
+        print(json.dumps({"finished_first": finished[0] <= closed, "refused": refused}))
+        """
+    )
+    assert seen == {"finished_first": True, "refused": "the server is stopping; retry on one that is up"}
 
 
 def test_lanes_refuse_an_empty_pool() -> None:

@@ -115,7 +115,7 @@ class RunningServer:
         for service in SERVICES:
             self.health.set(service.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(grace).wait()
-        self.lanes.close()
+        self.lanes.close()  # a probe still running finishes before the store closes and the lock goes
         self.reproductions.stop()
         self.sweeps.stop()
         self.engine.stop(self.shutdown_grace)
@@ -167,6 +167,7 @@ def create_server(settings: Settings) -> RunningServer:
     except DataDirInUse as error:
         raise SystemExit(str(error)) from None
     lanes = ProbeLanes(settings.probe_threads, settings.probe_torch_threads)  # and this thread single-threaded
+    log.info("probe lanes: %d, the first with %d torch threads", settings.probe_threads, settings.probe_torch_threads)
     store = Store(settings.database)
     if not store.integrity_ok():
         raise SystemExit(f"{settings.database} fails SQLite's integrity check; restore it from a backup")

@@ -31,6 +31,10 @@ class Busy(Exception):
     """The server is at a concurrency limit (open streams); the same request may succeed later."""
 
 
+class ShuttingDown(Exception):
+    """The server is stopping: the request was fine and may succeed on a server that is up."""
+
+
 STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -42,6 +46,7 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (StorageFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (DataLoss, grpc.StatusCode.DATA_LOSS),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
 )
 
 

@@ -90,8 +90,8 @@ def session_options() -> ort.SessionOptions:
     # more CPU, and the server then spent 3.80 ms of CPU per batch against 2.80 (bench/run.py). Concurrent
     # requests run on the RPC threads side by side instead.
     options.intra_op_num_threads = 1
-    # No busy-waiting between runs: spinning threads took the CPU from the RPC threads and
-    # from training workers (single-query p50 went from 4.4 to 3.3 ms with it off).
+    # No busy-waiting between runs should the thread count grow: spinning threads took the CPU from the RPC
+    # threads and from training workers (single-query p50 went from 4.4 to 3.3 ms with it off).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 

@@ -33,6 +33,8 @@ from typing import ParamSpec, TypeVar
 
 import torch
 
+from probe_server.errors import ShuttingDown
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -61,7 +63,11 @@ class Lane:
 
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on this lane's thread; its result, or its exception raised here."""
-        return self._executor.submit(fn, *args, **kwargs).result()
+        try:
+            future = self._executor.submit(fn, *args, **kwargs)
+        except RuntimeError:  # the lanes closed after this lane was taken
+            raise ShuttingDown("the server is stopping; retry on one that is up") from None
+        return future.result()
 
 
 class ProbeLanes:
@@ -85,17 +91,22 @@ class ProbeLanes:
         self._free: queue.PriorityQueue[int] = queue.PriorityQueue()
         for index in range(count):
             self._free.put(index)
+        self._closed = False
 
     @contextlib.contextmanager
     def lane(self) -> Iterator[Lane]:
-        """The free lane with the lowest index, waiting for one if all are busy."""
+        """The free lane with the lowest index, waiting for one if all are busy; UNAVAILABLE once closed."""
         index = self._free.get()
         try:
+            if self._closed:
+                raise ShuttingDown("the server is stopping; retry on one that is up")
             yield Lane(self._executors[index])
         finally:
             self._free.put(index)
 
     def close(self) -> None:
-        """Stop taking probes; one still running finishes on its own thread (torch work cannot be interrupted)."""
+        """Refuse new probes and wait for the running ones (torch work cannot be interrupted), so that nothing
+        reads the store or writes the data dir after the server has let them go."""
+        self._closed = True
         for executor in self._executors:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=True)

@@ -82,6 +82,11 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
+        if self.probe_threads < 1 or self.probe_torch_threads < 1:
+            raise ValueError(
+                f"probe_threads and probe_torch_threads must be at least 1, got {self.probe_threads} and "
+                f"{self.probe_torch_threads}"
+            )
         if not 1 <= self.max_streams < self.rpc_threads:
             raise ValueError(
                 f"max_streams must lie in [1, rpc_threads) = [1, {self.rpc_threads}), got {self.max_streams}: "

@@ -24,7 +24,7 @@ from probe_models.capabilities import (
 )
 from probe_models.errors import InvalidInput, TooLarge
 from probe_models.family import LoadedModel
-from probe_models.sharpness import METHODS, SharpnessRequest, measure_sharpness
+from probe_models.sharpness import METHODS, SharpnessReport, SharpnessRequest, measure_sharpness
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ONNX_INPUT, ONNX_PROBABILITIES, ModelCache
 from probe_server.probe_lanes import ProbeLanes
@@ -259,10 +259,13 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             top_k=top_k, method=method, max_iterations=iterations, tolerance=tolerance, seed=request.seed,
             chunk_size=chunk_size, float64=request.float64, trace_samples=trace_samples, warm_start=warm_start,
         )  # fmt: skip
-        whole = request.whole_training_set or (request.num_examples == 0 and _fits(sharpness, model, examples))
+
+        def measure() -> SharpnessReport:  # on a lane: the training set may first have to be loaded
+            whole = request.whole_training_set or (request.num_examples == 0 and _fits(sharpness, model, examples))
+            return measure_sharpness(model, sharpness.sharpness_data(model, examples, request.seed, whole), settings)
+
         with self.lanes.lane() as lane, self.metrics.inference("MeasureSharpness", model.family.name, examples):
-            data = lane.call(sharpness.sharpness_data, model, examples, request.seed, whole)
-            report = lane.call(measure_sharpness, model, data, settings)
+            report = lane.call(measure)
         response = probes_pb2.MeasureSharpnessResponse(
             eigenvalues=report.eigenvalues,
             residuals=report.residuals,
