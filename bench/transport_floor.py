@@ -3,7 +3,8 @@
 A bare grpcio server in its own process answers every call with a reply of
 the size the request names; the bench sends requests as large as the real
 ones and asks for replies as large as the real replies, over a channel with
-the same options. The round trip it measures is a floor under any served
+the same options, in a process whose malloc is tuned as probe-server's is
+(malloc_tuning.py). The round trip it measures is a floor under any served
 call: a served QueryFacts or ExtractAttention pays it on top of its compute.
 
 Run as ``python bench/transport_floor.py`` it serves and prints its port.
@@ -23,6 +24,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+from probe_server.malloc_tuning import keep_reply_buffers
 from probe_wire.limits import channel_options
 
 METHOD = "/bench.Transport/Reply"
@@ -47,6 +49,7 @@ def _reply(request: bytes, context: grpc.ServicerContext) -> bytes:
 
 
 def serve() -> None:
+    keep_reply_buffers()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=channel_options())
     handler = grpc.unary_unary_rpc_method_handler(_reply)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Transport", {"Reply": handler}),))

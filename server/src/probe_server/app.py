@@ -22,6 +22,7 @@ from probe_server.engine import JobEngine
 from probe_server.errors import StorageFull
 from probe_server.executor import Executor, ExecutorUnavailable, LocalExecutor
 from probe_server.interceptors import ServerInterceptor
+from probe_server.malloc_tuning import keep_reply_buffers
 from probe_server.metrics import Metrics
 from probe_server.model_cache import ModelCache
 from probe_server.probe_lanes import ProbeLanes, single_threaded
@@ -167,6 +168,7 @@ def create_server(settings: Settings) -> RunningServer:
     except DataDirInUse as error:
         raise SystemExit(str(error)) from None
     lanes = ProbeLanes(settings.probe_threads, settings.probe_torch_threads)  # and this thread single-threaded
+    keep_reply_buffers()
     log.info("probe lanes: %d, the first with %d torch threads", settings.probe_threads, settings.probe_torch_threads)
     store = Store(settings.database)
     if not store.integrity_ok():
