@@ -350,8 +350,9 @@ class ProbeClient(ProbeCalls, ActivationCalls):
         written = 0
         try:
             for chunk in self._checkpoints.ExportCheckpoint(request, timeout=self.timeout):
-                out.write(chunk.data)
-                written += len(chunk.data)
+                data = chunk.data  # read once: upb copies a bytes field at every read
+                out.write(data)
+                written += len(data)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         return written

@@ -28,12 +28,11 @@ def to_tensor(array: np.ndarray) -> tensor_pb2.Tensor:
 def from_tensor(tensor: tensor_pb2.Tensor) -> np.ndarray:
     if tensor.dtype not in ALLOWED_DTYPES:
         raise TensorFormatError(f"dtype {tensor.dtype!r} is not supported; use one of {', '.join(ALLOWED_DTYPES)}")
-    if any(d < 0 for d in tensor.shape):
-        raise TensorFormatError(f"shape {list(tensor.shape)} has a negative dimension")
+    shape, data = tuple(tensor.shape), tensor.data  # upb copies a bytes field at every read: read it once
+    if any(d < 0 for d in shape):
+        raise TensorFormatError(f"shape {list(shape)} has a negative dimension")
     dtype = np.dtype(tensor.dtype).newbyteorder("<")
-    count = math.prod(tensor.shape)  # Python integers: numpy's int64 product wraps ([2**32, 2**32] gave 0)
-    if count * dtype.itemsize != len(tensor.data):
-        raise TensorFormatError(
-            f"{len(tensor.data)} bytes cannot hold a {tensor.dtype} tensor of shape {list(tensor.shape)}"
-        )
-    return np.frombuffer(tensor.data, dtype=dtype).reshape(tuple(tensor.shape)).astype(dtype.newbyteorder("="))
+    count = math.prod(shape)  # Python integers: numpy's int64 product wraps ([2**32, 2**32] gave 0)
+    if count * dtype.itemsize != len(data):
+        raise TensorFormatError(f"{len(data)} bytes cannot hold a {tensor.dtype} tensor of shape {list(shape)}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))  # a writable copy
