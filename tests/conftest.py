@@ -65,8 +65,10 @@ def start_server(
     metrics: bool = True,
     shell_setup: str = "",
     client_options: dict[str, Any] | None = None,
+    new_session: bool = False,
 ) -> ServerProcess:
-    """A server on a free port; ``shell_setup`` runs first in a new mount namespace (``unshare --mount``)."""
+    """A server on a free port; ``shell_setup`` runs first in a new mount namespace (``unshare --mount``);
+    ``new_session`` leads a session and process group of its own, as a server started at a terminal does."""
     data_dir.mkdir(parents=True, exist_ok=True)
     metrics_port = free_port() if metrics else 0
     log_path = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
@@ -75,7 +77,9 @@ def start_server(
     if shell_setup:
         command = ["unshare", "--mount", "sh", "-c", f'{shell_setup} && exec "$@"', "sh", *command]
     with open(log_path, "w") as log_file:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log_file, text=True, start_new_session=new_session
+        )
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line.startswith("probe-server listening on "):

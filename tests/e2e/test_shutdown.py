@@ -1,5 +1,6 @@
 """Stopping a server: one server per data dir, and SIGTERM lets running jobs checkpoint and stop."""
 
+import os
 import signal
 import subprocess
 import time
@@ -84,5 +85,28 @@ def test_sigterm_mid_training_checkpoints_the_step_reached_and_resume_finishes(t
             assert [e.state for e in states] == ["QUEUED", "RUNNING", "INTERRUPTED", "QUEUED", "RUNNING", "SUCCEEDED"]
             assert f"stopped at step {interrupted.step} (checkpointed)" in states[2].message
             assert f"at step {interrupted.step}" in states[3].message  # the resume starts where it stopped
+    finally:
+        restarted.stop()
+
+
+def test_ctrl_c_at_a_terminal_stops_the_server_as_sigterm_does_and_the_job_is_checkpointed(tmp_path):
+    """A terminal's Ctrl-C signals the server's whole process group. Workers lead sessions of their own, so the
+    interrupt reaches the server alone, which checkpoints its running job and stops it as on SIGTERM."""
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir, new_session=True)
+    try:
+        with server.client() as client:
+            job = _training(client, SMALL_FACTS, steps=1_000_000, seed=4, until=5, checkpoint_every=0)
+            os.killpg(server.process.pid, signal.SIGINT)
+            server.process.wait(timeout=30)
+    finally:
+        server.stop()
+    restarted = start_server(data_dir)
+    try:
+        with restarted.client() as client:
+            interrupted = client.get_job(job.job_id)
+            assert interrupted.state == "INTERRUPTED" and interrupted.step >= 5, interrupted
+            checkpoints, _ = client.list_checkpoints(job_id=job.job_id)
+            assert [c.step for c in checkpoints] == [interrupted.step]
     finally:
         restarted.stop()
