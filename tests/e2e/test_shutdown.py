@@ -5,6 +5,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from tests.conftest import BIN, SMALL_FACTS, start_server
 
 SLOW_STEP = {**SMALL_FACTS, "batch_size": 200_000}  # about a second per step on one core
@@ -89,15 +91,17 @@ def test_sigterm_mid_training_checkpoints_the_step_reached_and_resume_finishes(t
         restarted.stop()
 
 
-def test_ctrl_c_at_a_terminal_stops_the_server_as_sigterm_does_and_the_job_is_checkpointed(tmp_path):
-    """A terminal's Ctrl-C signals the server's whole process group. Workers lead sessions of their own, so the
-    interrupt reaches the server alone, which checkpoints its running job and stops it as on SIGTERM."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_ctrl_c_or_a_closed_terminal_stops_the_server_as_sigterm_does_and_the_job_is_checkpointed(tmp_path, sig):
+    """A terminal's Ctrl-C (SIGINT) or its closing (SIGHUP) signals the server's whole process group. Workers
+    lead sessions of their own, so the signal reaches the server alone, which checkpoints its running job and
+    stops it as on SIGTERM."""
     data_dir = tmp_path / "data"
     server = start_server(data_dir, new_session=True)
     try:
         with server.client() as client:
             job = _training(client, SMALL_FACTS, steps=1_000_000, seed=4, until=5, checkpoint_every=0)
-            os.killpg(server.process.pid, signal.SIGINT)
+            os.killpg(server.process.pid, sig)
             server.process.wait(timeout=30)
     finally:
         server.stop()

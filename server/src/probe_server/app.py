@@ -155,6 +155,7 @@ def executor_health(servicer: health.HealthServicer) -> Callable[[bool], None]:
 
 def create_server(settings: Settings) -> RunningServer:
     """Start every part of the server; ``settings.port`` 0 binds a free port."""
+    keep_reply_buffers()  # before any thread starts: each keeps the malloc arena it first used
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(settings.device)
     try:
@@ -168,7 +169,6 @@ def create_server(settings: Settings) -> RunningServer:
     except DataDirInUse as error:
         raise SystemExit(str(error)) from None
     lanes = ProbeLanes(settings.probe_threads, settings.probe_torch_threads)  # and this thread single-threaded
-    keep_reply_buffers()
     log.info("probe lanes: %d, the first with %d torch threads", settings.probe_threads, settings.probe_torch_threads)
     store = Store(settings.database)
     if not store.integrity_ok():
@@ -265,7 +265,7 @@ def serve(settings: Settings) -> None:
     running = create_server(settings)
     print(f"probe-server listening on {settings.host}:{running.port}", flush=True)
     stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal it ran in closed
         signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
     log.info("shutting down")

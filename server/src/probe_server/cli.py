@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="probe-server", description="gRPC server of probe: training jobs, checkpoints and probes"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the server until SIGINT or SIGTERM")
+    serve = commands.add_parser("serve", help="run the server until SIGINT, SIGTERM or SIGHUP")
     defaults = Settings()
     serve.add_argument("--host", default=defaults.host, help="address to bind (default %(default)s)")
     serve.add_argument(

@@ -120,11 +120,14 @@ class _PipeHooks:
 def run_job(task: WorkerTask, conn: Connection) -> None:
     """Entry point of the worker process: a failed job's process exits non-zero.
 
-    The worker leads a session of its own. A terminal's Ctrl-C then reaches the server alone, which checkpoints
-    the job and stops it as on SIGTERM (in the server's process group the interrupt failed the job). And where
-    the kernel shares CPU among sessions first (autogroup), the job's threads get as large a share as all the
-    server's: bench/load.py, 32 clients of single queries taking 57% of 2 cores, slowed training 31%, not 55%,
-    and served 43,000 queries in 30 s instead of 32,000."""
+    The worker leads a session of its own. A terminal's Ctrl-C or its closing then reaches the server alone,
+    which checkpoints the job and stops it as on SIGTERM (in the server's process group the interrupt failed the
+    job). Signals sent to the server's group (Ctrl-Z, a supervisor's group kill) no longer reach workers either:
+    a worker whose server is gone stops at its next step, as after a crash. And where the kernel shares CPU
+    among sessions first (autogroup: only for processes in the root CPU cgroup, so not under systemd's CPU
+    accounting or in most containers), each running job gets as large a share as the whole server. In
+    bench/load.py, with 32 clients sending single queries that took 57% of 2 cores, training slowed 31% instead
+    of 55%, and the same 30 s served 43,000 queries instead of 32,000."""
     os.setsid()
     succeeded = train_job(task, conn)
     conn.close()
