@@ -1,6 +1,7 @@
 """probe-cli as a user runs it: one JSON document with --json, one clear line and exit 1 on errors."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,18 @@ def test_families_health_and_version(server):
     assert families["eos"]["probes"] == ["Evaluate", "MeasureSharpness", "MeasureStabilization"]
     assert cli_json(server, "health")["status"] == "SERVING"
     assert cli_json(server, "version")["server"]["api_version"] == "probe.v1"
+
+
+def test_tables_on_an_80_column_terminal_show_ids_whole(server, trained):
+    """The ids a table shows are what a user pastes into the next command: never shortened with an ellipsis."""
+    for command, listed in (("ckpt", trained.checkpoint_id), ("jobs", trained.job_id)):
+        result = subprocess.run(
+            [str(BIN / "probe-cli"), "--server", server.address, command, "list"],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "80"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert listed in result.stdout, result.stdout
+        assert max(len(line) for line in result.stdout.splitlines()) <= 80
 
 
 def test_human_output_is_not_json_but_says_what_happened(server):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -40,12 +41,22 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(_plain(value), indent=2, allow_nan=False) + "\n")
 
 
+SERVER_ID = re.compile(r"^(job|ckpt|sweep|repro)-[0-9a-f]{16}$")  # what a user copies into the next command
+
+
 def table(title: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table as wide as the terminal; a column of server ids keeps them whole (rich shortened them with an
+    ellipsis at 80 columns, so the id shown could not be pasted into the next command)."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     t = Table(title=title, title_justify="left")
-    for column in columns:
-        t.add_column(column)
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+    for index, column in enumerate(columns):
+        values = [row[index] for row in cells if index < len(row) and row[index]]
+        if values and all(SERVER_ID.match(v) for v in values):
+            t.add_column(column, no_wrap=True, min_width=max(len(v) for v in values))
+        else:
+            t.add_column(column)
+    for row in cells:
+        t.add_row(*row)
     console.print(t)
 
 
