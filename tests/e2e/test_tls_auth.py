@@ -7,7 +7,7 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from probe_client import PermissionDenied, ProbeClient, Unauthenticated, Unavailable
-from tests.conftest import SMALL_FACTS, start_server
+from tests.conftest import BIN, SMALL_FACTS, start_server
 
 WRITER, READER = "w" * 8 + "-writer-secret", "r" * 8 + "-reader-secret"
 
@@ -114,3 +114,20 @@ def test_mutual_tls_refuses_a_client_without_a_certificate(pki, tmp_path):
             anonymous.list_jobs()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [("server.key", "--tls-key: cannot read"), ("client-ca.pem", "--tls-client-ca: cannot read")],
+)
+def test_a_tls_file_that_cannot_be_read_stops_the_server_naming_its_flag(pki, tmp_path, missing, message):
+    files = {name: pki / name for name in ("server.pem", "server.key")} | {"client-ca.pem": pki / "ca.pem"}
+    files[missing] = tmp_path / missing  # not there
+    started = subprocess.run(
+        [str(BIN / "probe-server"), "serve", "--port", "0", "--metrics-port", "0", "--data-dir", str(tmp_path / "d"),
+         "--tls-cert", str(files["server.pem"]), "--tls-key", str(files["server.key"]),
+         "--tls-client-ca", str(files["client-ca.pem"])],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert started.returncode != 0 and started.stdout == ""
+    assert f"{message} {files[missing]}: No such file or directory" in started.stderr.splitlines()[-1]

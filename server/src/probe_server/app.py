@@ -89,12 +89,17 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
         return None
     if settings.tls_cert is None or settings.tls_key is None:
         raise SystemExit("TLS needs both --tls-cert and --tls-key")
-    try:
-        chain, key = settings.tls_cert.read_bytes(), settings.tls_key.read_bytes()
-        client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
-    except OSError as error:
-        raise SystemExit(f"cannot read a TLS file: {error}") from None
+    chain, key = _read_flag_file("--tls-cert", settings.tls_cert), _read_flag_file("--tls-key", settings.tls_key)
+    client_ca = _read_flag_file("--tls-client-ca", settings.tls_client_ca) if settings.tls_client_ca else None
     return grpc.ssl_server_credentials([(key, chain)], root_certificates=client_ca, require_client_auth=bool(client_ca))
+
+
+def _read_flag_file(flag: str, path: Path) -> bytes:
+    """A file a flag names, or an exit that says which flag and why (not only the OS error)."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise SystemExit(f"{flag}: cannot read {path}: {error.strerror or error}") from None
 
 
 @dataclass
