@@ -131,3 +131,17 @@ def test_a_tls_file_that_cannot_be_read_stops_the_server_naming_its_flag(pki, tm
     )  # fmt: skip
     assert started.returncode != 0 and started.stdout == ""
     assert f"{message} {files[missing]}: No such file or directory" in started.stderr.splitlines()[-1]
+
+
+def test_a_token_file_that_cannot_be_read_stops_the_server_naming_its_flag(tmp_path):
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe\x00token")
+    cases = {tmp_path / "missing": "cannot read {}: No such file or directory", binary: "{} is not UTF-8 text"}
+    for path, message in cases.items():
+        started = subprocess.run(
+            [str(BIN / "probe-server"), "serve", "--port", "0", "--metrics-port", "0", "--data-dir",
+             str(tmp_path / "d"), "--token-file", str(path)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert started.returncode != 0 and started.stdout == ""
+        assert started.stderr.splitlines()[-1] == "--token-file: " + message.format(path)

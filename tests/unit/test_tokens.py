@@ -34,6 +34,13 @@ def test_a_bad_token_file_is_refused_naming_the_line(tmp_path, text, message):
         load_tokens(path)
 
 
+def test_a_binary_token_file_is_refused_as_not_text(tmp_path):
+    path = tmp_path / "tokens"
+    path.write_bytes(b"\xff\xfe" + bytes(range(256)))
+    with pytest.raises(TokenFileError, match="is not UTF-8 text"):
+        load_tokens(path)
+
+
 def test_the_write_role_guards_exactly_the_calls_that_change_what_is_stored_or_run():
     methods = {m.name for service in SERVICES for m in service.methods}
     assert {m for m in methods if needs_write(m)} == {

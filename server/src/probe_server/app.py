@@ -165,7 +165,9 @@ def create_server(settings: Settings) -> RunningServer:
     device = resolve_device(settings.device)
     try:
         tokens = load_tokens(settings.token_file) if settings.token_file else None
-    except (OSError, TokenFileError) as error:
+    except OSError as error:
+        raise SystemExit(f"--token-file: cannot read {settings.token_file}: {error.strerror or error}") from None
+    except TokenFileError as error:
         raise SystemExit(f"--token-file: {error}") from None
     credentials = server_credentials(settings)
     lock = DataDirLock(settings.data_dir)

@@ -37,7 +37,11 @@ def needs_write(method: str) -> bool:
 
 
 def load_tokens(path: Path) -> list[Token]:
-    lines = [(n, line.split("#", 1)[0].split()) for n, line in enumerate(path.read_text().splitlines(), 1)]
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise TokenFileError(f"{path} is not UTF-8 text") from None
+    lines = [(n, line.split("#", 1)[0].split()) for n, line in enumerate(text.splitlines(), 1)]
     lines = [(n, fields) for n, fields in lines if fields]
     if not lines:
         raise TokenFileError(f"{path} holds no token")

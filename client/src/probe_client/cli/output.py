@@ -17,6 +17,7 @@ from rich.table import Table
 
 console = Console()
 errors = Console(stderr=True)
+SERVER_ID = re.compile(r"^(job|ckpt|sweep|repro)-[0-9a-f]{16}$")  # what a user copies into the next command
 
 
 def _plain(value: Any) -> Any:
@@ -39,9 +40,6 @@ def _plain(value: Any) -> Any:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(_plain(value), indent=2, allow_nan=False) + "\n")
-
-
-SERVER_ID = re.compile(r"^(job|ckpt|sweep|repro)-[0-9a-f]{16}$")  # what a user copies into the next command
 
 
 def table(title: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
