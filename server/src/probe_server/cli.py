@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         "--shutdown-grace",
         type=float,
         default=defaults.shutdown_grace,
-        help="seconds running jobs get on SIGTERM to write a checkpoint and stop before they are killed "
-        "(default %(default)s)",
+        help="seconds running jobs get on SIGTERM, SIGINT or SIGHUP to write a checkpoint and stop before they "
+        "are killed (default %(default)s)",
     )
     serve.add_argument(
         "--executor",
